@@ -1,0 +1,106 @@
+/// An input that cannot be split into records at all (a JSON array that never closes, …).
+public struct InputError: Error, Sendable, CustomStringConvertible {
+    public var source: String
+    public var message: String
+    public var description: String { "\(source): \(message)" }
+}
+
+/// Splits an input into records (SPEC §1): NDJSON (one record per `\n`-terminated line, a `\r`
+/// before the `\n` dropped, blank lines skipped and not counted) or, when the first
+/// non-whitespace byte is `[`, a JSON array whose elements are the records.
+///
+/// Records are only split here; each is validated on its own, so one bad line never hides
+/// its neighbours.
+public enum RecordSplitter {
+    public static func split(_ bytes: [UInt8], source: String) throws(InputError) -> [IngestRecord] {
+        let first = bytes.firstIndex { !isSpace($0) }
+        if let first, bytes[first] == UInt8(ascii: "[") { return try splitArray(bytes, from: first, source: source) }
+        return splitLines(bytes)
+    }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// NDJSON lines; positions are 1-based physical line numbers.
+    public static func splitLines(_ bytes: [UInt8], firstLine: Int = 1) -> [IngestRecord] {
+        var records: [IngestRecord] = []
+        var start = 0
+        var line = firstLine
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            var stop = end
+            if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
+            let slice = bytes[start..<stop]
+            if slice.contains(where: { !isSpace($0) }) {
+                records.append(IngestRecord(bytes: Array(slice), position: "line \(line)"))
+            }
+            line += 1
+            start = end + 1
+        }
+        return records
+    }
+
+    /// Elements of a top-level JSON array, found by tracking strings and nesting only; each
+    /// element's bytes are validated later as a record of its own.
+    static func splitArray(_ bytes: [UInt8], from open: Int, source: String) throws(InputError) -> [IngestRecord] {
+        var records: [IngestRecord] = []
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var elementStart: Int?
+        var line = 1
+        var elementLine = 1
+        var index = 0
+        var closed = false
+        for i in bytes.indices {
+            let b = bytes[i]
+            if b == 0x0A { line += 1 }
+            if i < open { continue }
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            if closed {
+                if !isSpace(b) { throw InputError(source: source, message: "line \(line): unexpected text after the closing ']' of the array") }
+                continue
+            }
+            switch b {
+            case 0x22:
+                inString = true
+                if elementStart == nil { elementStart = i; elementLine = line }
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                if i == open { depth = 1; continue }
+                if elementStart == nil && depth == 1 { elementStart = i; elementLine = line }
+                depth += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth -= 1
+                if depth == 0 {
+                    if let s = elementStart {
+                        index += 1
+                        records.append(element(bytes[s..<i], index: index, line: elementLine))
+                    } else if !records.isEmpty {
+                        throw InputError(source: source, message: "line \(line): trailing ',' before ']'")
+                    }
+                    elementStart = nil
+                    closed = true
+                }
+            case UInt8(ascii: ","):
+                if depth == 1 {
+                    guard let s = elementStart else { throw InputError(source: source, message: "line \(line): empty array element") }
+                    index += 1
+                    records.append(element(bytes[s..<i], index: index, line: elementLine))
+                    elementStart = nil
+                }
+            default:
+                if !isSpace(b) && elementStart == nil && depth == 1 { elementStart = i; elementLine = line }
+            }
+        }
+        if !closed { throw InputError(source: source, message: "the JSON array is not closed with ']'") }
+        return records
+    }
+
+    private static func element(_ slice: ArraySlice<UInt8>, index: Int, line: Int) -> IngestRecord {
+        var end = slice.endIndex
+        while end > slice.startIndex && isSpace(slice[end - 1]) { end -= 1 }
+        return IngestRecord(bytes: Array(slice[slice.startIndex..<end]), position: "element \(index) (line \(line))")
+    }
+}

@@ -1,0 +1,168 @@
+import DaybookCore
+
+/// The materialized per-day breakdown of one invoice, stored as one record per invoice.
+///
+/// For each line item and day it keeps the day's raw aggregate contribution, the
+/// period-to-date quantity `Q(d)`, the cumulative rounded amount `A(d)` and what credits and
+/// commits covered; for each contract balance, the amount remaining after each day. Daily
+/// quantity and subtotal are differences of the cumulative values (SPEC §3), so daily rows
+/// always add up to the period totals.
+struct InvoiceState: Sendable, Equatable {
+    var contractID: String
+    var period: BillingPeriod
+    /// Sorted by line-item id in UTF-8 byte order (the draw-down order of SPEC §3).
+    var lineItems: [LineItemState]
+    /// `closing[day][balance]`: remaining amount after the day, balances in draw order.
+    var closing: [[FixedDecimal]]
+    /// Log sequence of the last change to any value of this invoice.
+    var lastChangedSeq: UInt64
+
+    var dayCount: Int { period.dayCount }
+
+    func index(ofLineItem id: String) -> Int? {
+        // Binary search over byte order.
+        var lo = 0, hi = lineItems.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if lineItems[mid].id == id { return mid }
+            if lineItems[mid].id.utf8Precedes(id) { lo = mid + 1 } else { hi = mid }
+        }
+        return nil
+    }
+
+    /// Inserts a line item in byte order and returns its index.
+    mutating func insert(_ item: LineItemState) -> Int {
+        let at = lineItems.firstIndex { item.id.utf8Precedes($0.id) } ?? lineItems.count
+        lineItems.insert(item, at: at)
+        return at
+    }
+}
+
+/// One line item of an invoice, day by day.
+struct LineItemState: Sendable, Equatable {
+    var id: String
+    var productID: String
+    /// The `{prop=value,…}` part of the id ("" when ungrouped).
+    var group: String
+    /// The day's own contribution: sum of values, number of events, daily maximum, or number of
+    /// distinct values first seen that day.
+    var daily: [FixedDecimal]
+    /// Period-to-date quantity `Q(d)`.
+    var cumQuantity: [FixedDecimal]
+    /// `A(d) = round(P(Q(d)))`.
+    var cumAmount: [FixedDecimal]
+    var credits: [FixedDecimal]
+    var commits: [FixedDecimal]
+
+    init(id: String, productID: String, group: String, days: Int) {
+        self.id = id
+        self.productID = productID
+        self.group = group
+        daily = Array(repeating: .zero, count: days)
+        cumQuantity = daily
+        cumAmount = daily
+        credits = daily
+        commits = daily
+    }
+
+    func quantity(_ k: Int) -> FixedDecimal { cumQuantity[k] - (k > 0 ? cumQuantity[k - 1] : .zero) }
+    func subtotal(_ k: Int) -> FixedDecimal { cumAmount[k] - (k > 0 ? cumAmount[k - 1] : .zero) }
+    func total(_ k: Int) -> FixedDecimal { subtotal(k) - credits[k] - commits[k] }
+
+    /// Whether the visible row of day `k` (quantity, subtotal, credits, commits) equals `other`'s.
+    func sameRow(_ k: Int, as other: LineItemState) -> Bool {
+        quantity(k) == other.quantity(k) && subtotal(k) == other.subtotal(k)
+            && credits[k] == other.credits[k] && commits[k] == other.commits[k]
+    }
+
+    /// Period totals: quantity, subtotal, credits, commits, total.
+    var periodTotals: Totals {
+        var t = Totals()
+        guard let last = cumQuantity.indices.last else { return t }
+        t.quantity = cumQuantity[last]
+        t.subtotal = cumAmount[last]
+        for k in credits.indices { t.credits = t.credits + credits[k]; t.commits = t.commits + commits[k] }
+        return t
+    }
+}
+
+/// Quantity and money totals of a line item or invoice.
+public struct Totals: Sendable, Hashable {
+    public var quantity = FixedDecimal.zero
+    public var subtotal = FixedDecimal.zero
+    public var credits = FixedDecimal.zero
+    public var commits = FixedDecimal.zero
+    public var total: FixedDecimal { subtotal - credits - commits }
+    public init() {}
+
+    static func += (a: inout Totals, b: Totals) {
+        a.quantity = a.quantity + b.quantity
+        a.subtotal = a.subtotal + b.subtotal
+        a.credits = a.credits + b.credits
+        a.commits = a.commits + b.commits
+    }
+}
+
+// MARK: - Encoding
+
+extension InvoiceState {
+    static let formatVersion: UInt64 = 1
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 256 + lineItems.count * dayCount * 8)
+        w.uvarint(Self.formatVersion)
+        w.string(contractID)
+        w.day(period.start)
+        w.day(period.end)
+        w.uvarint(lastChangedSeq)
+        w.uvarint(lineItems.count)
+        for item in lineItems {
+            w.string(item.id)
+            w.string(item.productID)
+            w.string(item.group)
+            for array in [item.daily, item.cumQuantity, item.cumAmount, item.credits, item.commits] {
+                for v in array { w.decimal(v) }
+            }
+        }
+        let balances = closing.first?.count ?? 0
+        w.uvarint(balances)
+        for day in closing { for v in day { w.decimal(v) } }
+        return w.bytes
+    }
+
+    init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+        var r = ByteReader(bytes)
+        guard try r.uvarint() == Self.formatVersion else { throw StoreCorruption("unknown invoice record version") }
+        contractID = try r.string()
+        let start = try r.day(), end = try r.day()
+        period = BillingPeriod(start: start, end: end)
+        lastChangedSeq = try r.uvarint()
+        let n = try r.int()
+        let days = period.dayCount
+        func array(_ r: inout ByteReader) throws(StoreCorruption) -> [FixedDecimal] {
+            var a: [FixedDecimal] = []
+            a.reserveCapacity(days)
+            for _ in 0..<days { a.append(try r.decimal()) }
+            return a
+        }
+        lineItems = []
+        lineItems.reserveCapacity(n)
+        for _ in 0..<n {
+            var item = LineItemState(id: try r.string(), productID: try r.string(), group: try r.string(), days: 0)
+            item.daily = try array(&r)
+            item.cumQuantity = try array(&r)
+            item.cumAmount = try array(&r)
+            item.credits = try array(&r)
+            item.commits = try array(&r)
+            lineItems.append(item)
+        }
+        let balances = try r.int()
+        closing = []
+        closing.reserveCapacity(days)
+        for _ in 0..<days {
+            var day: [FixedDecimal] = []
+            for _ in 0..<balances { day.append(try r.decimal()) }
+            closing.append(day)
+        }
+    }
+}

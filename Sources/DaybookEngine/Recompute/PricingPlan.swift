@@ -1,0 +1,118 @@
+import DaybookCore
+
+/// A catalog prepared for the hot path: metrics by event type, and per contract what to bill.
+final class PricingPlan: Sendable {
+    let catalog: Catalog
+    let version: UInt32
+    /// Event type → metrics of that type, in metric-id order.
+    let metricsByEventType: [String: [Metric]]
+    let contracts: [String: ContractPlan]
+    /// Customer → its contracts' plans, by start day.
+    let byCustomer: [String: [ContractPlan]]
+
+    init(catalog: Catalog, version: UInt32) {
+        self.catalog = catalog
+        self.version = version
+        var byType: [String: [Metric]] = [:]
+        for metric in catalog.metrics.values.sorted(by: { $0.id.utf8Precedes($1.id) }) {
+            byType[metric.eventType, default: []].append(metric)
+        }
+        metricsByEventType = byType
+        var contracts: [String: ContractPlan] = [:]
+        var byCustomer: [String: [ContractPlan]] = [:]
+        for customer in catalog.customers {
+            for contract in customer.contracts {
+                let plan = ContractPlan(contract: contract, catalog: catalog, metricsByEventType: byType)
+                contracts[contract.id] = plan
+                byCustomer[customer.id, default: []].append(plan)
+            }
+        }
+        self.contracts = contracts
+        self.byCustomer = byCustomer.mapValues { $0.sorted { $0.contract.starts < $1.contract.starts } }
+    }
+
+    /// The contract of `customer` whose range contains `day`, if any.
+    func contract(customer: String, day: Day) -> ContractPlan? {
+        byCustomer[customer]?.first { $0.contract.covers(day) }
+    }
+
+    var currencyDecimals: Int { catalog.currencyDecimals }
+}
+
+/// What a contract bills: its usage and fixed products with prices, and its balances in draw order.
+final class ContractPlan: Sendable {
+    struct UsageRate: Sendable {
+        let product: Product
+        let metric: Metric
+        let price: Price
+        /// Index of the metric in `metricsByEventType[metric.eventType]`.
+        let metricIndex: Int
+    }
+
+    let contract: Contract
+    let usage: [String: UsageRate]
+    /// Event type → usage rates fed by it.
+    let usageByEventType: [String: [UsageRate]]
+    /// Fixed products and fees.
+    let fixed: [String: (product: Product, fee: FixedDecimal)]
+    let balances: [Balance]
+    let decimals: Int
+    /// Everything that determines this contract's numbers; equal fingerprints bill identically.
+    let fingerprint: Fingerprint
+
+    struct Fingerprint: Hashable, Sendable {
+        let contract: Contract
+        let rateCard: RateCard
+        let products: [Product]
+        let metrics: [Metric]
+        let decimals: Int
+    }
+
+    init(contract: Contract, catalog: Catalog, metricsByEventType: [String: [Metric]]) {
+        self.contract = contract
+        let card = catalog.rateCards[contract.rateCard]!
+        var usage: [String: UsageRate] = [:]
+        var fixed: [String: (product: Product, fee: FixedDecimal)] = [:]
+        var byType: [String: [UsageRate]] = [:]
+        for (productID, price) in card.rates.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+            let product = catalog.products[productID]!
+            if let metricID = product.metric {
+                let metric = catalog.metrics[metricID]!
+                let index = metricsByEventType[metric.eventType]!.firstIndex { $0.id == metricID }!
+                let rate = UsageRate(product: product, metric: metric, price: price, metricIndex: index)
+                usage[productID] = rate
+                byType[metric.eventType, default: []].append(rate)
+            } else if case .flat(let fee) = price {
+                fixed[productID] = (product, fee)
+            }
+        }
+        self.usage = usage
+        self.fixed = fixed
+        usageByEventType = byType
+        balances = contract.balances.sorted(by: Balance.drawsBefore)
+        decimals = catalog.currencyDecimals
+        let products = card.rates.keys.sorted(by: { $0.utf8Precedes($1) }).map { catalog.products[$0]! }
+        let metrics = products.compactMap { $0.metric }.map { catalog.metrics[$0]! }
+        fingerprint = Fingerprint(contract: contract, rateCard: card, products: products, metrics: metrics,
+                                  decimals: catalog.currencyDecimals)
+    }
+
+    /// Line items every invoice has from the start: ungrouped usage products and fixed products.
+    func initialLineItems(days: Int) -> [LineItemState] {
+        var items: [LineItemState] = []
+        for rate in usage.values where rate.metric.groupBy.isEmpty {
+            items.append(LineItemState(id: rate.product.id, productID: rate.product.id, group: "", days: days))
+        }
+        for (id, f) in fixed {
+            var item = LineItemState(id: id, productID: id, group: "", days: days)
+            item.daily[0] = FixedDecimal(1)
+            item.cumQuantity = Array(repeating: FixedDecimal(1), count: days)
+            item.cumAmount = Array(repeating: f.fee, count: days)
+            items.append(item)
+        }
+        return items.sorted { $0.id.utf8Precedes($1.id) }
+    }
+
+    /// Aggregation of a line item's product (nil for fixed products).
+    func aggregation(ofProduct id: String) -> Aggregation? { usage[id]?.metric.aggregation }
+}

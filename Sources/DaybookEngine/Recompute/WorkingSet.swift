@@ -1,0 +1,281 @@
+import DaybookCore
+import LMDB
+
+/// Recompute work counters (SPEC-visible through `daybook stats`).
+public struct RecomputeCounters: Sendable, Hashable {
+    /// Line-item days whose quantity and amount were re-evaluated.
+    public var lineItemDaysEvaluated: UInt64 = 0
+    /// Line-item day rows whose visible values (quantity, subtotal, credits, commits) changed.
+    public var lineItemDaysChanged: UInt64 = 0
+    /// Contract days whose balance draw-down was re-evaluated.
+    public var drawDownDaysEvaluated: UInt64 = 0
+    /// Events read back from the log to recompute (only catalog changes do this).
+    public var eventsReread: UInt64 = 0
+    public init() {}
+}
+
+/// One invoice loaded into a write transaction, with the dirt that still has to be recomputed.
+final class InvoiceEntry {
+    let key: [UInt8]
+    var state: InvoiceState
+    /// The stored state before this transaction (nil for an invoice created in it).
+    let original: InvoiceState?
+    /// Line item id → (first dirty day index, last day index whose contribution changed).
+    var dirty: [String: (from: Int, last: Int)] = [:]
+
+    init(key: [UInt8], state: InvoiceState, original: InvoiceState?) {
+        self.key = key
+        self.state = state
+        self.original = original
+    }
+}
+
+/// The invoices touched by one write transaction. Events are applied to per-day contributions
+/// as they arrive; ``settle(_:)`` then recomputes only the dirty line-item days (with early
+/// cutoff) and sweeps the balance draw-down forward from the first changed day until the
+/// balances agree with what was stored; ``flush(_:seq:)`` writes back what changed.
+///
+/// Nothing here reads other events: sums and counts move by the event's value, `max` keeps the
+/// daily maximum, `unique_count` keeps each value's first day in the `distinct` database.
+final class WorkingSet {
+    let store: Store
+    var plan: PricingPlan
+    private(set) var entries: [[UInt8]: InvoiceEntry] = [:]
+    /// Contract id → (first day, last day) that the draw-down must revisit.
+    private var sweeps: [String: (from: Day, through: Day)] = [:]
+    var counters = RecomputeCounters()
+
+    init(store: Store, plan: PricingPlan) {
+        self.store = store
+        self.plan = plan
+    }
+
+    // MARK: Loading and materializing invoices
+
+    /// The invoice of `contract` starting at `start`, loaded or nil if not materialized.
+    func invoice(contract: ContractPlan, start: Day, _ txn: borrowing Transaction) throws -> InvoiceEntry? {
+        let key = Keys.invoice(contract: contract.contract.id, start: start)
+        if let e = entries[key] { return e }
+        guard let bytes = try txn.get(key, in: store.invoices) else { return nil }
+        let state = try InvoiceState(decoding: bytes)
+        let entry = InvoiceEntry(key: key, state: state, original: state)
+        entries[key] = entry
+        return entry
+    }
+
+    /// Creates every missing invoice of the contract whose period begins on or before `day`.
+    func materialize(_ contract: ContractPlan, through day: Day, _ txn: borrowing Transaction) throws {
+        for period in contract.contract.periods(beginningOnOrBefore: day) {
+            if try invoice(contract: contract, start: period.start, txn) != nil { continue }
+            let key = Keys.invoice(contract: contract.contract.id, start: period.start)
+            let amounts = contract.balances.map(\.amount)
+            let state = InvoiceState(
+                contractID: contract.contract.id, period: period,
+                lineItems: contract.initialLineItems(days: period.dayCount),
+                closing: Array(repeating: amounts, count: period.dayCount), lastChangedSeq: 0)
+            entries[key] = InvoiceEntry(key: key, state: state, original: nil)
+            if try !txn.contains(key, in: store.snapshots) {
+                try txn.put(Keys.openInvoice(end: period.end, invoice: key), [], in: store.openInvoices)
+            }
+            markSweep(contract.contract.id, from: period.start, through: period.end.adding(days: -1))
+        }
+    }
+
+    private func markSweep(_ contract: String, from: Day, through: Day) {
+        if let s = sweeps[contract] {
+            sweeps[contract] = (min(s.from, from), max(s.through, through))
+        } else {
+            sweeps[contract] = (from, through)
+        }
+    }
+
+    // MARK: Applying one event
+
+    /// Applies a logged event's metric outcomes to its contract's invoice.
+    ///
+    /// - Parameter outcomes: the event evaluated against `plan.metricsByEventType[event.eventType]`.
+    /// - Returns: false when no contract covers the event (unbilled).
+    @discardableResult
+    func apply(_ event: UsageEvent, outcomes: [MetricOutcome], _ txn: borrowing Transaction) throws -> Bool {
+        let day = event.day
+        guard let contract = plan.contract(customer: event.customerID, day: day) else { return false }
+        guard let rates = contract.usageByEventType[event.eventType] else { return true }
+        var entry: InvoiceEntry?
+        for rate in rates {
+            guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
+            if entry == nil {
+                let period = contract.contract.period(containing: day)!
+                if try invoice(contract: contract, start: period.start, txn) == nil {
+                    try materialize(contract, through: period.start, txn)
+                }
+                entry = try invoice(contract: contract, start: period.start, txn)
+            }
+            try add(contribution, product: rate.product.id, group: group, aggregation: rate.metric.aggregation,
+                    day: day, to: entry!, txn)
+        }
+        return true
+    }
+
+    private func add(_ contribution: MetricContribution, product: String, group: String, aggregation: Aggregation,
+                     day: Day, to entry: InvoiceEntry, _ txn: borrowing Transaction) throws {
+        let lineItemID = product + group
+        let k = Int(day.number - entry.state.period.start.number)
+        let index = entry.state.index(ofLineItem: lineItemID)
+            ?? entry.state.insert(LineItemState(id: lineItemID, productID: product, group: group, days: entry.state.dayCount))
+        var last = k
+        switch contribution {
+        case .one:
+            entry.state.lineItems[index].daily[k] = entry.state.lineItems[index].daily[k] + FixedDecimal(1)
+        case .value(let v):
+            if aggregation == .max {
+                guard v > entry.state.lineItems[index].daily[k] else { return }
+                entry.state.lineItems[index].daily[k] = v
+            } else {
+                entry.state.lineItems[index].daily[k] = entry.state.lineItems[index].daily[k] + v
+            }
+        case .distinct(let value):
+            let key = Keys.distinctValue(invoice: entry.key, lineItem: lineItemID, value: value)
+            let one = FixedDecimal(1)
+            if let stored = try txn.get(key, in: store.distinct) {
+                let first = Int([UInt8].readBigEndianUInt32(stored, at: 0))
+                guard k < first else { return }
+                entry.state.lineItems[index].daily[first] = entry.state.lineItems[index].daily[first] - one
+                last = first
+            }
+            var v: [UInt8] = []
+            v.appendBigEndian(UInt32(k))
+            try txn.put(key, v, in: store.distinct)
+            entry.state.lineItems[index].daily[k] = entry.state.lineItems[index].daily[k] + one
+        }
+        markDirty(entry, lineItemID, k, last)
+    }
+
+    private func markDirty(_ entry: InvoiceEntry, _ lineItem: String, _ from: Int, _ last: Int) {
+        if let d = entry.dirty[lineItem] {
+            entry.dirty[lineItem] = (min(d.from, from), max(d.last, last))
+        } else {
+            entry.dirty[lineItem] = (from, last)
+        }
+    }
+
+    // MARK: Recompute
+
+    /// Recomputes dirty line-item days, then sweeps the draw-down of affected contracts.
+    func settle(_ txn: borrowing Transaction) throws {
+        for entry in entries.values where !entry.dirty.isEmpty {
+            guard let contract = plan.contracts[entry.state.contractID] else { continue }
+            let start = entry.state.period.start
+            for (id, range) in entry.dirty {
+                guard let i = entry.state.index(ofLineItem: id), let rate = contract.usage[entry.state.lineItems[i].productID] else { continue }
+                if let changed = recompute(&entry.state.lineItems[i], from: range.from, lastTouched: range.last,
+                                           rate: rate, decimals: contract.decimals) {
+                    // A changed A(k) changes the subtotals of days k and k+1.
+                    let through = min(changed.last + 1, entry.state.dayCount - 1)
+                    markSweep(contract.contract.id, from: start.adding(days: changed.first), through: start.adding(days: through))
+                }
+            }
+            entry.dirty.removeAll()
+        }
+        for (contractID, range) in sweeps.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+            guard let contract = plan.contracts[contractID] else { continue }
+            try sweep(contract, from: range.from, through: range.through, txn)
+        }
+        sweeps.removeAll()
+    }
+
+    /// Recomputes `Q` and `A` of one line item from day index `from`. Stops early once past the
+    /// last touched day and `Q` equals its stored value (every later day is then unchanged).
+    /// Returns the first and last day index whose cumulative amount changed.
+    private func recompute(_ item: inout LineItemState, from: Int, lastTouched: Int, rate: ContractPlan.UsageRate,
+                           decimals: Int) -> (first: Int, last: Int)? {
+        var first: Int?, last = from
+        let isMax = rate.metric.aggregation == .max
+        for k in from..<item.daily.count {
+            counters.lineItemDaysEvaluated += 1
+            let previous = k > 0 ? item.cumQuantity[k - 1] : .zero
+            let q = isMax ? max(previous, item.daily[k]) : previous + item.daily[k]
+            if q == item.cumQuantity[k] {
+                if k >= lastTouched { break }
+                continue
+            }
+            item.cumQuantity[k] = q
+            let a = rate.price.amount(for: q, decimals: decimals)
+            if a != item.cumAmount[k] {
+                item.cumAmount[k] = a
+                if first == nil { first = k }
+                last = k
+            }
+        }
+        return first.map { ($0, last) }
+    }
+
+    /// Re-runs the day-by-day draw-down from `from`, across periods, until past `through` the
+    /// opening balances equal what was stored (early cutoff), or the materialized days end.
+    private func sweep(_ contract: ContractPlan, from: Day, through: Day, _ txn: borrowing Transaction) throws {
+        var remaining = try opening(contract, on: from, txn)
+        var storedOpening = remaining
+        var day = from
+        var entry: InvoiceEntry?
+        while let period = contract.contract.period(containing: day) {
+            if entry?.state.period != period {
+                guard let next = try invoice(contract: contract, start: period.start, txn) else { break }
+                entry = next
+            }
+            guard let e = entry else { break }
+            if day > through && remaining == storedOpening { break }
+            let k = Int(day.number - period.start.number)
+            let charges = e.state.lineItems.map { (product: $0.productID, subtotal: $0.subtotal(k)) }
+            let applied = DrawDown.allocate(charges: charges, balances: contract.balances, remaining: &remaining, day: day)
+            for i in applied.indices {
+                e.state.lineItems[i].credits[k] = applied[i].credits
+                e.state.lineItems[i].commits[k] = applied[i].commits
+            }
+            storedOpening = e.state.closing[k]
+            e.state.closing[k] = remaining
+            counters.drawDownDaysEvaluated += 1
+            day = day.adding(days: 1)
+        }
+    }
+
+    /// Remaining balances at the start of `day`: the stored closing of the day before, or the
+    /// full amounts on the contract's first day.
+    private func opening(_ contract: ContractPlan, on day: Day, _ txn: borrowing Transaction) throws -> [FixedDecimal] {
+        let amounts = contract.balances.map(\.amount)
+        let before = day.adding(days: -1)
+        guard day > contract.contract.starts, let period = contract.contract.period(containing: before),
+              let e = try invoice(contract: contract, start: period.start, txn) else { return amounts }
+        return e.state.closing[Int(before.number - period.start.number)]
+    }
+
+    // MARK: Writing back
+
+    /// Settles, counts changed rows, and writes back every invoice that changed.
+    func flush(_ txn: borrowing Transaction, seq: UInt64) throws {
+        try settle(txn)
+        for entry in entries.values {
+            if let original = entry.original, original == entry.state { continue }
+            counters.lineItemDaysChanged += changedRows(entry)
+            entry.state.lastChangedSeq = seq
+            try txn.put(entry.key, entry.state.encoded(), in: store.invoices)
+        }
+        // Later transactions load fresh copies.
+        entries.removeAll()
+    }
+
+    /// Rows of `entry` whose visible values differ from the stored ones (an absent row is zeros).
+    private func changedRows(_ entry: InvoiceEntry) -> UInt64 {
+        var n: UInt64 = 0
+        for item in entry.state.lineItems {
+            let before = entry.original.flatMap { o in o.index(ofLineItem: item.id).map { o.lineItems[$0] } }
+                ?? LineItemState(id: item.id, productID: item.productID, group: item.group, days: item.daily.count)
+            for k in item.daily.indices where !item.sameRow(k, as: before) { n += 1 }
+        }
+        return n
+    }
+
+    /// Drops every loaded invoice and pending recompute (after a failed transaction).
+    func reset() {
+        entries.removeAll()
+        sweeps.removeAll()
+    }
+}

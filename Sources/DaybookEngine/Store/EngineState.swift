@@ -1,0 +1,72 @@
+import DaybookCore
+import LMDB
+
+/// Engine-wide counters, kept in the store (`daybook stats`).
+public struct EngineCounters: Sendable, Hashable {
+    public var events: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var deadLetters: UInt64 = 0
+    public var metricRejections: UInt64 = 0
+    public var invoicesFinalized: UInt64 = 0
+    public var recompute = RecomputeCounters()
+    public init() {}
+
+    mutating func add(_ r: RecomputeCounters) {
+        recompute.lineItemDaysEvaluated += r.lineItemDaysEvaluated
+        recompute.lineItemDaysChanged += r.lineItemDaysChanged
+        recompute.drawDownDaysEvaluated += r.drawDownDaysEvaluated
+        recompute.eventsReread += r.eventsReread
+    }
+}
+
+/// The engine's small mutable state: positions, horizon, catalog version, counters.
+/// One record in `meta`, read at the start and written at the end of every write transaction.
+struct EngineState: Sendable {
+    var lastSeq: UInt64 = 0
+    var lastDeadLetter: UInt64 = 0
+    /// The last day through which every contract's invoices are materialized.
+    var horizon: Day?
+    var catalogVersion: UInt32 = 0
+    var counters = EngineCounters()
+
+    static let key = Array("state".utf8)
+    static let formatVersion: UInt64 = 1
+
+    static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
+        guard let bytes = try txn.get(key, in: store.meta) else { return EngineState() }
+        var r = ByteReader(bytes)
+        guard try r.uvarint() == formatVersion else { throw StoreCorruption("unknown engine state version") }
+        var s = EngineState()
+        s.lastSeq = try r.uvarint()
+        s.lastDeadLetter = try r.uvarint()
+        if try r.bool() { s.horizon = try r.day() }
+        s.catalogVersion = UInt32(try r.uvarint())
+        s.counters.events = try r.uvarint()
+        s.counters.duplicates = try r.uvarint()
+        s.counters.deadLetters = try r.uvarint()
+        s.counters.metricRejections = try r.uvarint()
+        s.counters.invoicesFinalized = try r.uvarint()
+        s.counters.recompute.lineItemDaysEvaluated = try r.uvarint()
+        s.counters.recompute.lineItemDaysChanged = try r.uvarint()
+        s.counters.recompute.drawDownDaysEvaluated = try r.uvarint()
+        s.counters.recompute.eventsReread = try r.uvarint()
+        return s
+    }
+
+    func save(_ store: Store, _ txn: borrowing Transaction) throws {
+        var w = ByteWriter()
+        w.uvarint(Self.formatVersion)
+        w.uvarint(lastSeq)
+        w.uvarint(lastDeadLetter)
+        w.bool(horizon != nil)
+        if let horizon { w.day(horizon) }
+        w.uvarint(UInt64(catalogVersion))
+        for v in [counters.events, counters.duplicates, counters.deadLetters, counters.metricRejections,
+                  counters.invoicesFinalized, counters.recompute.lineItemDaysEvaluated,
+                  counters.recompute.lineItemDaysChanged, counters.recompute.drawDownDaysEvaluated,
+                  counters.recompute.eventsReread] {
+            w.uvarint(v)
+        }
+        try txn.put(Self.key, w.bytes, in: store.meta)
+    }
+}

@@ -1,0 +1,190 @@
+import DaybookCore
+
+/// One entry of the event log: the raw event as received, when and from where.
+public struct LoggedEvent: Sendable, Hashable {
+    public var seq: UInt64
+    /// Engine clock at ingest.
+    public var ingestTime: Timestamp
+    /// `file:PATH`, `stdin`, `nats:STREAM`, `http`, …
+    public var source: String
+    /// Position inside the source (`line 12`, `offset 4096`, `stream seq 77`).
+    public var position: String
+    /// The record's bytes exactly as received.
+    public var raw: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: raw.count + source.utf8.count + 32)
+        w.timestamp(ingestTime)
+        w.string(source)
+        w.string(position)
+        w.blob(raw)
+        return w.bytes
+    }
+
+    init(seq: UInt64, ingestTime: Timestamp, source: String, position: String, raw: [UInt8]) {
+        self.seq = seq
+        self.ingestTime = ingestTime
+        self.source = source
+        self.position = position
+        self.raw = raw
+    }
+
+    init(seq: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
+        var r = ByteReader(bytes)
+        self.seq = seq
+        ingestTime = try r.timestamp()
+        source = try r.string()
+        position = try r.string()
+        raw = Array(try r.blob())
+    }
+
+    /// The validated event (the log only holds valid events).
+    func event() throws(StoreCorruption) -> UsageEvent {
+        switch UsageEvent.parse(raw[...]) {
+        case .success(let e): return e
+        case .failure(let why): throw StoreCorruption("log entry \(seq) no longer validates: \(why)")
+        }
+    }
+}
+
+/// A record that was not accepted into the log, with why, from where and when.
+public struct DeadLetter: Sendable, Hashable {
+    public var number: UInt64
+    public var reason: DeadLetterReason
+    public var field: String?
+    public var message: String
+    public var source: String
+    public var position: String
+    public var ingestTime: Timestamp
+    public var raw: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: raw.count + 96)
+        w.string(reason.rawValue)
+        w.string(field ?? "")
+        w.string(message)
+        w.string(source)
+        w.string(position)
+        w.timestamp(ingestTime)
+        w.blob(raw)
+        return w.bytes
+    }
+
+    init(number: UInt64, reason: DeadLetterReason, field: String?, message: String, source: String,
+         position: String, ingestTime: Timestamp, raw: [UInt8]) {
+        self.number = number
+        self.reason = reason
+        self.field = field
+        self.message = message
+        self.source = source
+        self.position = position
+        self.ingestTime = ingestTime
+        self.raw = raw
+    }
+
+    init(number: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
+        var r = ByteReader(bytes)
+        self.number = number
+        guard let reason = DeadLetterReason(rawValue: try r.string()) else { throw StoreCorruption("unknown dead-letter reason") }
+        self.reason = reason
+        let f = try r.string()
+        field = f.isEmpty ? nil : f
+        message = try r.string()
+        source = try r.string()
+        position = try r.string()
+        ingestTime = try r.timestamp()
+        raw = Array(try r.blob())
+    }
+}
+
+/// A stored catalog version: the document and the log position from which it was in force.
+struct CatalogVersion: Sendable {
+    var version: UInt32
+    var appliedAt: Timestamp
+    /// The last log sequence before this version took effect.
+    var afterSeq: UInt64
+    var document: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: document.count + 32)
+        w.timestamp(appliedAt)
+        w.uvarint(afterSeq)
+        w.blob(document)
+        return w.bytes
+    }
+
+    init(version: UInt32, appliedAt: Timestamp, afterSeq: UInt64, document: [UInt8]) {
+        self.version = version
+        self.appliedAt = appliedAt
+        self.afterSeq = afterSeq
+        self.document = document
+    }
+
+    init(version: UInt32, decoding bytes: [UInt8]) throws(StoreCorruption) {
+        var r = ByteReader(bytes)
+        self.version = version
+        appliedAt = try r.timestamp()
+        afterSeq = try r.uvarint()
+        document = Array(try r.blob())
+    }
+}
+
+/// The frozen state of a finalized invoice (SPEC §4). Never rewritten.
+public struct Snapshot: Sendable, Hashable {
+    public struct Line: Sendable, Hashable {
+        public var lineItemID: String
+        public var totals: Totals
+    }
+    public var invoiceID: String
+    public var finalizedAt: Timestamp
+    /// The log position the snapshot reflects.
+    public var seq: UInt64
+    public var lines: [Line]
+
+    public var totals: Totals {
+        var t = Totals()
+        for line in lines { t += line.totals }
+        return t
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 64 + lines.count * 48)
+        w.string(invoiceID)
+        w.timestamp(finalizedAt)
+        w.uvarint(seq)
+        w.uvarint(lines.count)
+        for line in lines {
+            w.string(line.lineItemID)
+            w.decimal(line.totals.quantity)
+            w.decimal(line.totals.subtotal)
+            w.decimal(line.totals.credits)
+            w.decimal(line.totals.commits)
+        }
+        return w.bytes
+    }
+
+    init(invoiceID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line]) {
+        self.invoiceID = invoiceID
+        self.finalizedAt = finalizedAt
+        self.seq = seq
+        self.lines = lines
+    }
+
+    init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+        var r = ByteReader(bytes)
+        invoiceID = try r.string()
+        finalizedAt = try r.timestamp()
+        seq = try r.uvarint()
+        let n = try r.int()
+        lines = []
+        for _ in 0..<n {
+            let id = try r.string()
+            var t = Totals()
+            t.quantity = try r.decimal()
+            t.subtotal = try r.decimal()
+            t.credits = try r.decimal()
+            t.commits = try r.decimal()
+            lines.append(Line(lineItemID: id, totals: t))
+        }
+    }
+}

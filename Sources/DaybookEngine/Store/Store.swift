@@ -1,0 +1,138 @@
+import DaybookCore
+import LMDB
+
+/// The LMDB databases of a Daybook store and how their keys are laid out.
+///
+/// See `docs/architecture.md` for the full key layout. All integers in keys are big-endian so
+/// that byte order is numeric order; strings in keys are length-prefixed so a prefix never
+/// matches a longer id.
+struct Store: Sendable {
+    let env: Environment
+    /// `name` → value: last sequence, horizon, catalog version, counters.
+    let meta: Database
+    /// `seq` (u64) → ``LoggedEvent``: the append-only event log.
+    let log: Database
+    /// `transaction_id` → `seq`: idempotency, for ever.
+    let transactions: Database
+    /// `customer, day, seq` → empty: the events of a customer by day.
+    let byCustomer: Database
+    /// `n` (u64) → ``DeadLetter``.
+    let deadLetters: Database
+    /// `seq, metric id` → reason: metric rejections.
+    let rejections: Database
+    /// `version` (u32) → ``CatalogVersion``.
+    let catalogs: Database
+    /// `invoice key` → ``InvoiceState``.
+    let invoices: Database
+    /// `invoice key, line item, canonical value` → first day index: distinct values of `unique_count` line items.
+    let distinct: Database
+    /// `period end, invoice key` → empty: invoices not yet finalized, by period end.
+    let openInvoices: Database
+    /// `invoice key` → ``Snapshot``: immutable finalization snapshots.
+    let snapshots: Database
+    /// `source name` → checkpoint bytes (byte offset, stream sequence).
+    let checkpoints: Database
+
+    init(path: String, durable: Bool = true) throws {
+        env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
+        meta = try env.database("meta")
+        log = try env.database("log")
+        transactions = try env.database("transactions")
+        byCustomer = try env.database("by_customer")
+        deadLetters = try env.database("dead_letters")
+        rejections = try env.database("rejections")
+        catalogs = try env.database("catalogs")
+        invoices = try env.database("invoices")
+        distinct = try env.database("distinct")
+        openInvoices = try env.database("open_invoices")
+        snapshots = try env.database("snapshots")
+        checkpoints = try env.database("checkpoints")
+    }
+}
+
+/// Key encoders. Each returns the full key bytes for one database.
+enum Keys {
+    static func seq(_ seq: UInt64) -> [UInt8] {
+        var k: [UInt8] = []
+        k.reserveCapacity(8)
+        k.appendBigEndian(seq)
+        return k
+    }
+
+    static func readSeq(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
+        [UInt8].readBigEndianUInt64(bytes, at: offset)
+    }
+
+    static func appendString(_ s: String, to k: inout [UInt8]) {
+        k.appendBigEndian(UInt32(s.utf8.count))
+        k.append(contentsOf: s.utf8)
+    }
+
+    /// A day as an order-preserving u32 (offset so negative day numbers sort first).
+    static func appendDay(_ d: Day, to k: inout [UInt8]) {
+        k.appendBigEndian(UInt32(bitPattern: d.number) ^ 0x8000_0000)
+    }
+
+    static func readDay(_ bytes: [UInt8], at offset: Int) -> Day {
+        Day(number: Int32(bitPattern: [UInt8].readBigEndianUInt32(bytes, at: offset) ^ 0x8000_0000))
+    }
+
+    static func invoice(contract: String, start: Day) -> [UInt8] {
+        var k: [UInt8] = []
+        appendString(contract, to: &k)
+        appendDay(start, to: &k)
+        return k
+    }
+
+    static func invoicePrefix(contract: String) -> [UInt8] {
+        var k: [UInt8] = []
+        appendString(contract, to: &k)
+        return k
+    }
+
+    static func customerDay(_ customer: String, _ day: Day, seq: UInt64) -> [UInt8] {
+        var k = customerPrefix(customer)
+        appendDay(day, to: &k)
+        k.appendBigEndian(seq)
+        return k
+    }
+
+    static func customerPrefix(_ customer: String) -> [UInt8] {
+        var k: [UInt8] = []
+        appendString(customer, to: &k)
+        return k
+    }
+
+    static func distinctValue(invoice: [UInt8], lineItem: String, value: String) -> [UInt8] {
+        var k = distinctPrefix(invoice: invoice)
+        appendString(lineItem, to: &k)
+        k.append(contentsOf: value.utf8)
+        return k
+    }
+
+    static func distinctPrefix(invoice: [UInt8]) -> [UInt8] {
+        var k: [UInt8] = []
+        k.appendBigEndian(UInt32(invoice.count))
+        k.append(contentsOf: invoice)
+        return k
+    }
+
+    static func openInvoice(end: Day, invoice: [UInt8]) -> [UInt8] {
+        var k: [UInt8] = []
+        appendDay(end, to: &k)
+        k.append(contentsOf: invoice)
+        return k
+    }
+
+    static func rejection(seq: UInt64, metric: String) -> [UInt8] {
+        var k = Keys.seq(seq)
+        k.append(contentsOf: metric.utf8)
+        return k
+    }
+
+    static func version(_ v: UInt32) -> [UInt8] {
+        var k: [UInt8] = []
+        k.appendBigEndian(v)
+        return k
+    }
+}

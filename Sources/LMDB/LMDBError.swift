@@ -1,0 +1,128 @@
+internal import CLMDB
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
+/// An error from LMDB, or from this layer's own safety checks, naming the C call that failed.
+///
+/// Match on ``code`` (like swift-system's `Errno`); ``description`` says what to do about it.
+public struct LMDBError: Error, Sendable, CustomStringConvertible {
+    /// An LMDB return code (negative, `MDB_*`) or a POSIX `errno` value (positive).
+    public struct Code: Hashable, Sendable {
+        /// The C return code.
+        public let rawValue: Int32
+
+        /// Wraps a C return code.
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// `MDB_KEYEXIST`: the key (or key/value pair) is already present, or an `.append` key is out of order.
+        public static let keyExists = Code(rawValue: MDB_KEYEXIST)
+        /// `MDB_NOTFOUND`: no such key. Most APIs here turn it into `nil` or `false`.
+        public static let notFound = Code(rawValue: MDB_NOTFOUND)
+        /// `MDB_PAGE_NOTFOUND`: a requested page is missing; the file is likely corrupted.
+        public static let pageNotFound = Code(rawValue: MDB_PAGE_NOTFOUND)
+        /// `MDB_CORRUPTED`: a page has an unexpected type; the file is corrupted.
+        public static let corrupted = Code(rawValue: MDB_CORRUPTED)
+        /// `MDB_PANIC`: a fatal error occurred earlier; the environment must be closed.
+        public static let panic = Code(rawValue: MDB_PANIC)
+        /// `MDB_VERSION_MISMATCH`: the environment was written by an incompatible LMDB version.
+        public static let versionMismatch = Code(rawValue: MDB_VERSION_MISMATCH)
+        /// `MDB_INVALID`: the file is not an LMDB data file.
+        public static let invalid = Code(rawValue: MDB_INVALID)
+        /// `MDB_MAP_FULL`: the memory map (``EnvironmentOptions/mapSize``) is full.
+        public static let mapFull = Code(rawValue: MDB_MAP_FULL)
+        /// `MDB_DBS_FULL`: more named databases than ``EnvironmentOptions/maxDatabases``.
+        public static let dbsFull = Code(rawValue: MDB_DBS_FULL)
+        /// `MDB_READERS_FULL`: more concurrent read transactions than ``EnvironmentOptions/maxReaders``.
+        public static let readersFull = Code(rawValue: MDB_READERS_FULL)
+        /// `MDB_TXN_FULL`: the transaction has too many dirty pages.
+        public static let transactionFull = Code(rawValue: MDB_TXN_FULL)
+        /// `MDB_CURSOR_FULL`: the cursor stack is too deep (internal error).
+        public static let cursorFull = Code(rawValue: MDB_CURSOR_FULL)
+        /// `MDB_PAGE_FULL`: a page has no more space (internal error).
+        public static let pageFull = Code(rawValue: MDB_PAGE_FULL)
+        /// `MDB_MAP_RESIZED`: another process grew the map beyond this process's mapping.
+        public static let mapResized = Code(rawValue: MDB_MAP_RESIZED)
+        /// `MDB_INCOMPATIBLE`: a database was opened with flags (e.g. dupSort) it was not created with.
+        public static let incompatible = Code(rawValue: MDB_INCOMPATIBLE)
+        /// `MDB_BAD_RSLOT`: invalid reuse of a reader slot.
+        public static let badReaderSlot = Code(rawValue: MDB_BAD_RSLOT)
+        /// `MDB_BAD_TXN`: the transaction failed earlier and can only be aborted.
+        public static let badTransaction = Code(rawValue: MDB_BAD_TXN)
+        /// `MDB_BAD_VALSIZE`: a key is empty or longer than 511 bytes (or a dupSort value is too long).
+        public static let badValueSize = Code(rawValue: MDB_BAD_VALSIZE)
+        /// `MDB_BAD_DBI`: the database handle is not valid here.
+        public static let badDatabase = Code(rawValue: MDB_BAD_DBI)
+        /// `EACCES`: a write was attempted in a read-only transaction (or the files are not accessible).
+        public static let readOnly = Code(rawValue: EACCES)
+        /// `EINVAL`: an invalid argument was passed to LMDB.
+        public static let invalidArgument = Code(rawValue: EINVAL)
+        /// `EDEADLK`: a write transaction was begun while this thread already has one open, which would deadlock.
+        public static let nestedWrite = Code(rawValue: EDEADLK)
+
+        /// What the caller should do, for codes with a useful remedy.
+        var hint: String? {
+            switch self {
+            case .mapFull:
+                return "grow the map: the next write doubles it automatically, so retry the operation or split it into smaller transactions"
+            case .readersFull:
+                return "too many open read transactions; raise EnvironmentOptions.maxReaders or end long-running reads"
+            case .dbsFull:
+                return "raise EnvironmentOptions.maxDatabases"
+            case .mapResized:
+                return "another process grew the map; retry the transaction"
+            case .keyExists:
+                return "the key is already present (with .append: the key does not sort after the last key)"
+            case .transactionFull:
+                return "split the work into smaller transactions"
+            case .badValueSize:
+                return "keys must be 1...511 bytes long"
+            case .invalid, .versionMismatch:
+                return "the directory does not hold a compatible LMDB environment"
+            case .corrupted, .pageNotFound, .panic:
+                return "the environment is damaged; restore it from a backup (Environment.copy)"
+            case .incompatible:
+                return "open the database with the same dupSort setting it was created with"
+            case .badTransaction:
+                return "the transaction already failed and can only be aborted; do not swallow errors inside write"
+            case .readOnly:
+                return "use Environment.write for changes"
+            case .nestedWrite:
+                return "do not nest transactions: finish the outer write first"
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// The return code.
+    public let code: Code
+    /// The C function (or check) that failed, e.g. `"mdb_put"`.
+    public let operation: String
+    /// Replaces the `mdb_strerror` text when this layer knows better (its own checks, paths).
+    let detail: String?
+
+    init(_ code: Code, _ operation: String, detail: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.detail = detail
+    }
+
+    /// The operation, LMDB's message, and what to do about it.
+    public var description: String {
+        let reason = detail ?? String(cString: mdb_strerror(code.rawValue))
+        var text = "\(operation) failed: \(reason)"
+        if let hint = code.hint { text += " (\(hint))" }
+        return text
+    }
+}
+
+/// The single gate for C return codes: `MDB_SUCCESS` passes, anything else throws.
+///
+/// Callers that treat `MDB_NOTFOUND` (or `MDB_KEYEXIST`) as an answer test for it first.
+@inline(__always)
+func check(_ rc: Int32, _ operation: String) throws(LMDBError) {
+    guard rc == MDB_SUCCESS else { throw LMDBError(LMDBError.Code(rawValue: rc), operation) }
+}

@@ -1,0 +1,128 @@
+internal import CLMDB
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
+/// A pthread reader/writer lock. Transactions hold it shared; resizing the map needs it exclusively,
+/// because LMDB forbids `mdb_env_set_mapsize` while any transaction of this process is open.
+final class ReadWriteLock: @unchecked Sendable {
+    // @unchecked: the pthread lock is the synchronization primitive; its address never changes.
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: pthread_rwlock_t())
+        let rc = pthread_rwlock_init(lock, nil)
+        precondition(rc == 0, "pthread_rwlock_init failed: \(rc)")
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deinitialize(count: 1)
+        lock.deallocate()
+    }
+
+    /// Runs body holding the lock shared. Recursive shared locking is fine: nobody ever blocks
+    /// waiting for the exclusive side (see `tryExclusive`), so readers never queue behind a writer.
+    func withShared<R>(_ body: () throws -> R) rethrows -> R {
+        let rc = pthread_rwlock_rdlock(lock)
+        precondition(rc == 0, "pthread_rwlock_rdlock failed: \(rc)")
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    /// Runs body holding the lock exclusively if it can be had within `attempts` tries spaced
+    /// 200 µs apart; returns nil otherwise. Never blocks indefinitely, so a thread whose own (or a
+    /// waiting thread's) transaction is open cannot deadlock.
+    func tryExclusive<R>(attempts: Int = 1, _ body: () throws -> R) rethrows -> R? {
+        var remaining = attempts
+        while pthread_rwlock_trywrlock(lock) != 0 {
+            remaining -= 1
+            if remaining <= 0 { return nil }
+            usleep(200)
+        }
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}
+
+/// A plain pthread mutex held across a whole write transaction, so writers queue here, outside the
+/// shared side of `ReadWriteLock`, and never keep the map from growing while they wait.
+final class WriterLock: @unchecked Sendable {
+    // @unchecked: the pthread mutex is the synchronization primitive; its address never changes.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        let rc = pthread_mutex_init(mutex, nil)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        let rc = pthread_mutex_lock(mutex)
+        precondition(rc == 0, "pthread_mutex_lock failed: \(rc)")
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// An identifier for the calling thread, to detect nested write transactions.
+func currentThreadID() -> UInt {
+    #if canImport(Darwin)
+    return UInt(bitPattern: pthread_self())
+    #else
+    return UInt(pthread_self())
+    #endif
+}
+
+/// Creates `path` and its missing parents (like `mkdir -p`), mode 0o755.
+func makeDirectories(_ path: String) throws(LMDBError) {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        prefix += component
+        if mkdir(prefix, 0o755) != 0 {
+            let error = errno
+            if error != EEXIST {
+                throw LMDBError(LMDBError.Code(rawValue: error), "mkdir",
+                                detail: "\(String(cString: strerror(error))): \(prefix)")
+            }
+        }
+        prefix += "/"
+    }
+}
+
+/// The absolute path with symlinks, `.` and `..` resolved; the key of the environment registry.
+func canonicalPath(_ path: String) throws(LMDBError) -> String {
+    guard let resolved = realpath(path, nil) else {
+        let error = errno
+        throw LMDBError(LMDBError.Code(rawValue: error), "realpath",
+                        detail: "\(String(cString: strerror(error))): \(path)")
+    }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+/// Lends `bytes` to C as an `MDB_val` for the duration of body.
+func withValue<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrows -> R {
+    try bytes.withUnsafeBytes { buffer in
+        var value = MDB_val(mv_size: buffer.count, mv_data: UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+        return try body(&value)
+    }
+}
+
+extension MDB_val {
+    /// Copies the bytes out of the map: LMDB's pointers die with the transaction.
+    var bytes: [UInt8] {
+        guard let data = mv_data, mv_size > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: data, count: mv_size))
+    }
+}

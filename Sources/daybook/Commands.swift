@@ -1,0 +1,188 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import Foundation
+
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Manage the catalog.",
+                                                    subcommands: [Apply.self])
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate and store a new catalog version; recompute the contracts it changes.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The catalog JSON document.") var file: String
+
+        func run() throws {
+            let bytes = try readInput(file)
+            let change: CatalogChange
+            do {
+                change = try global.engine().applyCatalog(bytes, now: try global.clock())
+            } catch let error as CatalogError {
+                throw UsageError("\(file): \(error)")
+            }
+            print("catalog version \(change.version) applied: \(change.added.count) contracts added, "
+                  + "\(change.changed.count) changed, \(change.removed.count) removed, \(change.eventsReread) events re-read")
+        }
+    }
+}
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ingest usage events from an NDJSON file or JSON array ('-' for standard input).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    @Argument(help: "The input file, or - for standard input.") var file: String
+    @Option(help: "Records per durable write transaction.") var batchSize: Int = 20_000
+
+    func run() throws {
+        let bytes = try readInput(file)
+        let source = file == "-" ? "stdin" : "file:\(file)"
+        let records = try RecordSplitter.split(bytes, source: file == "-" ? "stdin" : file)
+        let engine = try global.engine()
+        let now = try global.clock()
+        var summary = IngestSummary()
+        var start = 0
+        repeat {
+            let end = min(start + max(1, batchSize), records.count)
+            summary += try engine.ingest(Array(records[start..<end]), source: source, now: now)
+            start = end
+        } while start < records.count
+        switch output.resolved(summary: true) {
+        case .json: print(summary.json)
+        case .csv: print("accepted,duplicates,dead_lettered,metric_rejections\n\(summary.accepted),\(summary.duplicates),\(summary.deadLettered),\(summary.metricRejections)")
+        case .table:
+            print("\(records.count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
+                  + "\(summary.deadLettered) dead-lettered; \(summary.metricRejections) metric rejections")
+        }
+    }
+}
+
+struct Finalize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Finalize invoices due by the clock, or every invoice whose period ends on or before --through.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Also finalize every invoice whose period end is on or before this date.") var through: String?
+
+    func run() throws {
+        let through = try through.map { try parseDay($0, option: "--through") }
+        let ids = try global.engine().finalize(now: try global.clock(), through: through)
+        print("\(ids.count) invoice\(ids.count == 1 ? "" : "s") finalized" + (ids.isEmpty ? "" : ": " + ids.joined(separator: ", ")))
+    }
+}
+
+struct Invoices: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List invoices with status and period totals.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    @Option(help: "Only this customer's invoices.") var customer: String?
+
+    func run() throws {
+        let table = try global.engine().invoicesTable(now: try global.clock(), customer: customer)
+        output.emit(table, rightAligned: ["line_items", "subtotal", "credits_applied", "commits_applied", "total"])
+    }
+}
+
+struct Breakdown: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The per-day breakdown of one invoice: a row per day and line item, plus day totals (line item '*').")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    @Option(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var invoice: String
+
+    func run() throws {
+        let table = try global.engine().breakdown(invoiceID: invoice, now: try global.clock())
+        output.emit(table, rightAligned: ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"])
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables (SPEC §5).")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Export days strictly before this date.") var asOf: String
+    @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "csv or ndjson.") var format: String = "csv"
+
+    func run() throws {
+        guard format == "csv" || format == "ndjson" else { throw UsageError("--format must be csv or ndjson") }
+        let date = try parseDay(asOf, option: "--as-of")
+        let export = try global.engine().export(asOf: date)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        for (name, table) in export.files {
+            let text = format == "csv" ? TableWriter.csv(table) : TableWriter.ndjson(table)
+            let path = "\(out)/\(name).\(format)"
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                throw UsageError("cannot write \(path)")
+            }
+        }
+        print("exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
+              + "\(export.balances.rows.count) balance rows to \(out)")
+    }
+}
+
+struct Unbilled: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Logged events no contract covers.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine().unbilledTable()) }
+}
+
+struct DeadLetters: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dead-letters",
+                                                    abstract: "Records that were not accepted, with reason and position.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine().deadLettersTable()) }
+}
+
+struct Rejections: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Metric rejections: accepted events a sum/max metric could not use, with the reason.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine().metricRejectionsTable()) }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Log position and recompute counters.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+
+    func run() throws {
+        let fields = try global.engine().statsFields()
+        switch output.resolved(summary: true) {
+        case .json: print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        case .csv: print(fields.map(\.0).joined(separator: ",") + "\n" + fields.map { "\($0.1)" }.joined(separator: ","))
+        case .table:
+            var table = Table(columns: ["counter", "value"])
+            table.rows = fields.map { [$0.0, "\($0.1)"] }
+            print(TableWriter.text(table, rightAligned: ["value"]), terminator: "")
+        }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "First day, YYYY-MM-DD.") var start: String = "2026-10-01"
+    @Option(help: "Number of days.") var days: Int = 30
+    @Option(help: "Mean events per customer per weekday.") var eventsPerDay: Int = 200
+    @Option(help: "Comma-separated customer ids.") var customers: String = "acme,globex,initech"
+    @Option(help: "Output file (default: standard output).") var out: String?
+
+    func run() throws {
+        var g = WorkloadGenerator(start: try parseDay(start, option: "--start"))
+        g.seed = seed
+        g.days = days
+        g.eventsPerDay = eventsPerDay
+        g.customers = customers.split(separator: ",").map(String.init)
+        let text = g.lines().joined(separator: "\n") + "\n"
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw UsageError("cannot write \(out)") }
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}

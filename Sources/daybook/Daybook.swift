@@ -1,0 +1,117 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import Foundation
+
+/// `daybook`: the command-line front of the engine. Commands parse arguments and call
+/// `DaybookEngine`; they hold no billing logic.
+@main
+struct Daybook: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daybook",
+        abstract: "Event-sourced incremental invoice breakdowns for usage-based billing.",
+        subcommands: [CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, Breakdown.self, Export.self,
+                      Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Generate.self, Demo.self])
+
+    /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
+    /// 2 bad usage or invalid input.
+    static func main() {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            let (code, message) = describe(error)
+            FileHandle.standardError.write(Data(("daybook: " + message + "\n").utf8))
+            Foundation.exit(code)
+        }
+    }
+
+    static func describe(_ error: any Error) -> (Int32, String) {
+        switch error {
+        case let e as CatalogError: return (2, "\(e)")
+        case let e as InputError: return (2, "\(e)")
+        case let e as UsageError: return (2, e.message)
+        case let e as EngineError: return (2, e.message)
+        case let e as ExitCode: return (e.rawValue, "exiting")
+        default: return (1, "\(error)")
+        }
+    }
+}
+
+/// Bad usage found after parsing (unreadable file, malformed `--now`, …): exit code 2.
+struct UsageError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// `--data` and `--now`, on every verb.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The store directory (an LMDB environment).")
+    var data: String = "./daybook-data"
+
+    @Option(name: .long, help: "The engine clock, RFC 3339 (default: $DAYBOOK_NOW, else the wall clock).")
+    var now: String?
+
+    func clock() throws -> Timestamp {
+        let text = now ?? ProcessInfo.processInfo.environment["DAYBOOK_NOW"]
+        guard let text else {
+            let t = Date().timeIntervalSince1970
+            let seconds = Int64(t.rounded(.down))
+            return Timestamp(seconds: seconds, nanoseconds: Int32((t - Double(seconds)) * 1e9))
+        }
+        if let day = Day(parsing: text) { return Timestamp(day: day) }
+        do { return try Timestamp(parsing: text) } catch { throw UsageError("--now: \(error)") }
+    }
+
+    func engine() throws -> Engine { try Engine(path: data) }
+}
+
+/// Output format of report verbs.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, csv, json
+}
+
+struct FormatOption: ParsableArguments {
+    @Option(name: .long, help: "table, csv or json (default: table on a terminal, otherwise csv; json for summaries).")
+    var format: OutputFormat?
+
+    var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+
+    func resolved(summary: Bool = false) -> OutputFormat {
+        format ?? (isTerminal ? .table : (summary ? .json : .csv))
+    }
+
+    /// Prints a table in the chosen format.
+    func emit(_ table: Table, rawJSON: Set<String> = [], rightAligned: Set<String> = []) {
+        switch resolved() {
+        case .table: print(TableWriter.text(table, rightAligned: rightAligned), terminator: "")
+        case .csv: print(TableWriter.csv(table), terminator: "")
+        case .json: print(TableWriter.jsonArray(table, rawColumns: rawJSON), terminator: "")
+        }
+    }
+}
+
+func readInput(_ path: String) throws -> [UInt8] {
+    if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw UsageError("cannot read \(path): no such file or not readable")
+    }
+    return Array(data)
+}
+
+func parseDay(_ text: String, option: String) throws -> Day {
+    guard let day = Day(parsing: text) else { throw UsageError("\(option): \"\(text)\" is not a date YYYY-MM-DD") }
+    return day
+}
