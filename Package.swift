@@ -39,7 +39,11 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookTestSupport"]),
-        .testTarget(name: "DaybookCLITests", dependencies: ["DaybookEngine", "DaybookTestSupport", "daybook"]),
+        .testTarget(
+            name: "DaybookCLITests",
+            dependencies: ["DaybookEngine", "DaybookTestSupport", "daybook"],
+            exclude: ["Fixtures"]
+        ),
     ]
 )
 

@@ -53,9 +53,23 @@ public struct Metric: Sendable, Hashable {
     /// 0–3 property names whose values split line items.
     public var groupBy: [String]
 
+    public init(id: String, eventType: String, aggregation: Aggregation, property: String?, filters: [Filter] = [],
+                groupBy: [String] = []) {
+        self.id = id
+        self.eventType = eventType
+        self.aggregation = aggregation
+        self.property = property
+        self.filters = filters
+        self.groupBy = groupBy
+    }
+
     public struct Filter: Sendable, Hashable {
         public var property: String
         public var allowed: Set<String>
+        public init(property: String, allowed: Set<String>) {
+            self.property = property
+            self.allowed = allowed
+        }
     }
 }
 
@@ -66,12 +80,22 @@ public struct Product: Sendable, Hashable {
     /// The metric id, or nil for a fixed product.
     public var metric: String?
     public var isFixed: Bool { metric == nil }
+
+    public init(id: String, name: String, metric: String?) {
+        self.id = id
+        self.name = name
+        self.metric = metric
+    }
 }
 
 /// One graduated tier: units whose cumulative position is ≤ `upTo` (nil = unbounded).
 public struct Tier: Sendable, Hashable {
     public var upTo: FixedDecimal?
     public var unitPrice: FixedDecimal
+    public init(upTo: FixedDecimal?, unitPrice: FixedDecimal) {
+        self.upTo = upTo
+        self.unitPrice = unitPrice
+    }
 }
 
 /// The price of one product on a rate card.
@@ -103,6 +127,17 @@ public struct Contract: Sendable, Hashable {
     public var billingAnchorDay: Int
     public var balances: [Balance]
 
+    public init(id: String, customerID: String, rateCard: String, starts: Day, ends: Day?, billingAnchorDay: Int,
+                balances: [Balance]) {
+        self.id = id
+        self.customerID = customerID
+        self.rateCard = rateCard
+        self.starts = starts
+        self.ends = ends
+        self.billingAnchorDay = billingAnchorDay
+        self.balances = balances
+    }
+
     /// Whether `day` falls inside the contract.
     public func covers(_ day: Day) -> Bool { day >= starts && (ends.map { day < $0 } ?? true) }
 }
@@ -118,6 +153,16 @@ public struct Balance: Sendable, Hashable {
     /// Product ids it pays for, or nil for all products (fixed fees included).
     public var products: Set<String>?
     public var priority: Int
+
+    public init(id: String, kind: Kind, amount: FixedDecimal, starts: Day, ends: Day, products: Set<String>?, priority: Int) {
+        self.id = id
+        self.kind = kind
+        self.amount = amount
+        self.starts = starts
+        self.ends = ends
+        self.products = products
+        self.priority = priority
+    }
 
     public func isActive(on day: Day) -> Bool { day >= starts && day < ends }
     public func applies(to product: String) -> Bool { products?.contains(product) ?? true }

@@ -24,6 +24,8 @@ public struct BreakdownExport: Sendable, Hashable {
     public var lineItems = Table(columns: lineItemColumns)
     public var balances = Table(columns: balanceColumns)
 
+    public init() {}
+
     /// `(file name without extension, table)` in the order they are written.
     public var files: [(name: String, table: Table)] {
         [("invoices", invoices), ("line_items", lineItems), ("balances", balances)]

@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Daybook benchmarks: a separate package so the main package keeps no benchmark dependency.
+// Run: cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+// See docs/performance.md.
+let package = Package(
+    name: "DaybookBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        // Named explicitly: the path identity would otherwise be the checkout directory name.
+        .package(name: "Daybook", path: "../"),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "DaybookBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "DaybookEngine", package: "Daybook"),
+                .product(name: "DaybookCore", package: "Daybook"),
+            ],
+            path: "DaybookBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "package-benchmark"),
+            ]
+        ),
+    ]
+)

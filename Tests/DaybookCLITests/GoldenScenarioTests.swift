@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// The golden scenario of `shared/examples/golden`: an independent implementation of the spec
+/// produced `expected/`; our export must equal it byte for byte.
+@Suite("Golden scenario")
+struct GoldenScenarioTests {
+    struct Step: Decodable {
+        var ingest: String?
+        var now: String?
+        var finalize_through: String?
+    }
+
+    @Test func exportEqualsExpectedFilesByteForByte() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let golden = CLI.goldenDirectory
+        let apply = try cli.run(["catalog", "apply", golden.appendingPathComponent("catalog.json").path], now: "2026-01-01T00:00:00Z")
+        try #require(apply.status == 0, "\(apply.stderr)")
+        let steps = try JSONDecoder().decode([Step].self, from: Data(contentsOf: golden.appendingPathComponent("script.json")))
+        var now = "2026-01-01T00:00:00Z"
+        for step in steps {
+            if let file = step.ingest, let stepNow = step.now {
+                now = stepNow
+                let r = try cli.run(["ingest", golden.appendingPathComponent(file).path, "--format", "json"], now: now)
+                try #require(r.status == 0, "\(r.stderr)")
+            } else if let through = step.finalize_through {
+                let r = try cli.run(["finalize", "--through", through], now: now)
+                try #require(r.status == 0, "\(r.stderr)")
+            }
+        }
+        let out = cli.file("export").path
+        let export = try cli.run(["export", "--as-of", "2026-11-25", "--out", out], now: now)
+        try #require(export.status == 0, "\(export.stderr)")
+        for name in ["invoices", "line_items", "balances"] {
+            let expected = try String(contentsOf: golden.appendingPathComponent("expected/\(name).csv"), encoding: .utf8)
+            let actual = try String(contentsOfFile: "\(out)/\(name).csv", encoding: .utf8)
+            let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(e.count == a.count, "\(name).csv: \(a.count) lines, expected \(e.count)")
+            if let i = e.indices.first(where: { $0 < a.count && e[$0] != a[$0] }) {
+                Issue.record("\(name).csv line \(i + 1):\n expected \(e[i])\n actual   \(a[i])")
+            }
+            #expect(expected == actual, "\(name).csv differs")
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import DaybookCore
+import Testing
+
+@Suite("Catalog validation")
+struct CatalogTests {
+    static let valid = """
+    {"currency": "USD", "currency_decimals": 2,
+     "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
+                  "filters": {"region": ["us", 1]}, "group_by": ["model"]}],
+     "products": [{"id": "t", "name": "Tokens", "metric": "tokens"}, {"id": "fee", "name": "Fee", "fixed": true}],
+     "rate_cards": [{"id": "std", "rates": [{"product": "t", "tiers": [{"up_to": "10", "unit_price": "1"}, {"up_to": null, "unit_price": "0.5"}]},
+                                            {"product": "fee", "unit_price": "5.00"}]}],
+     "customers": [{"id": "a", "name": "A", "contracts": [
+        {"id": "a-1", "rate_card": "std", "starts": "2026-01-01", "ends": "2026-06-01",
+         "balances": [{"id": "b1", "type": "credit", "amount": "10.00", "starts": "2026-01-01", "ends": "2026-03-01", "products": null}]},
+        {"id": "a-2", "rate_card": "std", "starts": "2026-06-01", "ends": null, "billing_anchor_day": 15}]}]}
+    """
+
+    @Test func loadsAValidCatalogWithDefaults() throws {
+        let c = try Catalog.parse(Array(Self.valid.utf8))
+        #expect(c.maxLatenessDays == 34)
+        #expect(c.finalizationGraceHours == 24)
+        #expect(c.contracts.map(\.id) == ["a-1", "a-2"])
+        #expect(c.contracts[0].billingAnchorDay == 1)
+        #expect(c.contracts[1].billingAnchorDay == 15)
+        #expect(c.metrics["tokens"]?.filters.first?.allowed == ["us", "1"])
+        #expect(c.contracts[0].balances.first?.priority == 0)
+    }
+
+    func issues(_ json: String) -> [String] {
+        do {
+            _ = try Catalog.parse(Array(json.utf8))
+            return []
+        } catch {
+            return error.issues.map(\.description)
+        }
+    }
+
+    @Test func reportsEveryErrorWithItsPath() {
+        var doc = Self.valid
+        doc = doc.replacingOccurrences(of: "\"up_to\": \"10\"", with: "\"up_to\": null")
+        doc = doc.replacingOccurrences(of: "\"ends\": \"2026-06-01\"", with: "\"ends\": \"2026-07-01\"")
+        doc = doc.replacingOccurrences(of: "\"amount\": \"10.00\"", with: "\"amount\": \"10.001\"")
+        let found = issues(doc)
+        #expect(found.contains { $0.hasPrefix("$.rate_cards[0].rates[0].tiers[0].up_to") })
+        #expect(found.contains { $0.hasPrefix("$.customers[0].contracts[1]: overlaps contract \"a-1\"") })
+        #expect(found.contains { $0.hasPrefix("$.customers[0].contracts[0].balances[0].amount") })
+        #expect(found.count == 3, "\(found)")
+    }
+
+    @Test(arguments: [
+        ("\"billing_anchor_day\": 15", "\"billing_anchor_day\": 29", "$.customers[0].contracts[1].billing_anchor_day"),
+        ("\"unit_price\": \"5.00\"", "\"unit_price\": \"5.001\"", "$.rate_cards[0].rates[1].unit_price"),
+        ("\"unit_price\": \"0.5\"", "\"unit_price\": \"-0.5\"", "$.rate_cards[0].rates[0].tiers[1].unit_price"),
+        ("\"unit_price\": \"0.5\"", "\"unit_price\": \"1000000000\"", "$.rate_cards[0].rates[0].tiers[1].unit_price"),
+        ("\"metric\": \"tokens\"", "\"metric\": \"nope\"", "$.products[0].metric"),
+        ("\"aggregation\": \"sum\"", "\"aggregation\": \"avg\"", "$.metrics[0].aggregation"),
+        ("\"rate_card\": \"std\", \"starts\": \"2026-06-01\"", "\"rate_card\": \"gold\", \"starts\": \"2026-06-01\"", "$.customers[0].contracts[1].rate_card"),
+        ("\"starts\": \"2026-01-01\", \"ends\": \"2026-03-01\"", "\"starts\": \"2026-01-01\", \"ends\": \"2025-03-01\"", "$.customers[0].contracts[0].balances[0].ends"),
+        ("\"group_by\": [\"model\"]", "\"group_by\": [\"a\", \"b\", \"c\", \"d\"]", "$.metrics[0].group_by"),
+        ("{\"up_to\": \"10\"", "{\"up_to\": \"20\", \"unit_price\": \"1\"}, {\"up_to\": \"10\"", "$.rate_cards[0].rates[0].tiers[1].up_to"),
+    ])
+    func rejectsInvalidValues(original: String, replacement: String, path: String) {
+        let doc = Self.valid.replacingOccurrences(of: original, with: replacement)
+        #expect(doc != Self.valid, "test setup: \(original) not found")
+        let found = issues(doc)
+        #expect(found.contains { $0.hasPrefix(path) }, "\(found)")
+    }
+
+    @Test func rejectsNonJSON() {
+        #expect(issues("{\"currency\": \"USD\",}").first?.hasPrefix("$: not valid JSON") == true)
+    }
+}
+
+extension String {
+    /// Replaces the first occurrence of `target` (no Foundation in this module's tests).
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        let parts = self.split(separator: target, maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return self }
+        return String(parts[0]) + replacement + String(parts[1])
+    }
+}
