@@ -165,6 +165,7 @@ struct Stats: ParsableCommand {
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
+    @OptionGroup var global: GlobalOptions
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "First day, YYYY-MM-DD.") var start: String = "2026-10-01"
     @Option(help: "Number of days.") var days: Int = 30
