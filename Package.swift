@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
-            dependencies: ["DaybookEngine", "DaybookTestSupport", "daybook"],
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookTestSupport", "daybook"],
             exclude: ["Fixtures"]
         ),
     ]

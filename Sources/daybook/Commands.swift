@@ -34,6 +34,7 @@ struct Ingest: ParsableCommand {
     @OptionGroup var output: FormatOption
     @Argument(help: "The input file, or - for standard input.") var file: String
     @Option(help: "Records per durable write transaction.") var batchSize: Int = 20_000
+    @Flag(help: "Report each committed batch on standard error.") var progress = false
 
     func run() throws {
         let bytes = try readInput(file)
@@ -45,7 +46,11 @@ struct Ingest: ParsableCommand {
         var start = 0
         repeat {
             let end = min(start + max(1, batchSize), records.count)
-            summary += try engine.ingest(Array(records[start..<end]), source: source, now: now)
+            let batch = try engine.ingest(Array(records[start..<end]), source: source, now: now)
+            summary += batch
+            if progress, let last = records[..<end].last {
+                FileHandle.standardError.write(Data("committed through \(last.position): \(batch.json)\n".utf8))
+            }
             start = end
         } while start < records.count
         switch output.resolved(summary: true) {
@@ -184,6 +189,27 @@ struct Generate: ParsableCommand {
             guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw UsageError("cannot write \(out)") }
         } else {
             print(text, terminator: "")
+        }
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild the breakdown from the log and compare it with the materialized state (--verify).")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Rebuild into a scratch store and report every mismatch; exit 1 on any.") var verify = false
+
+    func run() throws {
+        guard verify else { throw UsageError("replay needs --verify (replays into a directory are not built yet)") }
+        let scratch = NSTemporaryDirectory() + "daybook-verify-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let mismatches = try global.engine().verify(scratchDirectory: scratch)
+        for m in mismatches { print(m) }
+        if mismatches.isEmpty {
+            print("verified: the materialized breakdown equals a rebuild from the log")
+        } else {
+            print("\(mismatches.count) mismatches")
+            throw ExitCode(1)
         }
     }
 }

@@ -11,7 +11,7 @@ struct Daybook: ParsableCommand {
         commandName: "daybook",
         abstract: "Event-sourced incremental invoice breakdowns for usage-based billing.",
         subcommands: [CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, Breakdown.self, Export.self,
-                      Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Generate.self, Demo.self])
+                      Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Replay.self, Generate.self, Demo.self])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
     /// 2 bad usage or invalid input.
@@ -44,7 +44,7 @@ struct Daybook: ParsableCommand {
         case let e as InputError: return (2, "\(e)")
         case let e as UsageError: return (2, e.message)
         case let e as EngineError: return (2, e.message)
-        case let e as ExitCode: return (e.rawValue, "exiting")
+        case let e as ExitCode: return (e.rawValue, "failed")
         default: return (1, "\(error)")
         }
     }
