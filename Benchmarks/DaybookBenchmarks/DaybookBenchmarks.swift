@@ -1,2 +1,425 @@
+// Daybook benchmarks (package-benchmark). See docs/performance.md for how to run them and the
+// figures measured.
+//
+//   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+//
+// Benchmarks:
+//   ingest-throughput     ~200k generated events (default share of duplicates, invalid and
+//                         backdated records) ingested in durable transactions of 20,000 records.
+//   backdated-apply-1M    20,000 backdated events applied in one durable ingest call on top of a
+//   backdated-apply-2M    history of 1M / 2M events (10M instead of 2M with DAYBOOK_BENCH_LARGE=1).
+//
+// Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
+// runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
+
 import Benchmark
-let benchmarks: @Sendable () -> Void = { Benchmark("x") { _ in } }
+import DaybookCore
+import DaybookEngine
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Custom metrics
+
+enum DaybookMetric {
+    /// Events (records) handled per second of measured wall clock.
+    static let eventsPerSecond = BenchmarkMetric.custom("events/s", polarity: .prefersLarger, useScalingFactor: false)
+    /// Recompute counters: the change of `daybook stats` over the measured ingest call.
+    static let lineItemDaysEvaluated = BenchmarkMetric.custom("Δ line_item_days_evaluated", useScalingFactor: false)
+    static let drawDownDaysEvaluated = BenchmarkMetric.custom("Δ draw_down_days_evaluated", useScalingFactor: false)
+    static let eventsReread = BenchmarkMetric.custom("Δ events_reread", useScalingFactor: false)
+    /// Size of the log before the measured call.
+    static let historyEvents = BenchmarkMetric.custom("history events", useScalingFactor: false)
+}
+
+let standardMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .peakMemoryResident, .mallocCountTotal]
+
+// MARK: - Helpers
+
+/// A fresh directory under the system temporary directory.
+func makeTemporaryDirectory(_ label: String) throws -> String {
+    let base = FileManager.default.temporaryDirectory.path
+    var template = Array("\(base)/daybook-bench-\(label)-XXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        throw BenchError("mkdtemp failed for \(label): errno \(errno)")
+    }
+    return String(cString: made)
+}
+
+func removeDirectory(_ path: String) {
+    try? FileManager.default.removeItem(atPath: path)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func day(_ y: Int, _ m: Int, _ d: Int) -> Day { Day(year: y, month: m, day: d)! }
+
+func records(_ lines: some Collection<String>, first: Int = 1) -> [IngestRecord] {
+    var out: [IngestRecord] = []
+    out.reserveCapacity(lines.count)
+    var n = first
+    for line in lines {
+        out.append(IngestRecord(bytes: Array(line.utf8), position: "line \(n)"))
+        n += 1
+    }
+    return out
+}
+
+func counters(_ engine: Engine) throws -> [String: UInt64] {
+    Dictionary(try engine.statsFields(), uniquingKeysWith: { a, _ in a })
+}
+
+/// Hands freed heap back to the OS so that `peakMemoryResident` of the measured phase is not
+/// dominated by what an unmeasured setup left behind.
+func trimHeap() {
+    #if canImport(Glibc)
+    // malloc_trim is glibc's (malloc.h, not in the Glibc module): look it up at run time.
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    if let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") {
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    }
+    #endif
+}
+
+/// Current and peak resident set of this process, from /proc (Linux), in MiB.
+func residentMiB() -> (current: Int, peak: Int) {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+    func field(_ name: String) -> Int {
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let digits = line.split(separator: " ").compactMap { Int($0) }
+            return (digits.first ?? 0) / 1024
+        }
+        return 0
+    }
+    return (field("VmRSS:"), field("VmHWM:"))
+}
+
+func report(_ text: String) {
+    FileHandle.standardError.write(Data("[daybook-bench] \(text)\n".utf8))
+}
+
+func formatRate(_ perSecond: Double) -> String {
+    let n = Int(perSecond.rounded())
+    var s = String(n)
+    var i = s.count - 3
+    while i > 0 {
+        s.insert(",", at: s.index(s.startIndex, offsetBy: i))
+        i -= 3
+    }
+    return s
+}
+
+/// Ingests `records` in chunks of `batch`, retrying a chunk once if the LMDB map had to grow
+/// (an ingest is atomic, so a failed one changed nothing).
+@discardableResult
+func ingestInBatches(_ engine: Engine, _ records: [IngestRecord], batch: Int, source: String, now: Timestamp) throws -> IngestSummary {
+    var total = IngestSummary()
+    var start = 0
+    while start < records.count {
+        let chunk = Array(records[start..<min(start + batch, records.count)])
+        do {
+            total += try engine.ingest(chunk, source: source, now: now)
+        } catch {
+            report("ingest of \(chunk.count) records failed (\(error)); retrying once")
+            total += try engine.ingest(chunk, source: source, now: now)
+        }
+        start += batch
+    }
+    return total
+}
+
+// MARK: - (a) ingest throughput
+
+/// ~200k records over 30 days for the generator's 3 default customers, with its default share of
+/// duplicate, invalid and backdated records, against the example catalog.
+final class IngestWorkload: @unchecked Sendable {
+    // @unchecked: written once in the benchmark's setup hook, read afterwards on one thread.
+    static let start = day(2026, 10, 1)
+    static let days = 30
+    /// The ingest clock: every generated record (backdated up to 5 days before `start`, up to the
+    /// end of the last day) lies in [now - 34 days, now + 1 day].
+    static let now = Timestamp(day: start.adding(days: days - 1))
+    static let batchSize = 20_000
+
+    var records: [IngestRecord] = []
+
+    func prepare() {
+        guard records.isEmpty else { return }
+        var generator = WorkloadGenerator(start: Self.start)
+        generator.days = Self.days
+        generator.eventsPerDay = 2_000
+        generator.seed = 42
+        generator.idPrefix = "ingest-"
+        records = DaybookBenchmarks.records(generator.lines())
+        report("ingest-throughput: \(records.count) records, batches of \(Self.batchSize), now \(Self.now)")
+    }
+}
+
+// MARK: - (b) backdated apply on a long history
+
+/// A catalog modelled on the example catalog with `customers` customers, each with one contract on
+/// the "standard" rate card and a commit balance.
+func historyCatalog(customers: [String]) -> [UInt8] {
+    let contracts = customers.map { id in
+        """
+            {"id": "\(id)", "name": "Customer \(id)", "contracts": [
+              {"id": "\(id)-2026", "rate_card": "standard", "starts": "2026-01-01", "ends": null,
+               "billing_anchor_day": 1,
+               "balances": [
+                 {"id": "\(id)-commit-2026", "type": "commit", "amount": "250000.00",
+                  "starts": "2026-01-01", "ends": "2027-01-01", "products": null, "priority": 1}]}]}
+        """
+    }.joined(separator: ",\n")
+    let json = """
+    {
+      "currency": "USD",
+      "currency_decimals": 2,
+      "max_lateness_days": 34,
+      "finalization_grace_hours": 24,
+      "metrics": [
+        {"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
+         "filters": {"region": ["us", "eu"]}, "group_by": ["model"]},
+        {"id": "requests", "event_type": "inference", "aggregation": "count"},
+        {"id": "peak_gpus", "event_type": "gpu_sample", "aggregation": "max", "property": "gpus"},
+        {"id": "active_users", "event_type": "session", "aggregation": "unique_count", "property": "user_id"},
+        {"id": "storage_gb_hours", "event_type": "storage", "aggregation": "sum", "property": "gb_hours"}
+      ],
+      "products": [
+        {"id": "inference_tokens", "name": "Inference tokens", "metric": "tokens"},
+        {"id": "api_requests", "name": "API requests", "metric": "requests"},
+        {"id": "gpu_capacity", "name": "Peak GPU capacity", "metric": "peak_gpus"},
+        {"id": "seats", "name": "Active users", "metric": "active_users"},
+        {"id": "storage", "name": "Storage", "metric": "storage_gb_hours"},
+        {"id": "platform_fee", "name": "Platform fee", "fixed": true}
+      ],
+      "rate_cards": [
+        {"id": "standard", "rates": [
+          {"product": "inference_tokens", "tiers": [
+            {"up_to": "1000000", "unit_price": "0.000004"},
+            {"up_to": "50000000", "unit_price": "0.0000032"},
+            {"up_to": null, "unit_price": "0.0000025"}]},
+          {"product": "api_requests", "unit_price": "0.0001"},
+          {"product": "gpu_capacity", "tiers": [
+            {"up_to": "8", "unit_price": "120.00"},
+            {"up_to": null, "unit_price": "95.00"}]},
+          {"product": "seats", "unit_price": "12.00"},
+          {"product": "storage", "unit_price": "0.000125"},
+          {"product": "platform_fee", "unit_price": "500.00"}]}
+      ],
+      "customers": [
+    \(contracts)
+      ]
+    }
+    """
+    return Array(json.utf8)
+}
+
+/// A store holding a long history (2026-01-01 through 2026-10-31), built once per process in the
+/// benchmark's setup hook, onto which each iteration applies 20,000 backdated events.
+final class BackdatedFixture: @unchecked Sendable {
+    // @unchecked: built in the setup hook, then used by the benchmark closure on one thread.
+    static let customers = (1...8).map { "cust\($0 < 10 ? "0" : "")\($0)" }
+    static let historyStart = day(2026, 1, 1)
+    static let historyEnd = day(2026, 11, 1)  // exclusive
+    /// The clock of the measured ingest calls.
+    static let now = Timestamp(day: historyEnd)
+    static let chunkDays = 7
+    static let backdatedBatch = 20_000
+    static let backdatedDays = 30
+
+    let name: String
+    let historySize: Int
+    var path: String?
+    var engine: Engine?
+    var iteration = 0
+
+    init(name: String, historySize: Int) {
+        self.name = name
+        self.historySize = historySize
+    }
+
+    /// Builds the history chronologically in 7-day chunks, each ingested with the clock at the
+    /// chunk's end (so nothing is too late). The build uses a non-durable environment (it is not
+    /// measured); the store is closed and reopened durable for the measured calls.
+    func build() throws {
+        guard engine == nil else { return }
+        let path = try makeTemporaryDirectory(name)
+        self.path = path
+        let clock = ContinuousClock()
+        let began = clock.now
+        let customers = Self.customers
+        let totalDays = Self.historyStart.distance(to: Self.historyEnd)
+        // Weekday-equivalent days (weekends run at 40%) times the generator's per-day volume:
+        // eventsPerDay * (customers + 1) events on a weekday.
+        var weight = 0.0
+        for d in 0..<totalDays {
+            let weekday = Int((Self.historyStart.adding(days: d).number % 7 + 7 + 3) % 7)
+            weight += weekday >= 5 ? 0.4 : 1.0
+        }
+        let eventsPerDay = Int((Double(historySize) / (weight * Double(customers.count + 1))).rounded(.up)) + 1
+        do {
+            let engine = try Engine(path: path, durable: false)
+            try engine.applyCatalog(historyCatalog(customers: customers), now: Timestamp(day: Self.historyStart))
+            var ingested = 0
+            var chunk = 0
+            var chunkStart = Self.historyStart
+            while chunkStart < Self.historyEnd && ingested < historySize {
+                let days = min(Self.chunkDays, chunkStart.distance(to: Self.historyEnd))
+                var generator = WorkloadGenerator(start: chunkStart)
+                generator.customers = customers
+                generator.days = days
+                generator.eventsPerDay = eventsPerDay
+                generator.seed = UInt64(1000 + chunk)
+                generator.idPrefix = "h\(chunk)-"
+                generator.duplicatePerMille = 0
+                generator.invalidPerMille = 0
+                var lines = generator.lines()
+                if ingested + lines.count > historySize { lines.removeLast(ingested + lines.count - historySize) }
+                let summary = try ingestInBatches(engine, records(lines), batch: 50_000, source: "history",
+                                                  now: Timestamp(day: chunkStart.adding(days: days)))
+                ingested += summary.accepted
+                chunk += 1
+                chunkStart = chunkStart.adding(days: days)
+            }
+            // Bring the clock to `now` (materializes the current invoices) outside the measurement.
+            try engine.ingest([], source: "history", now: Self.now)
+            let stats = try counters(engine)
+            report("\(name): built history of \(stats["events"] ?? 0) events in \(clock.now - began) "
+                   + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(Self.historyStart)..<\(Self.historyEnd))")
+        }
+        trimHeap()
+        let rss = residentMiB()
+        report("\(name): after build, engine closed: RSS \(rss.current) MiB (build peak \(rss.peak) MiB)")
+        engine = try Engine(path: path)  // durable, as in production
+    }
+
+    func teardown() {
+        engine = nil
+        if let path { removeDirectory(path) }
+        path = nil
+    }
+
+    /// 20,000 new events, days spread over the 30 days before `now`, new transaction ids.
+    func backdatedRecords() -> [IngestRecord] {
+        iteration += 1
+        var generator = WorkloadGenerator(start: Self.historyEnd.adding(days: -Self.backdatedDays))
+        generator.customers = Self.customers
+        generator.days = Self.backdatedDays
+        // ~21.7 weekday-equivalents in 30 days; aim a little above the batch size, then take an
+        // evenly spaced sample so every day is covered.
+        generator.eventsPerDay = Self.backdatedBatch / (21 * (Self.customers.count + 1)) + 1
+        generator.seed = UInt64(500_000 + iteration)
+        generator.idPrefix = "bd\(iteration)-"
+        generator.duplicatePerMille = 0
+        generator.invalidPerMille = 0
+        generator.backdatedPerMille = 0
+        let lines = generator.lines()
+        precondition(lines.count >= Self.backdatedBatch, "generator made only \(lines.count) lines")
+        let picked = (0..<Self.backdatedBatch).map { lines[$0 * lines.count / Self.backdatedBatch] }
+        return records(picked)
+    }
+
+    func run(_ benchmark: Benchmark) throws {
+        guard let engine else { throw BenchError("\(name): history was not built") }
+        let batch = backdatedRecords()
+        let before = try counters(engine)
+        let clock = ContinuousClock()
+        benchmark.startMeasurement()
+        let began = clock.now
+        let summary = try engine.ingest(batch, source: "backdated", now: Self.now)
+        let elapsed = clock.now - began
+        benchmark.stopMeasurement()
+        let after = try counters(engine)
+        guard summary.accepted == batch.count else {
+            throw BenchError("\(name): expected \(batch.count) accepted, got \(summary.json)")
+        }
+        func delta(_ key: String) -> Int { Int((after[key] ?? 0) - (before[key] ?? 0)) }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Double(batch.count) / seconds
+        benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
+        benchmark.measurement(DaybookMetric.lineItemDaysEvaluated, delta("line_item_days_evaluated"))
+        benchmark.measurement(DaybookMetric.drawDownDaysEvaluated, delta("draw_down_days_evaluated"))
+        benchmark.measurement(DaybookMetric.eventsReread, delta("events_reread"))
+        benchmark.measurement(DaybookMetric.historyEvents, Int(before["events"] ?? 0))
+        let rss = residentMiB()
+        report("\(name) #\(iteration): \(batch.count) backdated events on \(before["events"] ?? 0) in "
+               + "\(String(format: "%.1f", seconds * 1000)) ms = \(formatRate(rate)) events/s; "
+               + "Δ line_item_days_evaluated \(delta("line_item_days_evaluated")), "
+               + "Δ line_item_days_changed \(delta("line_item_days_changed")), "
+               + "Δ draw_down_days_evaluated \(delta("draw_down_days_evaluated")), "
+               + "Δ events_reread \(delta("events_reread")); RSS \(rss.current) MiB (peak \(rss.peak) MiB)")
+    }
+}
+
+// MARK: - Registration
+
+let benchmarks: @Sendable () -> Void = {
+    let large = ProcessInfo.processInfo.environment["DAYBOOK_BENCH_LARGE"] == "1"
+
+    // (a)
+    let workload = IngestWorkload()
+    Benchmark(
+        "ingest-throughput",
+        configuration: .init(
+            metrics: standardMetrics + [DaybookMetric.eventsPerSecond],
+            warmupIterations: 1,
+            maxDuration: .seconds(60),
+            maxIterations: 5,
+            setup: { workload.prepare() }
+        )
+    ) { benchmark in
+        let records = workload.records
+        let path = try makeTemporaryDirectory("ingest")
+        defer { removeDirectory(path) }
+        var summary = IngestSummary()
+        let seconds: Double
+        do {
+            let engine = try Engine(path: path)  // durable commits
+            try engine.applyCatalog(ExampleCatalog.bytes, now: Timestamp(day: day(2026, 1, 1)))
+            let clock = ContinuousClock()
+            benchmark.startMeasurement()
+            let began = clock.now
+            var start = 0
+            while start < records.count {
+                let end = min(start + IngestWorkload.batchSize, records.count)
+                summary += try engine.ingest(Array(records[start..<end]), source: "bench", now: IngestWorkload.now)
+                start = end
+            }
+            let elapsed = clock.now - began
+            benchmark.stopMeasurement()
+            seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        let rate = Double(records.count) / seconds
+        benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
+        let rss = residentMiB()
+        report("ingest-throughput: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
+               + "\(formatRate(rate)) events/s (\(summary.json)); RSS \(rss.current) MiB (peak \(rss.peak) MiB)")
+    }
+
+    // (b)
+    let sizes = large ? [(1_000_000, "1M"), (10_000_000, "10M")] : [(1_000_000, "1M"), (2_000_000, "2M")]
+    for (size, label) in sizes {
+        let fixture = BackdatedFixture(name: "backdated-apply-\(label)", historySize: size)
+        Benchmark(
+            "backdated-apply-\(label)",
+            configuration: .init(
+                metrics: standardMetrics + [
+                    DaybookMetric.eventsPerSecond, DaybookMetric.historyEvents,
+                    DaybookMetric.lineItemDaysEvaluated, DaybookMetric.drawDownDaysEvaluated,
+                    DaybookMetric.eventsReread,
+                ],
+                warmupIterations: 1,
+                maxDuration: .seconds(30),
+                maxIterations: 10,
+                setup: { try fixture.build() },
+                teardown: { fixture.teardown() }
+            )
+        ) { benchmark in
+            try fixture.run(benchmark)
+        }
+    }
+}
