@@ -63,11 +63,21 @@ public final class Engine {
                         in: store.catalogs)
             let new = PricingPlan(catalog: catalog, version: version)
             var change = CatalogChange(version: version)
-            for (id, contract) in old.contracts where new.contracts[id]?.fingerprint != contract.fingerprint {
-                try dropInvoices(ofContract: id, txn)
+            var droppedFinalized: [String: [([UInt8], InvoiceState)]] = [:]
+            for (id, contract) in old.contracts.sorted(by: { $0.key.utf8Precedes($1.key) })
+            where new.contracts[id]?.fingerprint != contract.fingerprint {
+                droppedFinalized[id] = try dropInvoices(ofContract: id, txn)
                 if new.contracts[id] == nil { change.removed.append(id) }
             }
             let ws = WorkingSet(store: store, plan: new)
+            ws.drift = DriftContext(seq: state.lastSeq, now: now, catalogVersion: version)
+            for id in change.removed {
+                for (key, _) in try droppedFinalized[id] ?? [] {
+                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) }) else { continue }
+                    try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
+                    try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
+                }
+            }
             let horizon = max(state.horizon ?? now.day, now.day)
             for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) })
             where old.contracts[id]?.fingerprint != contract.fingerprint {
@@ -88,7 +98,8 @@ public final class Engine {
     }
 
     /// Deletes the materialized invoices of a contract (not its snapshots).
-    private func dropInvoices(ofContract id: String, _ txn: borrowing Transaction) throws {
+    @discardableResult
+    private func dropInvoices(ofContract id: String, _ txn: borrowing Transaction) throws -> [([UInt8], InvoiceState)] {
         var keys: [([UInt8], InvoiceState)] = []
         try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: id)) { key, value in
             keys.append((key, try InvoiceState(decoding: value)))
@@ -104,6 +115,7 @@ public final class Engine {
             }
             for k in distinct { try txn.delete(k, in: store.distinct) }
         }
+        return keys
     }
 
     /// Re-applies the logged events of the contract's customer inside its range.
@@ -140,6 +152,7 @@ public final class Engine {
         return try store.env.write { txn in
             var state = try EngineState.load(store, txn)
             let ws = WorkingSet(store: store, plan: plan)
+            ws.drift = DriftContext(seq: state.lastSeq, now: now)
             try advanceHorizon(ws, &state, to: now.day, txn)
             try finalizeDue(ws, &state, now: now, through: nil, txn)
 
@@ -188,9 +201,10 @@ public final class Engine {
                     }
                 }
                 if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
-                try ws.apply(event, outcomes: outcomes, txn)
+                try ws.apply(event, seq: seq, outcomes: outcomes, txn)
                 summary.accepted += 1
             }
+            ws.drift?.seq = state.lastSeq
             try ws.flush(txn, seq: state.lastSeq)
             if let checkpoint { try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints) }
             state.counters.events += UInt64(summary.accepted)
@@ -255,9 +269,11 @@ public final class Engine {
             }
             guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
             let id = contract.contract.invoiceID(invoice.period)
-            let snapshot = Snapshot(invoiceID: id, finalizedAt: now, seq: state.lastSeq,
+            let snapshot = Snapshot(invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,
+                                    finalizedAt: now, seq: state.lastSeq,
                                     lines: invoice.lineItems.map { Snapshot.Line(lineItemID: $0.id, totals: $0.periodTotals) })
             try txn.put(key, snapshot.encoded(), in: store.snapshots)
+            ws.entries[key]?.didFinalize(snapshot)
             state.counters.invoicesFinalized += 1
             finalized.append(id)
         }
@@ -273,6 +289,7 @@ public final class Engine {
         return try store.env.write { txn in
             var state = try EngineState.load(store, txn)
             let ws = WorkingSet(store: store, plan: plan)
+            ws.drift = DriftContext(seq: state.lastSeq, now: now)
             try advanceHorizon(ws, &state, to: max(now.day, through.map { $0.adding(days: -1) } ?? now.day), txn)
             let ids = try finalizeDue(ws, &state, now: now, through: through, txn)
             try ws.flush(txn, seq: state.lastSeq)

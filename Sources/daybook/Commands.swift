@@ -213,3 +213,60 @@ struct Replay: ParsableCommand {
         }
     }
 }
+
+struct Discrepancies: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open drift between finalized invoices and the live breakdown, per invoice line item.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    @Option(help: "Only this customer.") var customer: String?
+    @Flag(help: "Resolved drift (returned to the snapshot) instead of open drift.") var history = false
+
+    func run() throws {
+        let engine = try global.engine()
+        let records = try engine.discrepancies(customer: customer, history: history)
+        switch output.resolved() {
+        case .json: print(engine.discrepanciesJSON(records), terminator: "")
+        case .csv: print(TableWriter.csv(engine.discrepanciesTable(records)), terminator: "")
+        case .table:
+            if records.isEmpty {
+                print(history ? "no resolved drift" : "no open drift: every finalized invoice matches the live breakdown")
+                return
+            }
+            print(TableWriter.text(engine.discrepancySummary(records), rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
+            var table = engine.discrepanciesTable(records)
+            let keep = ["invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total",
+                        "delta_total", "late_transaction_ids", "via_invoices"]
+            let idx = keep.map { table.columns.firstIndex(of: $0)! }
+            table = Table(columns: keep, rows: table.rows.map { row in idx.map { i in
+                let v = row[i]
+                return v.count > 40 ? String(v.prefix(37)) + "..." : v
+            } })
+            print(TableWriter.text(table, rightAligned: ["finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total"]), terminator: "")
+        }
+    }
+}
+
+struct InvoiceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "invoice", abstract: "Inspect one invoice.",
+                                                    subcommands: [Show.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The finalized snapshot beside the live values, per line item.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: FormatOption
+        @Argument(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var id: String
+
+        func run() throws {
+            let (snapshot, table) = try global.engine().invoiceComparison(invoiceID: id, now: try global.clock())
+            if output.resolved() == .table {
+                if let snapshot {
+                    print("\(id): finalized at \(snapshot.finalizedAt) (log seq \(snapshot.seq)); finalized values beside live values\n")
+                } else {
+                    print("\(id): draft (not finalized); live values\n")
+                }
+            }
+            output.emit(table, rightAligned: Set(table.columns.dropFirst()))
+        }
+    }
+}

@@ -10,7 +10,8 @@ struct Daybook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daybook",
         abstract: "Event-sourced incremental invoice breakdowns for usage-based billing.",
-        subcommands: [CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, Breakdown.self, Export.self,
+        subcommands: [CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self, Export.self,
+                      Discrepancies.self,
                       Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Replay.self, Generate.self, Demo.self])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,

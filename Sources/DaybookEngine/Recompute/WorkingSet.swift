@@ -22,6 +22,22 @@ final class InvoiceEntry {
     let original: InvoiceState?
     /// Line item id → (first dirty day index, last day index whose contribution changed).
     var dirty: [String: (from: Int, last: Int)] = [:]
+    private var snapshotLoaded = false
+    private var cachedSnapshot: Snapshot?
+
+    /// The invoice's finalization snapshot, if it is finalized (read once per transaction).
+    func snapshot(_ store: Store, _ txn: borrowing Transaction) throws -> Snapshot? {
+        if !snapshotLoaded {
+            cachedSnapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
+            snapshotLoaded = true
+        }
+        return cachedSnapshot
+    }
+
+    func didFinalize(_ snapshot: Snapshot) {
+        cachedSnapshot = snapshot
+        snapshotLoaded = true
+    }
 
     init(key: [UInt8], state: InvoiceState, original: InvoiceState?) {
         self.key = key
@@ -44,6 +60,9 @@ final class WorkingSet {
     /// Contract id → (first day, last day) that the draw-down must revisit.
     private var sweeps: [String: (from: Day, through: Day)] = [:]
     var counters = RecomputeCounters()
+    /// Set for transactions that change the live breakdown for real (ingest, finalize, catalog):
+    /// drift of finalized invoices is then kept up to date at ``flush(_:seq:)``.
+    var drift: DriftContext?
 
     init(store: Store, plan: PricingPlan) {
         self.store = store
@@ -95,23 +114,25 @@ final class WorkingSet {
     ///
     /// - Parameter outcomes: the event evaluated against `plan.metricsByEventType[event.eventType]`.
     /// - Returns: false when no contract covers the event (unbilled).
+    /// - Parameter seq: the event's log sequence when it is new (an event billed to a finalized
+    ///   invoice is then recorded as a late event, a cause of its drift); nil when rebuilding.
     @discardableResult
-    func apply(_ event: UsageEvent, outcomes: [MetricOutcome], _ txn: borrowing Transaction) throws -> Bool {
+    func apply(_ event: UsageEvent, seq: UInt64? = nil, outcomes: [MetricOutcome], _ txn: borrowing Transaction) throws -> Bool {
         let day = event.day
         guard let contract = plan.contract(customer: event.customerID, day: day) else { return false }
         guard let rates = contract.usageByEventType[event.eventType] else { return true }
-        var entry: InvoiceEntry?
+        let period = contract.contract.period(containing: day)!
+        if try invoice(contract: contract, start: period.start, txn) == nil {
+            try materialize(contract, through: period.start, txn)
+        }
+        let entry = try invoice(contract: contract, start: period.start, txn)!
+        if let seq, drift != nil, try entry.snapshot(store, txn) != nil {
+            try txn.put(Keys.lateEvent(invoice: entry.key, seq: seq), Array(event.transactionID.utf8), in: store.causes)
+        }
         for rate in rates {
             guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
-            if entry == nil {
-                let period = contract.contract.period(containing: day)!
-                if try invoice(contract: contract, start: period.start, txn) == nil {
-                    try materialize(contract, through: period.start, txn)
-                }
-                entry = try invoice(contract: contract, start: period.start, txn)
-            }
             try add(contribution, product: rate.product.id, group: group, aggregation: rate.metric.aggregation,
-                    day: day, to: entry!, txn)
+                    day: day, to: entry, txn)
         }
         return true
     }
@@ -257,6 +278,12 @@ final class WorkingSet {
             counters.lineItemDaysChanged += changedRows(entry)
             entry.state.lastChangedSeq = seq
             try txn.put(entry.key, entry.state.encoded(), in: store.invoices)
+            if let drift, let snapshot = try entry.snapshot(store, txn) {
+                if let version = drift.catalogVersion, entry.original == nil {
+                    try txn.put(Keys.catalogCause(invoice: entry.key, version: version), [], in: store.causes)
+                }
+                try updateDrift(key: entry.key, state: entry.state, snapshot: snapshot, drift, txn)
+            }
         }
         // Later transactions load fresh copies.
         entries.removeAll()

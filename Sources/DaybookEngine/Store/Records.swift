@@ -136,6 +136,8 @@ public struct Snapshot: Sendable, Hashable {
         public var totals: Totals
     }
     public var invoiceID: String
+    public var customerID: String
+    public var contractID: String
     public var finalizedAt: Timestamp
     /// The log position the snapshot reflects.
     public var seq: UInt64
@@ -147,9 +149,16 @@ public struct Snapshot: Sendable, Hashable {
         return t
     }
 
+    /// The snapshot of a line item, zeros when it had none.
+    public func totals(of lineItem: String) -> Totals {
+        lines.first { $0.lineItemID == lineItem }?.totals ?? Totals()
+    }
+
     func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + lines.count * 48)
         w.string(invoiceID)
+        w.string(customerID)
+        w.string(contractID)
         w.timestamp(finalizedAt)
         w.uvarint(seq)
         w.uvarint(lines.count)
@@ -163,8 +172,10 @@ public struct Snapshot: Sendable, Hashable {
         return w.bytes
     }
 
-    init(invoiceID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line]) {
+    init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line]) {
         self.invoiceID = invoiceID
+        self.customerID = customerID
+        self.contractID = contractID
         self.finalizedAt = finalizedAt
         self.seq = seq
         self.lines = lines
@@ -173,6 +184,8 @@ public struct Snapshot: Sendable, Hashable {
     init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         invoiceID = try r.string()
+        customerID = try r.string()
+        contractID = try r.string()
         finalizedAt = try r.timestamp()
         seq = try r.uvarint()
         let n = try r.int()

@@ -32,6 +32,13 @@ struct Store: Sendable {
     let snapshots: Database
     /// `source name` → checkpoint bytes (byte offset, stream sequence).
     let checkpoints: Database
+    /// Why a finalized invoice moved: `invoice key, 0x01, seq` → transaction id of an event billed
+    /// to it after finalization; `invoice key, 0x02, version` → empty: a catalog version that rebuilt it.
+    let causes: Database
+    /// `invoice key, line item` → ``DriftRecord``: open drift of finalized invoices.
+    let drift: Database
+    /// `invoice key, line item, resolved seq` → ``DriftRecord``: drift that returned to the snapshot.
+    let driftHistory: Database
 
     init(path: String, durable: Bool = true) throws {
         env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
@@ -47,6 +54,9 @@ struct Store: Sendable {
         openInvoices = try env.database("open_invoices")
         snapshots = try env.database("snapshots")
         checkpoints = try env.database("checkpoints")
+        causes = try env.database("causes")
+        drift = try env.database("drift")
+        driftHistory = try env.database("drift_history")
     }
 }
 
@@ -127,6 +137,26 @@ enum Keys {
     static func rejection(seq: UInt64, metric: String) -> [UInt8] {
         var k = Keys.seq(seq)
         k.append(contentsOf: metric.utf8)
+        return k
+    }
+
+    static func lineItem(invoice: [UInt8], _ lineItem: String) -> [UInt8] {
+        var k = distinctPrefix(invoice: invoice)
+        appendString(lineItem, to: &k)
+        return k
+    }
+
+    static func lateEvent(invoice: [UInt8], seq: UInt64) -> [UInt8] {
+        var k = invoice
+        k.append(1)
+        k.appendBigEndian(seq)
+        return k
+    }
+
+    static func catalogCause(invoice: [UInt8], version: UInt32) -> [UInt8] {
+        var k = invoice
+        k.append(2)
+        k.appendBigEndian(version)
         return k
     }
 

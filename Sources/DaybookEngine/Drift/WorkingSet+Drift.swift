@@ -1,0 +1,90 @@
+import DaybookCore
+import LMDB
+
+/// Where and when the changes of a write transaction happen, for drift records.
+struct DriftContext {
+    /// The last log sequence once the transaction commits.
+    var seq: UInt64
+    var now: Timestamp
+    /// Set when the transaction applies a catalog version (it is then a cause of the drift it makes).
+    var catalogVersion: UInt32?
+}
+
+extension WorkingSet {
+    /// Brings the drift records of one finalized invoice up to date with its live state: opens
+    /// or updates a record per line item that differs from the snapshot, resolves the ones that
+    /// no longer differ (SPEC §4). Called only for invoices this transaction changed.
+    ///
+    /// - Parameter state: the live invoice, or nil when its contract was removed (all zeros).
+    func updateDrift(key: [UInt8], state: InvoiceState?, snapshot: Snapshot, _ context: DriftContext,
+                     _ txn: borrowing Transaction) throws {
+        var ids = snapshot.lines.map(\.lineItemID)
+        for item in state?.lineItems ?? [] where !ids.contains(item.id) { ids.append(item.id) }
+        var causes: (late: [String], versions: [UInt32])?
+        for id in ids {
+            let current = state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
+            let finalized = snapshot.totals(of: id)
+            let recordKey = Keys.lineItem(invoice: key, id)
+            let existing = try txn.get(recordKey, in: store.drift).map { try DriftRecord(decoding: $0) }
+            if current == finalized {
+                guard var resolved = existing else { continue }
+                resolved.current = current
+                resolved.resolvedSeq = context.seq
+                resolved.resolvedAt = context.now
+                var historyKey = recordKey
+                historyKey.appendBigEndian(context.seq)
+                try txn.put(historyKey, resolved.encoded(), in: store.driftHistory)
+                try txn.delete(recordKey, in: store.drift)
+                continue
+            }
+            if let existing, existing.current == current { continue }
+            if causes == nil { causes = try invoiceCauses(key, txn) }
+            var record = existing ?? DriftRecord(invoiceID: snapshot.invoiceID, customerID: snapshot.customerID, lineItemID: id,
+                                                 finalized: finalized, current: current,
+                                                 firstDetectedSeq: context.seq, firstDetectedAt: context.now)
+            record.current = current
+            record.lastChangedSeq = context.seq
+            record.lastChangedAt = context.now
+            record.lateTransactionIDs = causes!.late
+            record.catalogVersions = causes!.versions
+            let drawDownOnly = current.quantity == finalized.quantity && current.subtotal == finalized.subtotal
+            record.viaInvoices = drawDownOnly ? try earlierInvoicesChanged(after: snapshot, key: key, txn) : []
+            try txn.put(recordKey, record.encoded(), in: store.drift)
+        }
+    }
+
+    /// The late events and catalog versions recorded against an invoice.
+    private func invoiceCauses(_ key: [UInt8], _ txn: borrowing Transaction) throws -> (late: [String], versions: [UInt32]) {
+        var late: [String] = []
+        var versions: [UInt32] = []
+        try txn.scan(in: store.causes, prefix: key) { k, v in
+            if k[key.count] == 1 { late.append(String(decoding: v, as: UTF8.self)) }
+            else { versions.append([UInt8].readBigEndianUInt32(k, at: key.count + 1)) }
+            return true
+        }
+        return (late, versions)
+    }
+
+    /// Earlier invoices of the same contract that received late events after `snapshot` was
+    /// taken: through the contract's shared balances, they are what moved this invoice.
+    private func earlierInvoicesChanged(after snapshot: Snapshot, key: [UInt8], _ txn: borrowing Transaction) throws -> [String] {
+        guard let contract = plan.contracts[snapshot.contractID] else { return [] }
+        let start = Keys.readDay(key, at: key.count - 4)
+        var result: [String] = []
+        for period in contract.contract.periods(beginningOnOrBefore: start.adding(days: -1)) {
+            let earlier = Keys.invoice(contract: contract.contract.id, start: period.start)
+            var upper = earlier
+            upper.append(1)
+            upper.appendBigEndian(UInt64.max)
+            var moved = false
+            try txn.scanReverse(in: store.causes, from: upper) { k, _ in
+                if k.count == earlier.count + 9, k.starts(with: earlier), k[earlier.count] == 1 {
+                    moved = Keys.readSeq(k, at: earlier.count + 1) > snapshot.seq
+                }
+                return false
+            }
+            if moved { result.append(contract.contract.invoiceID(period)) }
+        }
+        return result
+    }
+}
