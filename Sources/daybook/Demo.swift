@@ -23,11 +23,16 @@ struct Demo: ParsableCommand {
         generator.seed = seed
         generator.days = 31
         generator.eventsPerDay = 150
-        let text = generator.lines().joined(separator: "\n")
-        let records = try RecordSplitter.split(Array(text.utf8), source: "demo")
-        let summary = try engine.ingest(records, source: "generated", now: now)
-        print("Daybook demo: store \(path), example catalog, October 2026 of generated usage, clock \(now)\n")
-        print("Ingested \(records.count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
+        // Act one: a month of usage arrives day by day (one batch per day, clock at the day's end).
+        var summary = IngestSummary()
+        var count = 0
+        for arrival in generator.arrivals() {
+            let records = try RecordSplitter.split(Array(arrival.lines.joined(separator: "\n").utf8), source: "demo")
+            count += records.count
+            summary += try engine.ingest(records, source: "generated", now: Timestamp(day: arrival.day).adding(seconds: 23 * 3600))
+        }
+        print("Daybook demo: store \(path), example catalog, October 2026 of generated usage arriving day by day\n")
+        print("Ingested \(count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
               + "\(summary.deadLettered) dead-lettered, \(summary.metricRejections) metric rejections\n")
         let invoices = try engine.invoicesTable(now: now)
         print("Invoices")
@@ -44,6 +49,31 @@ struct Demo: ParsableCommand {
         lines.rows = breakdown.rows.filter { $0[0] == "2026-10-05" && $0[1] != "*" }
         print("Line items of \(id) on 2026-10-05")
         print(TableWriter.text(lines, rightAligned: Set(money)), terminator: "")
-        print("\nTry: daybook breakdown --invoice \(id) --data \(path) --now \(now)")
+
+        // Act two: the month closes, then backdated usage lands in the finalized invoice.
+        let closing = try Timestamp(parsing: "2026-11-02T06:00:00Z")
+        let finalized = try engine.finalize(now: closing)
+        print("\nAct two: at \(closing) the October invoices are finalized (\(finalized.joined(separator: ", "))).")
+        var late = WorkloadGenerator(start: Day(year: 2026, month: 10, day: 20)!)
+        late.seed = seed + 1
+        late.days = 10
+        late.eventsPerDay = 20
+        late.idPrefix = "late"
+        late.customers = ["acme"]
+        late.duplicatePerMille = 0
+        late.invalidPerMille = 0
+        let lateRecords = try RecordSplitter.split(Array(late.lines().joined(separator: "\n").utf8), source: "demo-late")
+        let lateSummary = try engine.ingest(lateRecords, source: "backfill", now: try Timestamp(parsing: "2026-11-03T09:00:00Z"))
+        print("A backfill of \(lateSummary.accepted) acme events dated Oct 20–29 arrives on Nov 3.\n")
+        let drifts = try engine.discrepancies()
+        print("Discrepancies: finalized invoices that no longer match the live breakdown")
+        print(TableWriter.text(engine.discrepancySummary(drifts), rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
+        var drift = engine.discrepanciesTable(drifts)
+        let keep = ["invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total"]
+        let idx = keep.map { drift.columns.firstIndex(of: $0)! }
+        drift = Table(columns: keep, rows: drift.rows.map { row in idx.map { row[$0] } })
+        print(TableWriter.text(drift, rightAligned: Set(keep.dropFirst(2))), terminator: "")
+        print("\nTry: daybook discrepancies --format json --data \(path)")
+        print("     daybook invoice show \(id) --data \(path) --now 2026-11-03T09:00:00Z")
     }
 }

@@ -50,10 +50,13 @@ extension Engine {
     public func invoicesTable(now: Timestamp, customer: String? = nil) throws -> Table {
         let decimals = plan.currencyDecimals
         var table = Table(columns: ["invoice_id", "customer_id", "period_start", "period_end", "status", "finalized_at",
-                                    "line_items", "subtotal", "credits_applied", "commits_applied", "total"])
+                                    "open_drift", "line_items", "subtotal", "credits_applied", "commits_applied", "total"])
+        var drifted: [String: Int] = [:]
+        for record in try discrepancies(customer: customer) { drifted[record.invoiceID, default: 0] += 1 }
         for i in try invoices(now: now, customer: customer) {
             table.rows.append([i.invoiceID, i.customerID, "\(i.period.start)", "\(i.period.end)",
                                i.finalizedAt == nil ? "draft" : "finalized", i.finalizedAt.map { "\($0)" } ?? "",
+                               drifted[i.invoiceID].map { "\($0) line items" } ?? "",
                                "\(i.lineItems)", i.totals.subtotal.formatted(decimals: decimals),
                                i.totals.credits.formatted(decimals: decimals), i.totals.commits.formatted(decimals: decimals),
                                i.totals.total.formatted(decimals: decimals)])

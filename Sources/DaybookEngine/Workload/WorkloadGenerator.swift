@@ -4,7 +4,7 @@ import DaybookCore
 ///
 /// Customers send inference (tokens per model and region), GPU samples, sessions and storage
 /// readings, with a daily cycle (busy afternoons UTC) and a weekly one (quiet weekends). A share
-/// of records is backdated by up to a few days, repeated (duplicate `transaction_id`) or invalid
+/// of records is backdated by up to five days (never before `start`), repeated (duplicate `transaction_id`) or invalid
 /// (malformed JSON, negative or non-numeric values, bad timestamps), as real tails are.
 public struct WorkloadGenerator: Sendable {
     public var seed: UInt64 = 1
@@ -23,13 +23,18 @@ public struct WorkloadGenerator: Sendable {
     public init(start: Day) { self.start = start }
 
     /// The NDJSON lines, in arrival order.
-    public func lines() -> [String] {
+    public func lines() -> [String] { arrivals().flatMap(\.lines) }
+
+    /// The NDJSON lines grouped by the day they arrive (backdated ones arrive after their day).
+    public func arrivals() -> [(day: Day, lines: [String])] {
         var rng = SplitMix64(seed: seed)
-        var out: [String] = []
+        var result: [(day: Day, lines: [String])] = []
         var sent: [String] = []
         var n = 0
         for d in 0..<days {
             let day = start.adding(days: d)
+            var out: [String] = []
+            defer { result.append((day, out)) }
             let weekday = Int((day.number % 7 + 7 + 3) % 7)  // 0 = Monday (1970-01-01 was a Thursday)
             let weekly = weekday >= 5 ? 4 : 10                 // weekends at 40%
             for (ci, customer) in customers.enumerated() {
@@ -48,7 +53,8 @@ public struct WorkloadGenerator: Sendable {
                     }
                     var eventDay = day
                     if roll < duplicatePerMille + invalidPerMille + backdatedPerMille {
-                        eventDay = day.adding(days: -Int(1 + rng.next() % 5))
+                        // Backdated by 1–5 days, but never before the workload's first day.
+                        eventDay = max(start, day.adding(days: -Int(1 + rng.next() % 5)))
                     }
                     let line = eventLine(&rng, id: "\(idPrefix)\(seed)-\(n)", customer: customer, day: eventDay)
                     out.append(line)
@@ -56,7 +62,7 @@ public struct WorkloadGenerator: Sendable {
                 }
             }
         }
-        return out
+        return result
     }
 
     private func time(_ rng: inout SplitMix64, _ day: Day) -> String {
