@@ -43,5 +43,22 @@ struct GoldenScenarioTests {
             }
             #expect(expected == actual, "\(name).csv differs")
         }
+
+        // Discrepancies: exactly the records of expected/discrepancies.json, on the keys it lists.
+        let disc = try cli.run(["discrepancies", "--format", "json"], now: now)
+        try #require(disc.status == 0, "\(disc.stderr)")
+        let want = try JSONSerialization.jsonObject(with: Data(contentsOf: golden.appendingPathComponent("expected/discrepancies.json"))) as! [[String: Any]]
+        let got = try JSONSerialization.jsonObject(with: Data(disc.stdout.utf8)) as! [[String: Any]]
+        let keys = want.first.map { Array($0.keys).sorted() } ?? []
+        func project(_ records: [[String: Any]]) -> [String] {
+            records.map { r in keys.map { "\($0)=\(r[$0].map { "\($0)" } ?? "nil")" }.joined(separator: " ") }
+        }
+        #expect(want.count == 27)
+        #expect(project(got) == project(want))
+        for record in got {
+            let causes = record["causes"] as? [String: Any]
+            #expect(causes?["late_transaction_ids"] is [String] && causes?["via_invoices"] is [String], "\(record)")
+            #expect(record["first_detected_seq"] is Int && record["last_changed_seq"] is Int)
+        }
     }
 }
