@@ -79,10 +79,11 @@ public final class Engine {
                 }
             }
             let horizon = max(state.horizon ?? now.day, now.day)
-            for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) })
-            where old.contracts[id]?.fingerprint != contract.fingerprint {
-                if old.contracts[id] == nil { change.added.append(id) } else { change.changed.append(id) }
+            for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                // Every contract, changed or not, gets the periods begun by the (possibly later) horizon.
                 try ws.materialize(contract, through: horizon, txn)
+                guard old.contracts[id]?.fingerprint != contract.fingerprint else { continue }
+                if old.contracts[id] == nil { change.added.append(id) } else { change.changed.append(id) }
                 try rebuild(contract, ws, txn)
             }
             state.horizon = horizon

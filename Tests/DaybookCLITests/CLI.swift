@@ -1,3 +1,4 @@
+import DaybookEngine
 import Foundation
 import Testing
 
@@ -69,6 +70,9 @@ struct CLI {
     }
 
     func file(_ name: String) -> URL { data.appendingPathComponent(name) }
+
+    /// The spec's example catalog (embedded in the engine), written to a file for `catalog apply`.
+    func exampleCatalog() throws -> String { try write("example-catalog.json", ExampleCatalog.json) }
 
     func write(_ name: String, _ text: String) throws -> String {
         let url = file(name)

@@ -63,7 +63,7 @@ struct CLITests {
         let gen = try cli.run(["generate", "--seed", "5", "--start", "2026-10-01", "--days", "20", "--events-per-day", "40",
                                "--out", cli.file("usage.ndjson").path])
         try #require(gen.status == 0, "\(gen.stderr)")
-        try #require(try cli.run(["catalog", "apply", CLI.goldenDirectory.deletingLastPathComponent().appendingPathComponent("catalog.json").path],
+        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()],
                                  now: "2026-10-01T00:00:00Z").status == 0)
         let now = "2026-10-21T00:00:00Z"
         let first = try cli.run(["ingest", cli.file("usage.ndjson").path, "--format", "json"], now: now)
@@ -87,7 +87,7 @@ struct CLITests {
         // A fresh store fed the same inputs produces the same bytes.
         let other = try CLI()
         defer { other.remove() }
-        try #require(try other.run(["catalog", "apply", CLI.goldenDirectory.deletingLastPathComponent().appendingPathComponent("catalog.json").path],
+        try #require(try other.run(["catalog", "apply", try cli.exampleCatalog()],
                                    now: "2026-10-01T00:00:00Z").status == 0)
         try #require(try other.run(["ingest", "-"], now: now, stdin: try Data(contentsOf: cli.file("usage.ndjson"))).status == 0)
         try #require(try other.run(["export", "--as-of", "2026-10-21", "--out", other.file("d").path], now: now).status == 0)
@@ -101,7 +101,7 @@ struct CLITests {
         defer { cli.remove() }
         try #require(try cli.run(["generate", "--seed", "9", "--start", "2026-09-20", "--days", "40", "--events-per-day", "30",
                                   "--out", cli.file("usage.ndjson").path]).status == 0)
-        try #require(try cli.run(["catalog", "apply", CLI.goldenDirectory.deletingLastPathComponent().appendingPathComponent("catalog.json").path],
+        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()],
                                  now: "2026-09-20T00:00:00Z").status == 0)
         let now = "2026-10-30T00:00:00Z"
         try #require(try cli.run(["ingest", cli.file("usage.ndjson").path], now: now).status == 0)
@@ -130,8 +130,8 @@ struct CLITests {
         let summaries = list.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(summaries.count >= 12)
         for s in summaries {
-            // invoice_id,customer_id,period_start,period_end,status,finalized_at,line_items,subtotal,credits,commits,total
-            #expect(byInvoice[s[0]] == [cents(s[7]), cents(s[8]), cents(s[9]), cents(s[10])], "\(s)")
+            // invoice_id,customer_id,period_start,period_end,status,finalized_at,open_drift,line_items,subtotal,credits,commits,total
+            #expect(byInvoice[s[0]] == [cents(s[8]), cents(s[9]), cents(s[10]), cents(s[11])], "\(s)")
         }
     }
 

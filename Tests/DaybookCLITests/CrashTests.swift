@@ -19,7 +19,7 @@ struct CrashTests {
         let usage = cli.file("usage.ndjson").path
         try #require(try cli.run(["generate", "--seed", "\(killAfterBatches)", "--start", "2026-10-01", "--days", "30",
                                   "--events-per-day", "60", "--out", usage]).status == 0)
-        let catalog = CLI.goldenDirectory.deletingLastPathComponent().appendingPathComponent("catalog.json").path
+        let catalog = try cli.exampleCatalog()
         let now = "2026-10-31T00:00:00Z"
         try #require(try cli.run(["catalog", "apply", catalog], now: "2026-10-01T00:00:00Z").status == 0)
 
