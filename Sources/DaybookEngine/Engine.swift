@@ -71,13 +71,6 @@ public final class Engine {
             }
             let ws = WorkingSet(store: store, plan: new)
             ws.drift = DriftContext(seq: state.lastSeq, now: now, catalogVersion: version)
-            for id in change.removed {
-                for (key, _) in try droppedFinalized[id] ?? [] {
-                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) }) else { continue }
-                    try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
-                    try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
-                }
-            }
             let horizon = max(state.horizon ?? now.day, now.day)
             for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) }) {
                 // Every contract, changed or not, gets the periods begun by the (possibly later) horizon.
@@ -85,6 +78,15 @@ public final class Engine {
                 guard old.contracts[id]?.fingerprint != contract.fingerprint else { continue }
                 if old.contracts[id] == nil { change.added.append(id) } else { change.changed.append(id) }
                 try rebuild(contract, ws, txn)
+            }
+            // Finalized invoices whose period no longer exists (contract removed, anchor or dates
+            // changed) have no live breakdown any more: they drift to zero.
+            for (_, dropped) in droppedFinalized.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                for (key, _) in dropped where ws.entries[key] == nil {
+                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) }) else { continue }
+                    try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
+                    try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
+                }
             }
             state.horizon = horizon
             try ws.flush(txn, seq: state.lastSeq)

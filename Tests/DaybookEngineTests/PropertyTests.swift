@@ -16,6 +16,7 @@ import Testing
         var log = LogModel()
         var catalog: Catalog?
         var trail: [String] = []   // what happened so far, for failure messages
+        var snapshots = DriftModel()
 
         for (index, step) in history.steps.enumerated() {
             switch step {
@@ -30,8 +31,22 @@ import Testing
                 }
                 let engine = store.engine
                 trail.append("step \(index): ingest \(lines.count) records at \(now)")
+                // The engine finalizes what is due before applying the batch: snapshot the reference first.
+                snapshots.finalizeDue(now: now, catalog: catalog!, events: log.events)
                 let expected = log.ingest(lines, now: now, catalog: catalog!)
                 let summary = try engine.ingest(IngestRecord.lines(lines), source: "property", now: now)
+                let drift = snapshots.expectedDrift(now: now, catalog: catalog!, events: log.events)
+                let actualDrift = try engine.discrepancies().map(DriftModel.describe)
+                if actualDrift != drift {
+                    let dir = writeReproduction(history, upTo: index, seed: seed)
+                    Issue.record("""
+                        seed \(seed), after step \(index): drift records ≠ snapshots vs full recompute (reproduction in \(dir))
+                        \(trail.joined(separator: "\n"))
+                        engine only: \(actualDrift.filter { !drift.contains($0) }.prefix(5).joined(separator: "\n"))
+                        reference only: \(drift.filter { !actualDrift.contains($0) }.prefix(5).joined(separator: "\n"))
+                        """)
+                    return
+                }
                 #expect(summary == expected, "seed \(seed) step \(index): ingest summary \(summary.json) vs expected \(expected.json)")
 
                 let isLast = index == history.steps.count - 1
@@ -137,6 +152,65 @@ import Testing
 }
 
 // MARK: Helpers
+
+/// Finalization and drift modelled from scratch: an invoice is snapshotted from the reference
+/// breakdown when the clock of an ingest reaches its period end + grace; drift is then every
+/// line item whose reference totals now differ from that snapshot (SPEC §4).
+struct DriftModel {
+    var snapshots: [String: [String: Totals]] = [:]
+
+    /// Snapshots every invoice whose period end + grace ≤ now that has none yet.
+    mutating func finalizeDue(now: Timestamp, catalog: Catalog, events: [UsageEvent]) {
+        let grace = Int64(catalog.finalizationGraceHours) * 3600
+        var due: [String] = []
+        for contract in catalog.contracts {
+            for period in contract.periods(beginningOnOrBefore: now.day)
+            where Timestamp(day: period.end).adding(seconds: grace) <= now && snapshots[contract.invoiceID(period)] == nil {
+                due.append(contract.invoiceID(period))
+            }
+        }
+        guard !due.isEmpty else { return }
+        let totals = Self.lineItemTotals(catalog: catalog, events: events, asOf: now.day.adding(days: 1))
+        for id in due { snapshots[id] = totals[id] ?? [:] }
+    }
+
+    /// `invoice line-item finalized current` for every line item that differs, sorted as the report is.
+    func expectedDrift(now: Timestamp, catalog: Catalog, events: [UsageEvent]) -> [String] {
+        guard !snapshots.isEmpty else { return [] }
+        let live = Self.lineItemTotals(catalog: catalog, events: events, asOf: now.day.adding(days: 70))
+        var out: [(String, String, String)] = []
+        for (invoice, frozen) in snapshots {
+            let current = live[invoice] ?? [:]
+            for item in Set(frozen.keys).union(current.keys) {
+                let f = frozen[item] ?? Totals(), c = current[item] ?? Totals()
+                if f != c { out.append((invoice, item, Self.describe(invoice, item, f, c))) }
+            }
+        }
+        return out.sorted { $0.0 != $1.0 ? $0.0.utf8Precedes($1.0) : $0.1.utf8Precedes($1.1) }.map(\.2)
+    }
+
+    /// Period totals per invoice and line item, summed from the reference's daily rows.
+    static func lineItemTotals(catalog: Catalog, events: [UsageEvent], asOf: Day) -> [String: [String: Totals]] {
+        let export = ReferenceBilling.export(catalog: catalog, events: events, asOf: asOf, finalizedInvoiceIDs: [])
+        var result: [String: [String: Totals]] = [:]
+        for row in export.lineItems.rows {
+            var t = result[row[0], default: [:]][row[2], default: Totals()]
+            t.quantity = t.quantity + FixedDecimal(row[7])!
+            t.subtotal = t.subtotal + FixedDecimal(row[9])!
+            t.credits = t.credits + FixedDecimal(row[10])!
+            t.commits = t.commits + FixedDecimal(row[11])!
+            result[row[0], default: [:]][row[2]] = t
+        }
+        return result
+    }
+
+    static func describe(_ invoice: String, _ item: String, _ f: Totals, _ c: Totals) -> String {
+        func s(_ t: Totals) -> String { "\(t.quantity)/\(t.subtotal)/\(t.credits)/\(t.commits)" }
+        return "\(invoice) \(item) finalized \(s(f)) current \(s(c))"
+    }
+
+    static func describe(_ r: DriftRecord) -> String { describe(r.invoiceID, r.lineItemID, r.finalized, r.current) }
+}
 
 /// 60 seeds; `DAYBOOK_PROPERTY_SEEDS=N` (and `DAYBOOK_PROPERTY_SEED_BASE=B`) run seeds B..<B+N instead.
 let propertySeeds: [Int] = {

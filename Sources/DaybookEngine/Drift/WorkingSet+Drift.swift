@@ -18,8 +18,15 @@ extension WorkingSet {
     /// - Parameter state: the live invoice, or nil when its contract was removed (all zeros).
     func updateDrift(key: [UInt8], state: InvoiceState?, snapshot: Snapshot, _ context: DriftContext,
                      _ txn: borrowing Transaction) throws {
+        // Every line item of the snapshot, of the live state, and of the open records (a line item
+        // may exist on neither side any more, e.g. when its contract was removed).
         var ids = snapshot.lines.map(\.lineItemID)
         for item in state?.lineItems ?? [] where !ids.contains(item.id) { ids.append(item.id) }
+        try txn.scan(in: store.drift, prefix: Keys.distinctPrefix(invoice: key)) { _, value in
+            let id = try DriftRecord(decoding: value).lineItemID
+            if !ids.contains(id) { ids.append(id) }
+            return true
+        }
         var causes: (late: [String], versions: [UInt32])?
         for id in ids {
             let current = state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
