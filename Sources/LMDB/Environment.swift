@@ -308,13 +308,14 @@ public final class Environment: @unchecked Sendable {
     private func growMapIfNeeded(mayWait: Bool) throws {
         let forced = state.withLock { $0.growOnNextWrite }
         let current = try resizeLock.withShared { try rawInfo() }
-        let usage = Double(current.usedBytes) / Double(current.mapSize)
-        guard forced || usage > 0.6 else { return }
-        let attempts = !mayWait ? 1 : (forced || usage > 0.8) ? 5000 : 20
+        // Used share of the map in per mille (integers: no floating point anywhere in the store).
+        let usedPerMille = current.mapSize > 0 ? current.usedBytes / (current.mapSize / 1000 + 1) : 1000
+        guard forced || usedPerMille > 600 else { return }
+        let attempts = !mayWait ? 1 : (forced || usedPerMille > 800) ? 5000 : 20
         _ = try resizeLock.tryExclusive(attempts: attempts) {
             let info = try rawInfo()
             var newSize = forced ? doubled(info.mapSize) : info.mapSize
-            while Double(info.usedBytes) > 0.6 * Double(newSize) && newSize < Int.max / 2 {
+            while info.usedBytes / 6 > newSize / 10 && newSize < Int.max / 2 {
                 newSize = doubled(newSize)
             }
             if newSize != info.mapSize {

@@ -83,7 +83,7 @@ struct Invoices: ParsableCommand {
     @Option(help: "Only this customer's invoices.") var customer: String?
 
     func run() throws {
-        let table = try global.engine().invoicesTable(now: try global.clock(), customer: customer)
+        let table = try global.engine(mustExist: true).invoicesTable(now: try global.clock(), customer: customer)
         output.emit(table, rightAligned: ["line_items", "subtotal", "credits_applied", "commits_applied", "total"])
     }
 }
@@ -96,7 +96,7 @@ struct Breakdown: ParsableCommand {
     @Option(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var invoice: String
 
     func run() throws {
-        let table = try global.engine().breakdown(invoiceID: invoice, now: try global.clock())
+        let table = try global.engine(mustExist: true).breakdown(invoiceID: invoice, now: try global.clock())
         output.emit(table, rightAligned: ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"])
     }
 }
@@ -112,7 +112,7 @@ struct Export: ParsableCommand {
     func run() throws {
         guard format == "csv" || format == "ndjson" else { throw UsageError("--format must be csv or ndjson") }
         let date = try parseDay(asOf, option: "--as-of")
-        let export = try global.engine().export(asOf: date)
+        let export = try global.engine(mustExist: true).export(asOf: date)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for (name, table) in export.files {
             let text = format == "csv" ? TableWriter.csv(table) : TableWriter.ndjson(table)
@@ -130,7 +130,7 @@ struct Unbilled: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Logged events no contract covers.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine().unbilledTable()) }
+    func run() throws { output.emit(try global.engine(mustExist: true).unbilledTable()) }
 }
 
 struct DeadLetters: ParsableCommand {
@@ -138,7 +138,7 @@ struct DeadLetters: ParsableCommand {
                                                     abstract: "Records that were not accepted, with reason and position.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine().deadLettersTable()) }
+    func run() throws { output.emit(try global.engine(mustExist: true).deadLettersTable()) }
 }
 
 struct Rejections: ParsableCommand {
@@ -146,7 +146,7 @@ struct Rejections: ParsableCommand {
         abstract: "Metric rejections: accepted events a sum/max metric could not use, with the reason.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine().metricRejectionsTable()) }
+    func run() throws { output.emit(try global.engine(mustExist: true).metricRejectionsTable()) }
 }
 
 struct Stats: ParsableCommand {
@@ -155,7 +155,7 @@ struct Stats: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-        let fields = try global.engine().statsFields()
+        let fields = try global.engine(mustExist: true).statsFields()
         switch output.resolved(summary: true) {
         case .json: print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         case .csv: print(fields.map(\.0).joined(separator: ",") + "\n" + fields.map { "\($0.1)" }.joined(separator: ","))
@@ -203,7 +203,7 @@ struct Replay: ParsableCommand {
         guard verify else { throw UsageError("replay needs --verify (replays into a directory are not built yet)") }
         let scratch = NSTemporaryDirectory() + "daybook-verify-\(ProcessInfo.processInfo.processIdentifier)"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let mismatches = try global.engine().verify(scratchDirectory: scratch)
+        let mismatches = try global.engine(mustExist: true).verify(scratchDirectory: scratch)
         for m in mismatches { print(m) }
         if mismatches.isEmpty {
             print("verified: the materialized breakdown equals a rebuild from the log")
@@ -223,7 +223,7 @@ struct Discrepancies: ParsableCommand {
     @Flag(help: "Resolved drift (returned to the snapshot) instead of open drift.") var history = false
 
     func run() throws {
-        let engine = try global.engine()
+        let engine = try global.engine(mustExist: true)
         let records = try engine.discrepancies(customer: customer, history: history)
         switch output.resolved() {
         case .json: print(engine.discrepanciesJSON(records), terminator: "")
@@ -258,7 +258,7 @@ struct InvoiceCommand: ParsableCommand {
         @Argument(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var id: String
 
         func run() throws {
-            let (snapshot, table) = try global.engine().invoiceComparison(invoiceID: id, now: try global.clock())
+            let (snapshot, table) = try global.engine(mustExist: true).invoiceComparison(invoiceID: id, now: try global.clock())
             if output.resolved() == .table {
                 if let snapshot {
                     print("\(id): finalized at \(snapshot.finalizedAt) (log seq \(snapshot.seq)); finalized values beside live values\n")

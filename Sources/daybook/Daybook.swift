@@ -68,15 +68,21 @@ struct GlobalOptions: ParsableArguments {
     func clock() throws -> Timestamp {
         let text = now ?? ProcessInfo.processInfo.environment["DAYBOOK_NOW"]
         guard let text else {
-            let t = Date().timeIntervalSince1970
-            let seconds = Int64(t.rounded(.down))
-            return Timestamp(seconds: seconds, nanoseconds: Int32((t - Double(seconds)) * 1e9))
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int32(now.tv_nsec))
         }
         if let day = Day(parsing: text) { return Timestamp(day: day) }
         do { return try Timestamp(parsing: text) } catch { throw UsageError("--now: \(error)") }
     }
 
-    func engine() throws -> Engine { try Engine(path: data) }
+    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
+    func engine(mustExist: Bool = false) throws -> Engine {
+        if mustExist && !FileManager.default.fileExists(atPath: data + "/data.mdb") {
+            throw UsageError("no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
+        }
+        return try Engine(path: data)
+    }
 }
 
 /// Output format of report verbs.
