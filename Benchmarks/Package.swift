@@ -10,20 +10,20 @@ let package = Package(
     dependencies: [
         // Named explicitly: the path identity would otherwise be the checkout directory name.
         .package(name: "Daybook", path: "../"),
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(
             name: "DaybookBenchmarks",
             dependencies: [
-                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "DaybookEngine", package: "Daybook"),
                 .product(name: "DaybookCore", package: "Daybook"),
             ],
             path: "DaybookBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "package-benchmark"),
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]
         ),
     ]

@@ -85,17 +85,26 @@ func trimHeap() {
     #endif
 }
 
-/// Current and peak resident set of this process, from /proc (Linux), in MiB.
-func residentMiB() -> (current: Int, peak: Int) {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
-    func field(_ name: String) -> Int {
-        for line in text.split(separator: "\n") where line.hasPrefix(name) {
-            let digits = line.split(separator: " ").compactMap { Int($0) }
-            return (digits.first ?? 0) / 1024
+/// Resident memory of this process from /proc/self/status (Linux), in MiB: the current total,
+/// its anonymous part (heap), its file-backed part (mostly LMDB's memory map, reclaimable page
+/// cache) and the process-lifetime peak (VmHWM, which includes any setup).
+struct Resident: CustomStringConvertible {
+    var current = 0, anonymous = 0, file = 0, peak = 0
+
+    static func now() -> Resident {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return Resident() }
+        func field(_ name: String) -> Int {
+            for line in text.split(separator: "\n") where line.hasPrefix(name) {
+                return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) / 1024
+            }
+            return 0
         }
-        return 0
+        return Resident(current: field("VmRSS:"), anonymous: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:"))
     }
-    return (field("VmRSS:"), field("VmHWM:"))
+
+    var description: String {
+        "RSS \(current) MiB (anon \(anonymous), file-backed \(file); process peak \(peak))"
+    }
 }
 
 func report(_ text: String) {
@@ -292,8 +301,7 @@ final class BackdatedFixture: @unchecked Sendable {
                    + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(Self.historyStart)..<\(Self.historyEnd))")
         }
         trimHeap()
-        let rss = residentMiB()
-        report("\(name): after build, engine closed: RSS \(rss.current) MiB (build peak \(rss.peak) MiB)")
+        report("\(name): after build, engine closed: \(Resident.now()) — the peak is the build's")
         engine = try Engine(path: path)  // durable, as in production
     }
 
@@ -345,13 +353,12 @@ final class BackdatedFixture: @unchecked Sendable {
         benchmark.measurement(DaybookMetric.drawDownDaysEvaluated, delta("draw_down_days_evaluated"))
         benchmark.measurement(DaybookMetric.eventsReread, delta("events_reread"))
         benchmark.measurement(DaybookMetric.historyEvents, Int(before["events"] ?? 0))
-        let rss = residentMiB()
         report("\(name) #\(iteration): \(batch.count) backdated events on \(before["events"] ?? 0) in "
                + "\(String(format: "%.1f", seconds * 1000)) ms = \(formatRate(rate)) events/s; "
                + "Δ line_item_days_evaluated \(delta("line_item_days_evaluated")), "
                + "Δ line_item_days_changed \(delta("line_item_days_changed")), "
                + "Δ draw_down_days_evaluated \(delta("draw_down_days_evaluated")), "
-               + "Δ events_reread \(delta("events_reread")); RSS \(rss.current) MiB (peak \(rss.peak) MiB)")
+               + "Δ events_reread \(delta("events_reread")); \(Resident.now())")
     }
 }
 
@@ -395,9 +402,8 @@ let benchmarks: @Sendable () -> Void = {
         }
         let rate = Double(records.count) / seconds
         benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
-        let rss = residentMiB()
         report("ingest-throughput: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
-               + "\(formatRate(rate)) events/s (\(summary.json)); RSS \(rss.current) MiB (peak \(rss.peak) MiB)")
+               + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
     }
 
     // (b)
