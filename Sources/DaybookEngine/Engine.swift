@@ -1,5 +1,7 @@
 import DaybookCore
+import Dispatch
 import LMDB
+import Synchronization
 
 /// A Daybook store: the event log in LMDB and the per-day invoice breakdown kept up to date
 /// from it incrementally.
@@ -150,6 +152,54 @@ public final class Engine {
     /// Before the batch, invoices due by the engine clock are finalized (SPEC §4).
     public func ingest(_ records: [IngestRecord], source: String, now: Timestamp,
                        checkpoint: Checkpoint? = nil) throws -> IngestSummary {
+        try write(records, Self.prepare(records, plan: plan, source: source, now: now), source: source, now: now,
+                  checkpoint: checkpoint)
+    }
+
+    /// Ingests consecutive batches, each in its own durable transaction, preparing the next
+    /// batch (parsing, validation, metric evaluation) on other cores while the current one is
+    /// written. `committed` is called after each commit, in order, with the batch's index.
+    public func ingest(batches: [[IngestRecord]], source: String, now: Timestamp,
+                       committed: (Int, IngestSummary) throws -> Void = { _, _ in }) throws -> IngestSummary {
+        var total = IngestSummary()
+        guard !batches.isEmpty else { return total }
+        let plan = self.plan
+        var prepared = Self.prepare(batches[0], plan: plan, source: source, now: now)
+        for i in batches.indices {
+            let ahead = Mutex<[PreparedRecord]?>(nil)
+            let group = DispatchGroup()
+            if i + 1 < batches.count {
+                let next = batches[i + 1]
+                DispatchQueue.global().async(group: group) {
+                    let result = Self.prepare(next, plan: plan, source: source, now: now)
+                    ahead.withLock { $0 = result }
+                }
+            }
+            let summary = try write(batches[i], prepared, source: source, now: now, checkpoint: nil)
+            total += summary
+            try committed(i, summary)
+            group.wait()
+            prepared = ahead.withLock { $0 } ?? []
+        }
+        return total
+    }
+
+    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log record.
+    private static func prepare(_ records: [IngestRecord], plan: PricingPlan, source: String,
+                                now: Timestamp) -> [PreparedRecord] {
+        parallelMap(records) { record in
+            switch UsageEvent.parse(record.bytes[...]) {
+            case .failure(let invalid): return .invalid(invalid)
+            case .success(let event):
+                let logged = LoggedEvent(seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
+                return .valid(event, plan.outcomes(for: event), logged.encoded())
+            }
+        }
+    }
+
+    /// The serial part of ingest: one durable write transaction for the batch.
+    private func write(_ records: [IngestRecord], _ prepared: [PreparedRecord], source: String, now: Timestamp,
+                       checkpoint: Checkpoint?) throws -> IngestSummary {
         let store = self.store
         let plan = self.plan
         return try store.env.write { txn in
@@ -160,21 +210,21 @@ public final class Engine {
             try finalizeDue(ws, &state, now: now, through: nil, txn)
 
             var summary = IngestSummary()
-            var batchIDs: Set<String> = []
             let lateness = Int64(plan.catalog.maxLatenessDays) * 86_400
             let earliest = now.adding(seconds: -lateness)
             let latest = now.adding(seconds: 86_400)
-            for record in records {
-                let event: UsageEvent
-                switch UsageEvent.parse(record.bytes[...]) {
-                case .failure(let invalid):
+            for (record, prepared) in zip(records, prepared) {
+                let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
+                switch prepared {
+                case .invalid(let invalid):
                     try deadLetter(record, invalid, source: source, now: now, &state, txn)
                     summary.deadLettered += 1
                     continue
-                case .success(let e): event = e
+                case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
                 }
                 let tid = Array(event.transactionID.utf8)
-                if try batchIDs.contains(event.transactionID) || txn.contains(tid, in: store.transactions) {
+                // The transaction sees its own writes: a repeat inside this batch is found here too.
+                if try txn.contains(tid, in: store.transactions) {
                     summary.duplicates += 1
                     continue
                 }
@@ -188,14 +238,11 @@ public final class Engine {
                     summary.deadLettered += 1
                     continue
                 }
-                batchIDs.insert(event.transactionID)
                 state.lastSeq += 1
                 let seq = state.lastSeq
-                let logged = LoggedEvent(seq: seq, ingestTime: now, source: source, position: record.position, raw: record.bytes)
-                try txn.put(Keys.seq(seq), logged.encoded(), in: store.log, flags: .append)
+                try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
                 try txn.put(tid, Keys.seq(seq), in: store.transactions)
                 try txn.put(Keys.customerDay(event.customerID, event.day, seq: seq), [], in: store.byCustomer)
-                let outcomes = plan.outcomes(for: event)
                 if let metrics = plan.metricsByEventType[event.eventType] {
                     for (i, outcome) in outcomes.enumerated() {
                         guard case .rejected(let why) = outcome else { continue }
@@ -345,6 +392,13 @@ extension PricingPlan {
         guard let metrics = metricsByEventType[event.eventType] else { return [] }
         return metrics.map { $0.evaluate(event) }
     }
+}
+
+/// A record after the pure part of ingest: invalid, or a valid event with its metric outcomes
+/// and its encoded log entry.
+enum PreparedRecord: Sendable {
+    case invalid(InvalidEvent)
+    case valid(UsageEvent, [MetricOutcome], [UInt8])
 }
 
 /// What a catalog version changed.

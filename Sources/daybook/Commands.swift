@@ -42,17 +42,13 @@ struct Ingest: ParsableCommand {
         let records = try RecordSplitter.split(bytes, source: file == "-" ? "stdin" : file)
         let engine = try global.engine()
         let now = try global.clock()
-        var summary = IngestSummary()
-        var start = 0
-        repeat {
-            let end = min(start + max(1, batchSize), records.count)
-            let batch = try engine.ingest(Array(records[start..<end]), source: source, now: now)
-            summary += batch
-            if progress, let last = records[..<end].last {
+        let size = max(1, batchSize)
+        let batches = stride(from: 0, to: max(records.count, 1), by: size).map { Array(records[$0..<min($0 + size, records.count)]) }
+        let summary = try engine.ingest(batches: batches, source: source, now: now) { i, batch in
+            if progress, let last = batches[i].last {
                 FileHandle.standardError.write(Data("committed through \(last.position): \(batch.json)\n".utf8))
             }
-            start = end
-        } while start < records.count
+        }
         switch output.resolved(summary: true) {
         case .json: print(summary.json)
         case .csv: print("accepted,duplicates,dead_lettered,metric_rejections\n\(summary.accepted),\(summary.duplicates),\(summary.deadLettered),\(summary.metricRejections)")

@@ -63,6 +63,8 @@ final class WorkingSet {
     /// Set for transactions that change the live breakdown for real (ingest, finalize, catalog):
     /// drift of finalized invoices is then kept up to date at ``flush(_:seq:)``.
     var drift: DriftContext?
+    /// The invoice the previous event went to (events arrive in runs of one customer).
+    private var lastApplied: InvoiceEntry?
 
     init(store: Store, plan: PricingPlan) {
         self.store = store
@@ -121,11 +123,17 @@ final class WorkingSet {
         let day = event.day
         guard let contract = plan.contract(customer: event.customerID, day: day) else { return false }
         guard let rates = contract.usageByEventType[event.eventType] else { return true }
-        let period = contract.contract.period(containing: day)!
-        if try invoice(contract: contract, start: period.start, txn) == nil {
-            try materialize(contract, through: period.start, txn)
+        let entry: InvoiceEntry
+        if let last = lastApplied, last.state.contractID == contract.contract.id, last.state.period.contains(day) {
+            entry = last  // consecutive events of one customer and period: skip the key and the lookup
+        } else {
+            let period = contract.contract.period(containing: day)!
+            if try invoice(contract: contract, start: period.start, txn) == nil {
+                try materialize(contract, through: period.start, txn)
+            }
+            entry = try invoice(contract: contract, start: period.start, txn)!
+            lastApplied = entry
         }
-        let entry = try invoice(contract: contract, start: period.start, txn)!
         if let seq, drift != nil, try entry.snapshot(store, txn) != nil {
             try txn.put(Keys.lateEvent(invoice: entry.key, seq: seq), Array(event.transactionID.utf8), in: store.causes)
         }
@@ -287,6 +295,7 @@ final class WorkingSet {
         }
         // Later transactions load fresh copies.
         entries.removeAll()
+        lastApplied = nil
     }
 
     /// Rows of `entry` whose visible values differ from the stored ones (an absent row is zeros).
@@ -302,6 +311,7 @@ final class WorkingSet {
 
     /// Drops every loaded invoice and pending recompute (after a failed transaction).
     func reset() {
+        lastApplied = nil
         entries.removeAll()
         sweeps.removeAll()
     }
