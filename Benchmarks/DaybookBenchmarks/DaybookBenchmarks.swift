@@ -172,22 +172,22 @@ final class IngestWorkload: @unchecked Sendable {
 
 /// A catalog modelled on the example catalog with `customers` customers, each with one contract on
 /// the "standard" rate card and a commit balance.
-func historyCatalog(customers: [String]) -> [UInt8] {
+func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLatenessDays: Int = 34) -> [UInt8] {
     let contracts = customers.map { id in
         """
             {"id": "\(id)", "name": "Customer \(id)", "contracts": [
-              {"id": "\(id)-2026", "rate_card": "standard", "starts": "2026-01-01", "ends": null,
+              {"id": "\(id)-2026", "rate_card": "standard", "starts": "\(starts)", "ends": null,
                "billing_anchor_day": 1,
                "balances": [
                  {"id": "\(id)-commit-2026", "type": "commit", "amount": "250000.00",
-                  "starts": "2026-01-01", "ends": "2027-01-01", "products": null, "priority": 1}]}]}
+                  "starts": "\(starts)", "ends": "2027-01-01", "products": null, "priority": 1}]}]}
         """
     }.joined(separator: ",\n")
     let json = """
     {
       "currency": "USD",
       "currency_decimals": 2,
-      "max_lateness_days": 34,
+      "max_lateness_days": \(maxLatenessDays),
       "finalization_grace_hours": 24,
       "metrics": [
         {"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
@@ -232,23 +232,30 @@ func historyCatalog(customers: [String]) -> [UInt8] {
 final class BackdatedFixture: @unchecked Sendable {
     // @unchecked: built in the setup hook, then used by the benchmark closure on one thread.
     static let customers = (1...8).map { "cust\($0 < 10 ? "0" : "")\($0)" }
-    static let historyStart = day(2026, 1, 1)
     static let historyEnd = day(2026, 11, 1)  // exclusive
-    /// The clock of the measured ingest calls.
-    static let now = Timestamp(day: historyEnd)
     static let chunkDays = 7
     static let backdatedBatch = 20_000
-    static let backdatedDays = 30
 
     let name: String
     let historySize: Int
+    /// Drift mode (issue 4): a year of history, every invoice through October finalized, and the
+    /// backdated events spread over the whole year, so each lands in a finalized invoice.
+    let drift: Bool
+    let historyStart: Day
+    /// The clock of the measured ingest calls (drift: Nov 5, when October is finalized too).
+    let now: Timestamp
+    let backdatedDays: Int
     var path: String?
     var engine: Engine?
     var iteration = 0
 
-    init(name: String, historySize: Int) {
+    init(name: String, historySize: Int, drift: Bool = false) {
         self.name = name
         self.historySize = historySize
+        self.drift = drift
+        historyStart = drift ? day(2025, 11, 1) : day(2026, 1, 1)
+        now = Timestamp(day: drift ? day(2026, 11, 5) : Self.historyEnd)
+        backdatedDays = drift ? 365 : 30
     }
 
     /// Builds the history chronologically in 7-day chunks, each ingested with the clock at the
@@ -261,21 +268,22 @@ final class BackdatedFixture: @unchecked Sendable {
         let clock = ContinuousClock()
         let began = clock.now
         let customers = Self.customers
-        let totalDays = Self.historyStart.distance(to: Self.historyEnd)
+        let totalDays = historyStart.distance(to: Self.historyEnd)
         // Weekday-equivalent days (weekends run at 40%) times the generator's per-day volume:
         // eventsPerDay * (customers + 1) events on a weekday.
         var weight = 0.0
         for d in 0..<totalDays {
-            let weekday = Int((Self.historyStart.adding(days: d).number % 7 + 7 + 3) % 7)
+            let weekday = Int((historyStart.adding(days: d).number % 7 + 7 + 3) % 7)
             weight += weekday >= 5 ? 0.4 : 1.0
         }
         let eventsPerDay = Int((Double(historySize) / (weight * Double(customers.count + 1))).rounded(.up)) + 1
         do {
             let engine = try Engine(path: path, durable: false)
-            try engine.applyCatalog(historyCatalog(customers: customers), now: Timestamp(day: Self.historyStart))
+            try engine.applyCatalog(historyCatalog(customers: customers, starts: historyStart, maxLatenessDays: drift ? 400 : 34),
+                                    now: Timestamp(day: historyStart))
             var ingested = 0
             var chunk = 0
-            var chunkStart = Self.historyStart
+            var chunkStart = historyStart
             while chunkStart < Self.historyEnd && ingested < historySize {
                 let days = min(Self.chunkDays, chunkStart.distance(to: Self.historyEnd))
                 var generator = WorkloadGenerator(start: chunkStart)
@@ -295,10 +303,12 @@ final class BackdatedFixture: @unchecked Sendable {
                 chunkStart = chunkStart.adding(days: days)
             }
             // Bring the clock to `now` (materializes the current invoices) outside the measurement.
-            try engine.ingest([], source: "history", now: Self.now)
+            // (In drift mode this also finalizes every invoice through October.)
+            try engine.ingest([], source: "history", now: now)
             let stats = try counters(engine)
             report("\(name): built history of \(stats["events"] ?? 0) events in \(clock.now - began) "
-                   + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(Self.historyStart)..<\(Self.historyEnd))")
+                   + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(historyStart)..<\(Self.historyEnd), "
+                   + "\(stats["invoices_finalized"] ?? 0) invoices finalized)")
         }
         trimHeap()
         report("\(name): after build, engine closed: \(Resident.now()) — the peak is the build's")
@@ -314,12 +324,12 @@ final class BackdatedFixture: @unchecked Sendable {
     /// 20,000 new events, days spread over the 30 days before `now`, new transaction ids.
     func backdatedRecords() -> [IngestRecord] {
         iteration += 1
-        var generator = WorkloadGenerator(start: Self.historyEnd.adding(days: -Self.backdatedDays))
+        var generator = WorkloadGenerator(start: Self.historyEnd.adding(days: -backdatedDays))
         generator.customers = Self.customers
-        generator.days = Self.backdatedDays
-        // ~21.7 weekday-equivalents in 30 days; aim a little above the batch size, then take an
+        generator.days = backdatedDays
+        // ~0.72 weekday-equivalents per day; aim a little above the batch size, then take an
         // evenly spaced sample so every day is covered.
-        generator.eventsPerDay = Self.backdatedBatch / (21 * (Self.customers.count + 1)) + 1
+        generator.eventsPerDay = Self.backdatedBatch * 10 / (7 * backdatedDays * (Self.customers.count + 1)) + 1
         generator.seed = UInt64(500_000 + iteration)
         generator.idPrefix = "bd\(iteration)-"
         generator.duplicatePerMille = 0
@@ -338,7 +348,7 @@ final class BackdatedFixture: @unchecked Sendable {
         let clock = ContinuousClock()
         benchmark.startMeasurement()
         let began = clock.now
-        let summary = try engine.ingest(batch, source: "backdated", now: Self.now)
+        let summary = try engine.ingest(batch, source: "backdated", now: now)
         let elapsed = clock.now - began
         benchmark.stopMeasurement()
         let after = try counters(engine)
@@ -358,7 +368,8 @@ final class BackdatedFixture: @unchecked Sendable {
                + "Δ line_item_days_evaluated \(delta("line_item_days_evaluated")), "
                + "Δ line_item_days_changed \(delta("line_item_days_changed")), "
                + "Δ draw_down_days_evaluated \(delta("draw_down_days_evaluated")), "
-               + "Δ events_reread \(delta("events_reread")); \(Resident.now())")
+               + "Δ events_reread \(delta("events_reread"))"
+               + (drift ? "; open drift records \(try engine.discrepancies().count)" : "") + "; \(Resident.now())")
     }
 }
 
@@ -390,12 +401,11 @@ let benchmarks: @Sendable () -> Void = {
             let clock = ContinuousClock()
             benchmark.startMeasurement()
             let began = clock.now
-            var start = 0
-            while start < records.count {
-                let end = min(start + IngestWorkload.batchSize, records.count)
-                summary += try engine.ingest(Array(records[start..<end]), source: "bench", now: IngestWorkload.now)
-                start = end
+            // The path `daybook ingest` takes: durable batches, the next one prepared while one is written.
+            let batches = stride(from: 0, to: records.count, by: IngestWorkload.batchSize).map {
+                Array(records[$0..<min($0 + IngestWorkload.batchSize, records.count)])
             }
+            summary = try engine.ingest(batches: batches, source: "bench", now: IngestWorkload.now)
             let elapsed = clock.now - began
             benchmark.stopMeasurement()
             seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -427,5 +437,25 @@ let benchmarks: @Sendable () -> Void = {
         ) { benchmark in
             try fixture.run(benchmark)
         }
+    }
+
+    // (d) issue 4: drift detection for backdated events into a year of finalized history.
+    let driftFixture = BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true)
+    Benchmark(
+        "drift-detection-1M",
+        configuration: .init(
+            metrics: standardMetrics + [
+                DaybookMetric.eventsPerSecond, DaybookMetric.historyEvents,
+                DaybookMetric.lineItemDaysEvaluated, DaybookMetric.drawDownDaysEvaluated,
+                DaybookMetric.eventsReread,
+            ],
+            warmupIterations: 1,
+            maxDuration: .seconds(30),
+            maxIterations: 10,
+            setup: { try driftFixture.build() },
+            teardown: { driftFixture.teardown() }
+        )
+    ) { benchmark in
+        try driftFixture.run(benchmark)
     }
 }

@@ -11,7 +11,7 @@ public struct DriftRecord: Sendable, Hashable {
     public var firstDetectedAt: Timestamp
     public var lastChangedSeq: UInt64
     public var lastChangedAt: Timestamp
-    /// Events billed to the invoice after it was finalized.
+    /// Events billed to the invoice after it was finalized (up to the resolution, for history).
     public var lateTransactionIDs: [String]
     /// For drift in credits and commits only: earlier invoices of the contract whose late events
     /// moved the shared balances.
@@ -33,9 +33,9 @@ public struct DriftRecord: Sendable, Hashable {
         }
         w.uvarint(firstDetectedSeq); w.timestamp(firstDetectedAt)
         w.uvarint(lastChangedSeq); w.timestamp(lastChangedAt)
-        w.uvarint(lateTransactionIDs.count); for s in lateTransactionIDs { w.string(s) }
+        // Late events and catalog versions live in the `causes` index only (they are read when
+        // reporting), so updating a record never copies a list that grows with the log.
         w.uvarint(viaInvoices.count); for s in viaInvoices { w.string(s) }
-        w.uvarint(catalogVersions.count); for v in catalogVersions { w.uvarint(UInt64(v)) }
         w.bool(resolvedSeq != nil)
         if let resolvedSeq, let resolvedAt { w.uvarint(resolvedSeq); w.timestamp(resolvedAt) }
         return w.bytes
@@ -73,11 +73,9 @@ public struct DriftRecord: Sendable, Hashable {
         firstDetectedSeq = try r.uvarint(); firstDetectedAt = try r.timestamp()
         lastChangedSeq = try r.uvarint(); lastChangedAt = try r.timestamp()
         lateTransactionIDs = []
-        for _ in 0..<(try r.int()) { lateTransactionIDs.append(try r.string()) }
+        catalogVersions = []
         viaInvoices = []
         for _ in 0..<(try r.int()) { viaInvoices.append(try r.string()) }
-        catalogVersions = []
-        for _ in 0..<(try r.int()) { catalogVersions.append(UInt32(try r.uvarint())) }
         if try r.bool() { resolvedSeq = try r.uvarint(); resolvedAt = try r.timestamp() }
     }
 }

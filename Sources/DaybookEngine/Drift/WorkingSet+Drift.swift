@@ -27,7 +27,7 @@ extension WorkingSet {
             if !ids.contains(id) { ids.append(id) }
             return true
         }
-        var causes: (late: [String], versions: [UInt32])?
+        var via: [String]?  // computed at most once per invoice
         for id in ids {
             let current = state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
             let finalized = snapshot.totals(of: id)
@@ -45,31 +45,17 @@ extension WorkingSet {
                 continue
             }
             if let existing, existing.current == current { continue }
-            if causes == nil { causes = try invoiceCauses(key, txn) }
             var record = existing ?? DriftRecord(invoiceID: snapshot.invoiceID, customerID: snapshot.customerID, lineItemID: id,
                                                  finalized: finalized, current: current,
                                                  firstDetectedSeq: context.seq, firstDetectedAt: context.now)
             record.current = current
             record.lastChangedSeq = context.seq
             record.lastChangedAt = context.now
-            record.lateTransactionIDs = causes!.late
-            record.catalogVersions = causes!.versions
             let drawDownOnly = current.quantity == finalized.quantity && current.subtotal == finalized.subtotal
-            record.viaInvoices = drawDownOnly ? try earlierInvoicesChanged(after: snapshot, key: key, txn) : []
+            if drawDownOnly && via == nil { via = try earlierInvoicesChanged(after: snapshot, key: key, txn) }
+            record.viaInvoices = drawDownOnly ? via! : []
             try txn.put(recordKey, record.encoded(), in: store.drift)
         }
-    }
-
-    /// The late events and catalog versions recorded against an invoice.
-    private func invoiceCauses(_ key: [UInt8], _ txn: borrowing Transaction) throws -> (late: [String], versions: [UInt32]) {
-        var late: [String] = []
-        var versions: [UInt32] = []
-        try txn.scan(in: store.causes, prefix: key) { k, v in
-            if k[key.count] == 1 { late.append(String(decoding: v, as: UTF8.self)) }
-            else { versions.append([UInt8].readBigEndianUInt32(k, at: key.count + 1)) }
-            return true
-        }
-        return (late, versions)
     }
 
     /// Earlier invoices of the same contract that received late events after `snapshot` was

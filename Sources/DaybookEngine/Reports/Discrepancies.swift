@@ -8,9 +8,19 @@ extension Engine {
         let store = self.store
         return try store.env.read { txn in
             var records: [DriftRecord] = []
-            try txn.scan(in: history ? store.driftHistory : store.drift) { _, value in
-                let record = try DriftRecord(decoding: value)
-                if customer == nil || record.customerID == customer { records.append(record) }
+            var causes: [[UInt8]: (late: [(UInt64, String)], versions: [UInt32])] = [:]
+            try txn.scan(in: history ? store.driftHistory : store.drift) { key, value in
+                var record = try DriftRecord(decoding: value)
+                guard customer == nil || record.customerID == customer else { return true }
+                // The key starts with the length-prefixed invoice key.
+                let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
+                let invoice = Array(key[4..<(4 + n)])
+                if causes[invoice] == nil { causes[invoice] = try Engine.causes(of: invoice, store, txn) }
+                let found = causes[invoice]!
+                let through = record.resolvedSeq ?? .max
+                record.lateTransactionIDs = found.late.filter { $0.0 <= through }.map(\.1)
+                record.catalogVersions = found.versions
+                records.append(record)
                 return true
             }
             return records.sorted {
@@ -19,6 +29,22 @@ extension Engine {
                     : ($0.resolvedSeq ?? 0) < ($1.resolvedSeq ?? 0)
             }
         }
+    }
+
+    /// The late events (seq, transaction id) and catalog versions recorded against an invoice.
+    static func causes(of invoice: [UInt8], _ store: Store, _ txn: borrowing Transaction) throws
+        -> (late: [(UInt64, String)], versions: [UInt32]) {
+        var late: [(UInt64, String)] = []
+        var versions: [UInt32] = []
+        try txn.scan(in: store.causes, prefix: invoice) { k, v in
+            if k[invoice.count] == 1 {
+                late.append((Keys.readSeq(k, at: invoice.count + 1), String(decoding: v, as: UTF8.self)))
+            } else {
+                versions.append([UInt8].readBigEndianUInt32(k, at: invoice.count + 1))
+            }
+            return true
+        }
+        return (late, versions)
     }
 
     /// The discrepancy report as a JSON array with the keys of SPEC §4 (plus `catalog_versions`
