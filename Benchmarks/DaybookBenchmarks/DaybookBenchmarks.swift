@@ -183,48 +183,13 @@ func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLaten
                   "starts": "\(starts)", "ends": "2027-01-01", "products": null, "priority": 1}]}]}
         """
     }.joined(separator: ",\n")
-    let json = """
-    {
-      "currency": "USD",
-      "currency_decimals": 2,
-      "max_lateness_days": \(maxLatenessDays),
-      "finalization_grace_hours": 24,
-      "metrics": [
-        {"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
-         "filters": {"region": ["us", "eu"]}, "group_by": ["model"]},
-        {"id": "requests", "event_type": "inference", "aggregation": "count"},
-        {"id": "peak_gpus", "event_type": "gpu_sample", "aggregation": "max", "property": "gpus"},
-        {"id": "active_users", "event_type": "session", "aggregation": "unique_count", "property": "user_id"},
-        {"id": "storage_gb_hours", "event_type": "storage", "aggregation": "sum", "property": "gb_hours"}
-      ],
-      "products": [
-        {"id": "inference_tokens", "name": "Inference tokens", "metric": "tokens"},
-        {"id": "api_requests", "name": "API requests", "metric": "requests"},
-        {"id": "gpu_capacity", "name": "Peak GPU capacity", "metric": "peak_gpus"},
-        {"id": "seats", "name": "Active users", "metric": "active_users"},
-        {"id": "storage", "name": "Storage", "metric": "storage_gb_hours"},
-        {"id": "platform_fee", "name": "Platform fee", "fixed": true}
-      ],
-      "rate_cards": [
-        {"id": "standard", "rates": [
-          {"product": "inference_tokens", "tiers": [
-            {"up_to": "1000000", "unit_price": "0.000004"},
-            {"up_to": "50000000", "unit_price": "0.0000032"},
-            {"up_to": null, "unit_price": "0.0000025"}]},
-          {"product": "api_requests", "unit_price": "0.0001"},
-          {"product": "gpu_capacity", "tiers": [
-            {"up_to": "8", "unit_price": "120.00"},
-            {"up_to": null, "unit_price": "95.00"}]},
-          {"product": "seats", "unit_price": "12.00"},
-          {"product": "storage", "unit_price": "0.000125"},
-          {"product": "platform_fee", "unit_price": "500.00"}]}
-      ],
-      "customers": [
-    \(contracts)
-      ]
-    }
-    """
-    return Array(json.utf8)
+    // The example catalog's settings, metrics, products and rate cards, with these customers.
+    let example = ExampleCatalog.json
+    guard let customersKey = example.range(of: "\"customers\": ["),
+          let lateness = example.range(of: "\"max_lateness_days\": 34") else { fatalError("unexpected ExampleCatalog layout") }
+    var head = String(example[..<customersKey.lowerBound])
+    head.replaceSubrange(lateness, with: "\"max_lateness_days\": \(maxLatenessDays)")
+    return Array((head + "\"customers\": [\n" + contracts + "\n  ]\n}\n").utf8)
 }
 
 /// A store holding a long history (2026-01-01 through 2026-10-31), built once per process in the
@@ -419,30 +384,16 @@ let benchmarks: @Sendable () -> Void = {
     // (b)
     let sizes = large ? [(1_000_000, "1M"), (10_000_000, "10M")] : [(1_000_000, "1M"), (2_000_000, "2M")]
     for (size, label) in sizes {
-        let fixture = BackdatedFixture(name: "backdated-apply-\(label)", historySize: size)
-        Benchmark(
-            "backdated-apply-\(label)",
-            configuration: .init(
-                metrics: standardMetrics + [
-                    DaybookMetric.eventsPerSecond, DaybookMetric.historyEvents,
-                    DaybookMetric.lineItemDaysEvaluated, DaybookMetric.drawDownDaysEvaluated,
-                    DaybookMetric.eventsReread,
-                ],
-                warmupIterations: 1,
-                maxDuration: .seconds(30),
-                maxIterations: 10,
-                setup: { try fixture.build() },
-                teardown: { fixture.teardown() }
-            )
-        ) { benchmark in
-            try fixture.run(benchmark)
-        }
+        register(BackdatedFixture(name: "backdated-apply-\(label)", historySize: size))
     }
-
     // (d) issue 4: drift detection for backdated events into a year of finalized history.
-    let driftFixture = BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true)
+    register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
+}
+
+/// Registers a benchmark that applies 20,000 backdated events per iteration onto a fixture's history.
+func register(_ fixture: BackdatedFixture) {
     Benchmark(
-        "drift-detection-1M",
+        fixture.name,
         configuration: .init(
             metrics: standardMetrics + [
                 DaybookMetric.eventsPerSecond, DaybookMetric.historyEvents,
@@ -452,10 +403,10 @@ let benchmarks: @Sendable () -> Void = {
             warmupIterations: 1,
             maxDuration: .seconds(30),
             maxIterations: 10,
-            setup: { try driftFixture.build() },
-            teardown: { driftFixture.teardown() }
+            setup: { try fixture.build() },
+            teardown: { fixture.teardown() }
         )
     ) { benchmark in
-        try driftFixture.run(benchmark)
+        try fixture.run(benchmark)
     }
 }

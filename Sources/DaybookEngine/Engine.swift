@@ -57,8 +57,7 @@ public final class Engine {
         let catalog = try Catalog.parse(document)
         let store = self.store
         let old = plan
-        let result: (PricingPlan, CatalogChange) = try store.env.write { txn in
-            var state = try EngineState.load(store, txn)
+        let result: (PricingPlan, CatalogChange) = try transaction(now: now) { txn, ws, state in
             let version = state.catalogVersion + 1
             try txn.put(Keys.version(version),
                         CatalogVersion(version: version, appliedAt: now, afterSeq: state.lastSeq, document: document).encoded(),
@@ -71,8 +70,8 @@ public final class Engine {
                 droppedFinalized[id] = try dropInvoices(ofContract: id, txn)
                 if new.contracts[id] == nil { change.removed.append(id) }
             }
-            let ws = WorkingSet(store: store, plan: new)
-            ws.drift = DriftContext(seq: state.lastSeq, now: now, catalogVersion: version)
+            ws.plan = new
+            ws.drift?.catalogVersion = version
             let horizon = max(state.horizon ?? now.day, now.day)
             for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) }) {
                 // Every contract, changed or not, gets the periods begun by the (possibly later) horizon.
@@ -91,11 +90,8 @@ public final class Engine {
                 }
             }
             state.horizon = horizon
-            try ws.flush(txn, seq: state.lastSeq)
             state.catalogVersion = version
-            state.counters.add(ws.counters)
             change.eventsReread = ws.counters.eventsReread
-            try state.save(store, txn)
             return (new, change)
         }
         plan = result.0
@@ -202,10 +198,7 @@ public final class Engine {
                        checkpoint: Checkpoint?) throws -> IngestSummary {
         let store = self.store
         let plan = self.plan
-        return try store.env.write { txn in
-            var state = try EngineState.load(store, txn)
-            let ws = WorkingSet(store: store, plan: plan)
-            ws.drift = DriftContext(seq: state.lastSeq, now: now)
+        return try transaction(now: now) { txn, ws, state in
             try advanceHorizon(ws, &state, to: now.day, txn)
             try finalizeDue(ws, &state, now: now, through: nil, txn)
 
@@ -254,15 +247,11 @@ public final class Engine {
                 try ws.apply(event, seq: seq, outcomes: outcomes, txn)
                 summary.accepted += 1
             }
-            ws.drift?.seq = state.lastSeq
-            try ws.flush(txn, seq: state.lastSeq)
             if let checkpoint { try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints) }
             state.counters.events += UInt64(summary.accepted)
             state.counters.duplicates += UInt64(summary.duplicates)
             state.counters.deadLetters += UInt64(summary.deadLettered)
             state.counters.metricRejections += UInt64(summary.metricRejections)
-            state.counters.add(ws.counters)
-            try state.save(store, txn)
             return summary
         }
     }
@@ -334,18 +323,29 @@ public final class Engine {
     /// on or before that date (SPEC §4). Returns the ids of the invoices finalized.
     @discardableResult
     public func finalize(now: Timestamp, through: Day? = nil) throws -> [String] {
+        try transaction(now: now) { txn, ws, state in
+            try advanceHorizon(ws, &state, to: max(now.day, through.map { $0.adding(days: -1) } ?? now.day), txn)
+            return try finalizeDue(ws, &state, now: now, through: through, txn)
+        }
+    }
+
+    /// One write transaction of the engine: loads the engine state, runs `body` with a working
+    /// set over the current plan (drift tracked), then recomputes and writes back what changed,
+    /// adds the recompute counters and saves the state. All of it commits together or not at all.
+    private func transaction<R>(now: Timestamp,
+                                _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R) throws -> R {
         let store = self.store
         let plan = self.plan
         return try store.env.write { txn in
             var state = try EngineState.load(store, txn)
             let ws = WorkingSet(store: store, plan: plan)
             ws.drift = DriftContext(seq: state.lastSeq, now: now)
-            try advanceHorizon(ws, &state, to: max(now.day, through.map { $0.adding(days: -1) } ?? now.day), txn)
-            let ids = try finalizeDue(ws, &state, now: now, through: through, txn)
+            let result = try body(txn, ws, &state)
+            ws.drift?.seq = state.lastSeq
             try ws.flush(txn, seq: state.lastSeq)
             state.counters.add(ws.counters)
             try state.save(store, txn)
-            return ids
+            return result
         }
     }
 
