@@ -124,11 +124,8 @@ public final class Engine {
         let c = contract.contract
         var seqs: [UInt64] = []
         let prefix = Keys.customerPrefix(c.customerID)
-        try txn.scan(in: store.byCustomer, from: Keys.customerDay(c.customerID, c.starts, seq: 0)) { key, _ in
-            guard key.starts(with: prefix) else { return false }
-            let day = Keys.readDay(key, at: prefix.count)
-            if let end = c.ends, day >= end { return false }
-            seqs.append(Keys.readSeq(key, at: prefix.count + 4))
+        try txn.scan(in: store.byCustomer, prefix: prefix) { key, value in
+            if c.covers(Keys.readDay(value, at: 0)) { seqs.append(Keys.readSeq(key, at: prefix.count)) }
             return true
         }
         for seq in seqs {
@@ -235,7 +232,7 @@ public final class Engine {
                 let seq = state.lastSeq
                 try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
                 try txn.put(tid, Keys.seq(seq), in: store.transactions)
-                try txn.put(Keys.customerDay(event.customerID, event.day, seq: seq), [], in: store.byCustomer)
+                try txn.put(Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
                 if let metrics = plan.metricsByEventType[event.eventType] {
                     for (i, outcome) in outcomes.enumerated() {
                         guard case .rejected(let why) = outcome else { continue }

@@ -145,12 +145,12 @@ extension Engine {
         let plan = self.plan
         return try store.env.read { txn in
             var table = Table(columns: ["seq", "transaction_id", "customer_id", "event_type", "day", "reason"])
-            try txn.scan(in: store.byCustomer) { key, _ in
+            try txn.scan(in: store.byCustomer) { key, value in
                 let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
                 let customer = String(decoding: key[4..<(4 + n)], as: UTF8.self)
-                let day = Keys.readDay(key, at: 4 + n)
+                let day = Keys.readDay(value, at: 0)
                 guard plan.contract(customer: customer, day: day) == nil else { return true }
-                let seq = Keys.readSeq(key, at: 8 + n)
+                let seq = Keys.readSeq(key, at: 4 + n)
                 guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else { return true }
                 let event = try LoggedEvent(seq: seq, decoding: bytes).event()
                 let reason = plan.catalog.customer(customer) == nil ? "unknown customer" : "no contract on this day"

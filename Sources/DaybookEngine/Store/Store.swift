@@ -14,7 +14,7 @@ struct Store: Sendable {
     let log: Database
     /// `transaction_id` → `seq`: idempotency, for ever.
     let transactions: Database
-    /// `customer, day, seq` → empty: the events of a customer by day.
+    /// `customer, seq` → day: the events of a customer, in log order.
     let byCustomer: Database
     /// `n` (u64) → ``DeadLetter``.
     let deadLetters: Database
@@ -100,11 +100,19 @@ enum Keys {
         return k
     }
 
-    static func customerDay(_ customer: String, _ day: Day, seq: UInt64) -> [UInt8] {
+    /// `customer, seq`: a customer's events in log order. Keyed by sequence, not by day, so that
+    /// every insert is an append within the customer's range (backdated events would otherwise
+    /// dirty a page per day they touch); the day is the value.
+    static func customerEvent(_ customer: String, seq: UInt64) -> [UInt8] {
         var k = customerPrefix(customer)
-        appendDay(day, to: &k)
         k.appendBigEndian(seq)
         return k
+    }
+
+    static func dayValue(_ day: Day) -> [UInt8] {
+        var v: [UInt8] = []
+        appendDay(day, to: &v)
+        return v
     }
 
     static func customerPrefix(_ customer: String) -> [UInt8] {
