@@ -11,7 +11,7 @@ let package = Package(
         .library(name: "LMDB", targets: ["LMDB"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // C: Debian's liblmdb-dev, found through pkg-config. Only the LMDB target imports it.

@@ -16,8 +16,9 @@ import Benchmark
 import DaybookCore
 import DaybookEngine
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Custom metrics
@@ -77,11 +78,11 @@ func counters(_ engine: Engine) throws -> [String: UInt64] {
 /// dominated by what an unmeasured setup left behind.
 func trimHeap() {
     #if canImport(Glibc)
-    // malloc_trim is glibc's (malloc.h, not in the Glibc module): look it up at run time.
-    typealias MallocTrim = @convention(c) (Int) -> Int32
-    if let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") {
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
-    }
+        // malloc_trim is glibc's (malloc.h, not in the Glibc module): look it up at run time.
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") {
+            _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        }
     #endif
 }
 
@@ -99,7 +100,8 @@ struct Resident: CustomStringConvertible {
             }
             return 0
         }
-        return Resident(current: field("VmRSS:"), anonymous: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:"))
+        return Resident(
+            current: field("VmRSS:"), anonymous: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:"))
     }
 
     var description: String {
@@ -125,7 +127,9 @@ func formatRate(_ perSecond: Double) -> String {
 /// Ingests `records` in chunks of `batch`, retrying a chunk once if the LMDB map had to grow
 /// (an ingest is atomic, so a failed one changed nothing).
 @discardableResult
-func ingestInBatches(_ engine: Engine, _ records: [IngestRecord], batch: Int, source: String, now: Timestamp) throws -> IngestSummary {
+func ingestInBatches(_ engine: Engine, _ records: [IngestRecord], batch: Int, source: String, now: Timestamp) throws
+    -> IngestSummary
+{
     var total = IngestSummary()
     var start = 0
     while start < records.count {
@@ -186,7 +190,8 @@ func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLaten
     // The example catalog's settings, metrics, products and rate cards, with these customers.
     let example = ExampleCatalog.json
     guard let customersKey = example.range(of: "\"customers\": ["),
-          let lateness = example.range(of: "\"max_lateness_days\": 34") else { fatalError("unexpected ExampleCatalog layout") }
+        let lateness = example.range(of: "\"max_lateness_days\": 34")
+    else { fatalError("unexpected ExampleCatalog layout") }
     var head = String(example[..<customersKey.lowerBound])
     head.replaceSubrange(lateness, with: "\"max_lateness_days\": \(maxLatenessDays)")
     return Array((head + "\"customers\": [\n" + contracts + "\n  ]\n}\n").utf8)
@@ -244,8 +249,9 @@ final class BackdatedFixture: @unchecked Sendable {
         let eventsPerDay = Int((Double(historySize) / (weight * Double(customers.count + 1))).rounded(.up)) + 1
         do {
             let engine = try Engine(path: path, durable: false)
-            try engine.applyCatalog(historyCatalog(customers: customers, starts: historyStart, maxLatenessDays: drift ? 400 : 34),
-                                    now: Timestamp(day: historyStart))
+            try engine.applyCatalog(
+                historyCatalog(customers: customers, starts: historyStart, maxLatenessDays: drift ? 400 : 34),
+                now: Timestamp(day: historyStart))
             var ingested = 0
             var chunk = 0
             var chunkStart = historyStart
@@ -261,8 +267,9 @@ final class BackdatedFixture: @unchecked Sendable {
                 generator.invalidPerMille = 0
                 var lines = generator.lines()
                 if ingested + lines.count > historySize { lines.removeLast(ingested + lines.count - historySize) }
-                let summary = try ingestInBatches(engine, records(lines), batch: 50_000, source: "history",
-                                                  now: Timestamp(day: chunkStart.adding(days: days)))
+                let summary = try ingestInBatches(
+                    engine, records(lines), batch: 50_000, source: "history",
+                    now: Timestamp(day: chunkStart.adding(days: days)))
                 ingested += summary.accepted
                 chunk += 1
                 chunkStart = chunkStart.adding(days: days)
@@ -271,9 +278,10 @@ final class BackdatedFixture: @unchecked Sendable {
             // (In drift mode this also finalizes every invoice through October.)
             try engine.ingest([], source: "history", now: now)
             let stats = try counters(engine)
-            report("\(name): built history of \(stats["events"] ?? 0) events in \(clock.now - began) "
-                   + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(historyStart)..<\(Self.historyEnd), "
-                   + "\(stats["invoices_finalized"] ?? 0) invoices finalized)")
+            report(
+                "\(name): built history of \(stats["events"] ?? 0) events in \(clock.now - began) "
+                    + "(\(customers.count) customers, \(eventsPerDay)/weekday each, \(historyStart)..<\(Self.historyEnd), "
+                    + "\(stats["invoices_finalized"] ?? 0) invoices finalized)")
         }
         trimHeap()
         report("\(name): after build, engine closed: \(Resident.now()) — the peak is the build's")
@@ -328,13 +336,14 @@ final class BackdatedFixture: @unchecked Sendable {
         benchmark.measurement(DaybookMetric.drawDownDaysEvaluated, delta("draw_down_days_evaluated"))
         benchmark.measurement(DaybookMetric.eventsReread, delta("events_reread"))
         benchmark.measurement(DaybookMetric.historyEvents, Int(before["events"] ?? 0))
-        report("\(name) #\(iteration): \(batch.count) backdated events on \(before["events"] ?? 0) in "
-               + "\(String(format: "%.1f", seconds * 1000)) ms = \(formatRate(rate)) events/s; "
-               + "Δ line_item_days_evaluated \(delta("line_item_days_evaluated")), "
-               + "Δ line_item_days_changed \(delta("line_item_days_changed")), "
-               + "Δ draw_down_days_evaluated \(delta("draw_down_days_evaluated")), "
-               + "Δ events_reread \(delta("events_reread"))"
-               + (drift ? "; open drift records \(try engine.discrepancies().count)" : "") + "; \(Resident.now())")
+        report(
+            "\(name) #\(iteration): \(batch.count) backdated events on \(before["events"] ?? 0) in "
+                + "\(String(format: "%.1f", seconds * 1000)) ms = \(formatRate(rate)) events/s; "
+                + "Δ line_item_days_evaluated \(delta("line_item_days_evaluated")), "
+                + "Δ line_item_days_changed \(delta("line_item_days_changed")), "
+                + "Δ draw_down_days_evaluated \(delta("draw_down_days_evaluated")), "
+                + "Δ events_reread \(delta("events_reread"))"
+                + (drift ? "; open drift records \(try engine.discrepancies().count)" : "") + "; \(Resident.now())")
     }
 }
 
@@ -377,8 +386,9 @@ let benchmarks: @Sendable () -> Void = {
         }
         let rate = Double(records.count) / seconds
         benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
-        report("ingest-throughput: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
-               + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
+        report(
+            "ingest-throughput: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
+                + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
     }
 
     // (b)

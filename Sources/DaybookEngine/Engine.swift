@@ -34,7 +34,8 @@ public final class Engine {
     static func loadPlan(_ store: Store, _ txn: borrowing Transaction) throws -> PricingPlan {
         let state = try EngineState.load(store, txn)
         guard state.catalogVersion > 0,
-              let bytes = try txn.get(Keys.version(state.catalogVersion), in: store.catalogs) else {
+            let bytes = try txn.get(Keys.version(state.catalogVersion), in: store.catalogs)
+        else {
             return PricingPlan(catalog: .empty, version: 0)
         }
         let version = try CatalogVersion(version: state.catalogVersion, decoding: bytes)
@@ -59,9 +60,10 @@ public final class Engine {
         let old = plan
         let result: (PricingPlan, CatalogChange) = try transaction(now: now) { txn, ws, state in
             let version = state.catalogVersion + 1
-            try txn.put(Keys.version(version),
-                        CatalogVersion(version: version, appliedAt: now, afterSeq: state.lastSeq, document: document).encoded(),
-                        in: store.catalogs)
+            try txn.put(
+                Keys.version(version),
+                CatalogVersion(version: version, appliedAt: now, afterSeq: state.lastSeq, document: document).encoded(),
+                in: store.catalogs)
             let new = PricingPlan(catalog: catalog, version: version)
             var change = CatalogChange(version: version)
             var droppedFinalized: [String: [([UInt8], InvoiceState)]] = [:]
@@ -84,7 +86,8 @@ public final class Engine {
             // changed) have no live breakdown any more: they drift to zero.
             for (_, dropped) in droppedFinalized.sorted(by: { $0.key.utf8Precedes($1.key) }) {
                 for (key, _) in dropped where ws.entries[key] == nil {
-                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) }) else { continue }
+                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) })
+                    else { continue }
                     try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
                     try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
                 }
@@ -129,7 +132,9 @@ public final class Engine {
             return true
         }
         for seq in seqs {
-            guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else { throw StoreCorruption("index names missing log entry \(seq)") }
+            guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else {
+                throw StoreCorruption("index names missing log entry \(seq)")
+            }
             let event = try LoggedEvent(seq: seq, decoding: bytes).event()
             ws.counters.eventsReread += 1
             try ws.apply(event, outcomes: ws.plan.outcomes(for: event), txn)
@@ -143,17 +148,22 @@ public final class Engine {
     /// acknowledged (returned) before the transaction has committed.
     ///
     /// Before the batch, invoices due by the engine clock are finalized (SPEC §4).
-    public func ingest(_ records: [IngestRecord], source: String, now: Timestamp,
-                       checkpoint: Checkpoint? = nil) throws -> IngestSummary {
-        try write(records, Self.prepare(records, plan: plan, source: source, now: now), source: source, now: now,
-                  checkpoint: checkpoint)
+    public func ingest(
+        _ records: [IngestRecord], source: String, now: Timestamp,
+        checkpoint: Checkpoint? = nil
+    ) throws -> IngestSummary {
+        try write(
+            records, Self.prepare(records, plan: plan, source: source, now: now), source: source, now: now,
+            checkpoint: checkpoint)
     }
 
     /// Ingests consecutive batches, each in its own durable transaction, preparing the next
     /// batch (parsing, validation, metric evaluation) on other cores while the current one is
     /// written. `committed` is called after each commit, in order, with the batch's index.
-    public func ingest(batches: [[IngestRecord]], source: String, now: Timestamp,
-                       committed: (Int, IngestSummary) throws -> Void = { _, _ in }) throws -> IngestSummary {
+    public func ingest(
+        batches: [[IngestRecord]], source: String, now: Timestamp,
+        committed: (Int, IngestSummary) throws -> Void = { _, _ in }
+    ) throws -> IngestSummary {
         var total = IngestSummary()
         guard !batches.isEmpty else { return total }
         let plan = self.plan
@@ -178,21 +188,26 @@ public final class Engine {
     }
 
     /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log record.
-    private static func prepare(_ records: [IngestRecord], plan: PricingPlan, source: String,
-                                now: Timestamp) -> [PreparedRecord] {
+    private static func prepare(
+        _ records: [IngestRecord], plan: PricingPlan, source: String,
+        now: Timestamp
+    ) -> [PreparedRecord] {
         parallelMap(records) { record in
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): return .invalid(invalid)
             case .success(let event):
-                let logged = LoggedEvent(seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
+                let logged = LoggedEvent(
+                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
                 return .valid(event, plan.outcomes(for: event), logged.encoded())
             }
         }
     }
 
     /// The serial part of ingest: one durable write transaction for the batch.
-    private func write(_ records: [IngestRecord], _ prepared: [PreparedRecord], source: String, now: Timestamp,
-                       checkpoint: Checkpoint?) throws -> IngestSummary {
+    private func write(
+        _ records: [IngestRecord], _ prepared: [PreparedRecord], source: String, now: Timestamp,
+        checkpoint: Checkpoint?
+    ) throws -> IngestSummary {
         let store = self.store
         let plan = self.plan
         return try transaction(now: now) { txn, ws, state in
@@ -220,11 +235,13 @@ public final class Engine {
                 }
                 if event.timestamp < earliest || event.timestamp > latest {
                     let tooLate = event.timestamp < earliest
-                    let message = tooLate
+                    let message =
+                        tooLate
                         ? "timestamp \(event.timestamp) is more than \(plan.catalog.maxLatenessDays) days before ingest time \(now)"
                         : "timestamp \(event.timestamp) is more than 1 day after ingest time \(now)"
-                    try deadLetter(record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
-                                   source: source, now: now, &state, txn)
+                    try deadLetter(
+                        record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
+                        source: source, now: now, &state, txn)
                     summary.deadLettered += 1
                     continue
                 }
@@ -232,11 +249,14 @@ public final class Engine {
                 let seq = state.lastSeq
                 try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
                 try txn.put(tid, Keys.seq(seq), in: store.transactions)
-                try txn.put(Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+                try txn.put(
+                    Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
                 if let metrics = plan.metricsByEventType[event.eventType] {
                     for (i, outcome) in outcomes.enumerated() {
                         guard case .rejected(let why) = outcome else { continue }
-                        try txn.put(Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8), in: store.rejections)
+                        try txn.put(
+                            Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
+                            in: store.rejections)
                         summary.metricRejections += 1
                     }
                 }
@@ -253,12 +273,15 @@ public final class Engine {
         }
     }
 
-    private func deadLetter(_ record: IngestRecord, _ invalid: InvalidEvent, source: String, now: Timestamp,
-                            _ state: inout EngineState, _ txn: borrowing Transaction) throws {
+    private func deadLetter(
+        _ record: IngestRecord, _ invalid: InvalidEvent, source: String, now: Timestamp,
+        _ state: inout EngineState, _ txn: borrowing Transaction
+    ) throws {
         state.lastDeadLetter += 1
-        let letter = DeadLetter(number: state.lastDeadLetter, reason: invalid.reason, field: invalid.field,
-                                message: invalid.message, source: source, position: record.position,
-                                ingestTime: now, raw: record.bytes)
+        let letter = DeadLetter(
+            number: state.lastDeadLetter, reason: invalid.reason, field: invalid.field,
+            message: invalid.message, source: source, position: record.position,
+            ingestTime: now, raw: record.bytes)
         try txn.put(Keys.seq(state.lastDeadLetter), letter.encoded(), in: store.deadLetters, flags: .append)
     }
 
@@ -271,7 +294,8 @@ public final class Engine {
     // MARK: Horizon and finalization
 
     /// Materializes every contract's invoices whose period begins on or before `day`.
-    func advanceHorizon(_ ws: WorkingSet, _ state: inout EngineState, to day: Day, _ txn: borrowing Transaction) throws {
+    func advanceHorizon(_ ws: WorkingSet, _ state: inout EngineState, to day: Day, _ txn: borrowing Transaction) throws
+    {
         if let h = state.horizon, day <= h { return }
         for contract in ws.plan.contracts.values { try ws.materialize(contract, through: day, txn) }
         state.horizon = day
@@ -279,8 +303,10 @@ public final class Engine {
 
     /// Freezes a snapshot of every open invoice due by the clock (period end + grace ≤ now) or
     /// whose period ends on or before `through`.
-    func finalizeDue(_ ws: WorkingSet, _ state: inout EngineState, now: Timestamp, through: Day?,
-                     _ txn: borrowing Transaction) throws -> [String] {
+    func finalizeDue(
+        _ ws: WorkingSet, _ state: inout EngineState, now: Timestamp, through: Day?,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
         try ws.settle(txn)
         let grace = Int64(ws.plan.catalog.finalizationGraceHours) * 3600
         var due: [[UInt8]] = []
@@ -305,9 +331,10 @@ public final class Engine {
             }
             guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
             let id = contract.contract.invoiceID(invoice.period)
-            let snapshot = Snapshot(invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,
-                                    finalizedAt: now, seq: state.lastSeq,
-                                    lines: invoice.lineItems.map { Snapshot.Line(lineItemID: $0.id, totals: $0.periodTotals) })
+            let snapshot = Snapshot(
+                invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,
+                finalizedAt: now, seq: state.lastSeq,
+                lines: invoice.lineItems.map { Snapshot.Line(lineItemID: $0.id, totals: $0.periodTotals) })
             try txn.put(key, snapshot.encoded(), in: store.snapshots)
             ws.entries[key]?.didFinalize(snapshot)
             state.counters.invoicesFinalized += 1
@@ -329,8 +356,10 @@ public final class Engine {
     /// One write transaction of the engine: loads the engine state, runs `body` with a working
     /// set over the current plan (drift tracked), then recomputes and writes back what changed,
     /// adds the recompute counters and saves the state. All of it commits together or not at all.
-    private func transaction<R>(now: Timestamp,
-                                _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R) throws -> R {
+    private func transaction<R>(
+        now: Timestamp,
+        _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R
+    ) throws -> R {
         let store = self.store
         let plan = self.plan
         return try store.env.write { txn in
@@ -364,7 +393,9 @@ public final class Engine {
     }
 
     /// Loads every materialized invoice of the plan's contracts, ordered by invoice id.
-    func loadInvoices(_ txn: borrowing Transaction) throws -> [(key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState)] {
+    func loadInvoices(_ txn: borrowing Transaction) throws -> [(
+        key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState
+    )] {
         var result: [(key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState)] = []
         for contract in plan.contracts.values {
             try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { key, value in
@@ -379,8 +410,9 @@ public final class Engine {
 
 extension Catalog {
     /// A catalog with nothing in it (before the first `catalog apply`).
-    static let empty = Catalog(currency: "USD", currencyDecimals: 2, maxLatenessDays: 34, finalizationGraceHours: 24,
-                               metrics: [:], products: [:], rateCards: [:], customers: [])
+    static let empty = Catalog(
+        currency: "USD", currencyDecimals: 2, maxLatenessDays: 34, finalizationGraceHours: 24,
+        metrics: [:], products: [:], rateCards: [:], customers: [])
 }
 
 extension PricingPlan {

@@ -44,8 +44,10 @@ public struct Cursor: ~Copyable {
         return (key, item.value)
     }
 
-    private func move(_ op: MDB_cursor_op, _ operation: String,
-                      key: [UInt8]? = nil) throws(LMDBError) -> (key: [UInt8], value: [UInt8])? {
+    private func move(
+        _ op: MDB_cursor_op, _ operation: String,
+        key: [UInt8]? = nil
+    ) throws(LMDBError) -> (key: [UInt8], value: [UInt8])? {
         let cursor = pointer
         // Everything is copied inside the closure: on input `key` points at our array's storage.
         let result = withValue(key ?? []) { input -> (rc: Int32, item: (key: [UInt8], value: [UInt8])?) in

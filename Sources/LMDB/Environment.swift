@@ -1,9 +1,10 @@
 internal import CLMDB
 internal import Synchronization
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// How to open an ``Environment``. Options only apply when the environment is first opened in this process.
@@ -108,9 +109,11 @@ public final class Environment: @unchecked Sendable {
     /// already open in this process (whose options then stay as they were).
     public static func open(path: String, options: EnvironmentOptions = .init()) throws -> Environment {
         guard options.mapSize > 0, options.maxDatabases >= 0, options.maxReaders > 0,
-              options.maxDatabases <= Int(UInt32.max), options.maxReaders <= Int(UInt32.max) else {
-            throw LMDBError(.invalidArgument, "Environment.open",
-                            detail: "mapSize and maxReaders must be positive, maxDatabases non-negative")
+            options.maxDatabases <= Int(UInt32.max), options.maxReaders <= Int(UInt32.max)
+        else {
+            throw LMDBError(
+                .invalidArgument, "Environment.open",
+                detail: "mapSize and maxReaders must be positive, maxDatabases non-negative")
         }
         try makeDirectories(path)
         let canonical = try canonicalPath(path)
@@ -338,7 +341,8 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_stat(handle, &stat), "mdb_env_stat")
         let pageSize = Int(stat.ms_psize)
         let lastPage = Int(envInfo.me_last_pgno)
-        return EnvironmentInfo(mapSize: Int(envInfo.me_mapsize), lastPageNumber: lastPage,
-                               pageSize: pageSize, usedBytes: (lastPage + 1) * pageSize)
+        return EnvironmentInfo(
+            mapSize: Int(envInfo.me_mapsize), lastPageNumber: lastPage,
+            pageSize: pageSize, usedBytes: (lastPage + 1) * pageSize)
     }
 }

@@ -24,7 +24,9 @@ extension Array where Element == UInt8 {
 
     /// Reads 8 big-endian bytes at `offset`. Traps if they are out of range (a malformed key is a bug).
     public static func readBigEndianUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
-        precondition(offset >= 0 && offset <= bytes.count - 8, "readBigEndianUInt64: offset \(offset) out of range for \(bytes.count) bytes")
+        precondition(
+            offset >= 0 && offset <= bytes.count - 8,
+            "readBigEndianUInt64: offset \(offset) out of range for \(bytes.count) bytes")
         var value: UInt64 = 0
         for index in offset..<(offset + 8) { value = value << 8 | UInt64(bytes[index]) }
         return value
@@ -32,7 +34,9 @@ extension Array where Element == UInt8 {
 
     /// Reads 4 big-endian bytes at `offset`. Traps if they are out of range.
     public static func readBigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        precondition(offset >= 0 && offset <= bytes.count - 4, "readBigEndianUInt32: offset \(offset) out of range for \(bytes.count) bytes")
+        precondition(
+            offset >= 0 && offset <= bytes.count - 4,
+            "readBigEndianUInt32: offset \(offset) out of range for \(bytes.count) bytes")
         var value: UInt32 = 0
         for index in offset..<(offset + 4) { value = value << 8 | UInt32(bytes[index]) }
         return value

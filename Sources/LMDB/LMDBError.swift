@@ -1,8 +1,9 @@
 internal import CLMDB
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// An error from LMDB, or from this layer's own safety checks, naming the C call that failed.
@@ -66,7 +67,8 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
         var hint: String? {
             switch self {
             case .mapFull:
-                return "grow the map: the next write doubles it automatically, so retry the operation or split it into smaller transactions"
+                return
+                    "grow the map: the next write doubles it automatically, so retry the operation or split it into smaller transactions"
             case .readersFull:
                 return "too many open read transactions; raise EnvironmentOptions.maxReaders or end long-running reads"
             case .dbsFull:

@@ -1,8 +1,9 @@
 internal import CLMDB
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// A pthread reader/writer lock. Transactions hold it shared; resizing the map needs it exclusively,
@@ -78,9 +79,9 @@ final class WriterLock: @unchecked Sendable {
 /// An identifier for the calling thread, to detect nested write transactions.
 func currentThreadID() -> UInt {
     #if canImport(Darwin)
-    return UInt(bitPattern: pthread_self())
+        return UInt(bitPattern: pthread_self())
     #else
-    return UInt(pthread_self())
+        return UInt(pthread_self())
     #endif
 }
 
@@ -92,8 +93,9 @@ func makeDirectories(_ path: String) throws(LMDBError) {
         if mkdir(prefix, 0o755) != 0 {
             let error = errno
             if error != EEXIST {
-                throw LMDBError(LMDBError.Code(rawValue: error), "mkdir",
-                                detail: "\(String(cString: strerror(error))): \(prefix)")
+                throw LMDBError(
+                    LMDBError.Code(rawValue: error), "mkdir",
+                    detail: "\(String(cString: strerror(error))): \(prefix)")
             }
         }
         prefix += "/"
@@ -104,8 +106,9 @@ func makeDirectories(_ path: String) throws(LMDBError) {
 func canonicalPath(_ path: String) throws(LMDBError) -> String {
     guard let resolved = realpath(path, nil) else {
         let error = errno
-        throw LMDBError(LMDBError.Code(rawValue: error), "realpath",
-                        detail: "\(String(cString: strerror(error))): \(path)")
+        throw LMDBError(
+            LMDBError.Code(rawValue: error), "realpath",
+            detail: "\(String(cString: strerror(error))): \(path)")
     }
     defer { free(resolved) }
     return String(cString: resolved)

@@ -114,8 +114,10 @@ public struct Transaction: ~Copyable {
 
     /// Iterates key/value pairs in key order starting at the first key >= `from` (or the first key when nil);
     /// the body returns false to stop.
-    public func scan(in db: Database, from: [UInt8]? = nil,
-                     _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+    public func scan(
+        in db: Database, from: [UInt8]? = nil,
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
         try withCursor(in: db) { cursor in
             var item = try from.map { try cursor.seek(atLeast: $0) } ?? cursor.first()
             while let (key, value) = item {
@@ -126,8 +128,10 @@ public struct Transaction: ~Copyable {
     }
 
     /// Iterates keys that start with `prefix`, in order; the body returns false to stop.
-    public func scan(in db: Database, prefix: [UInt8],
-                     _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+    public func scan(
+        in db: Database, prefix: [UInt8],
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
         try withCursor(in: db) { cursor in
             var item = try cursor.seek(atLeast: prefix)
             while let (key, value) = item, key.starts(with: prefix) {
@@ -139,8 +143,10 @@ public struct Transaction: ~Copyable {
 
     /// Iterates in reverse key order starting at the last key <= `from` (or the last key when nil);
     /// the body returns false to stop. In a dupSort database, values of a key also come in reverse.
-    public func scanReverse(in db: Database, from: [UInt8]? = nil,
-                            _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+    public func scanReverse(
+        in db: Database, from: [UInt8]? = nil,
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
         try withCursor(in: db) { cursor in
             var item: (key: [UInt8], value: [UInt8])?
             if let from {
@@ -206,8 +212,9 @@ public struct Transaction: ~Copyable {
 
     private func validate(_ db: Database, _ operation: String) throws(LMDBError) {
         if db.environmentID != environmentID {
-            throw LMDBError(.badDatabase, operation,
-                            detail: "database \"\(db.name)\" belongs to another environment")
+            throw LMDBError(
+                .badDatabase, operation,
+                detail: "database \"\(db.name)\" belongs to another environment")
         }
     }
 }

@@ -4,8 +4,9 @@ import DaybookEngine
 import Foundation
 
 struct CatalogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Manage the catalog.",
-                                                    subcommands: [Apply.self])
+    static let configuration = CommandConfiguration(
+        commandName: "catalog", abstract: "Manage the catalog.",
+        subcommands: [Apply.self])
 
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -21,8 +22,10 @@ struct CatalogCommand: ParsableCommand {
             } catch let error as CatalogError {
                 throw UsageError("\(file): \(error)")
             }
-            print("catalog version \(change.version) applied: \(change.added.count) contracts added, "
-                  + "\(change.changed.count) changed, \(change.removed.count) removed, \(change.eventsReread) events re-read")
+            print(
+                "catalog version \(change.version) applied: \(change.added.count) contracts added, "
+                    + "\(change.changed.count) changed, \(change.removed.count) removed, \(change.eventsReread) events re-read"
+            )
         }
     }
 }
@@ -43,7 +46,9 @@ struct Ingest: ParsableCommand {
         let engine = try global.engine()
         let now = try global.clock()
         let size = max(1, batchSize)
-        let batches = stride(from: 0, to: max(records.count, 1), by: size).map { Array(records[$0..<min($0 + size, records.count)]) }
+        let batches = stride(from: 0, to: max(records.count, 1), by: size).map {
+            Array(records[$0..<min($0 + size, records.count)])
+        }
         let summary = try engine.ingest(batches: batches, source: source, now: now) { i, batch in
             if progress, let last = batches[i].last {
                 FileHandle.standardError.write(Data("committed through \(last.position): \(batch.json)\n".utf8))
@@ -51,10 +56,14 @@ struct Ingest: ParsableCommand {
         }
         switch output.resolved(summary: true) {
         case .json: print(summary.json)
-        case .csv: print("accepted,duplicates,dead_lettered,metric_rejections\n\(summary.accepted),\(summary.duplicates),\(summary.deadLettered),\(summary.metricRejections)")
+        case .csv:
+            print(
+                "accepted,duplicates,dead_lettered,metric_rejections\n\(summary.accepted),\(summary.duplicates),\(summary.deadLettered),\(summary.metricRejections)"
+            )
         case .table:
-            print("\(records.count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
-                  + "\(summary.deadLettered) dead-lettered; \(summary.metricRejections) metric rejections")
+            print(
+                "\(records.count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
+                    + "\(summary.deadLettered) dead-lettered; \(summary.metricRejections) metric rejections")
         }
     }
 }
@@ -68,7 +77,9 @@ struct Finalize: ParsableCommand {
     func run() throws {
         let through = try through.map { try parseDay($0, option: "--through") }
         let ids = try global.engine().finalize(now: try global.clock(), through: through)
-        print("\(ids.count) invoice\(ids.count == 1 ? "" : "s") finalized" + (ids.isEmpty ? "" : ": " + ids.joined(separator: ", ")))
+        print(
+            "\(ids.count) invoice\(ids.count == 1 ? "" : "s") finalized"
+                + (ids.isEmpty ? "" : ": " + ids.joined(separator: ", ")))
     }
 }
 
@@ -93,7 +104,8 @@ struct Breakdown: ParsableCommand {
 
     func run() throws {
         let table = try global.engine(mustExist: true).breakdown(invoiceID: invoice, now: try global.clock())
-        output.emit(table, rightAligned: ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"])
+        output.emit(
+            table, rightAligned: ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"])
     }
 }
 
@@ -117,8 +129,9 @@ struct Export: ParsableCommand {
                 throw UsageError("cannot write \(path)")
             }
         }
-        print("exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
-              + "\(export.balances.rows.count) balance rows to \(out)")
+        print(
+            "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
+                + "\(export.balances.rows.count) balance rows to \(out)")
     }
 }
 
@@ -130,8 +143,9 @@ struct Unbilled: ParsableCommand {
 }
 
 struct DeadLetters: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dead-letters",
-                                                    abstract: "Records that were not accepted, with reason and position.")
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters",
+        abstract: "Records that were not accepted, with reason and position.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
     func run() throws { output.emit(try global.engine(mustExist: true).deadLettersTable()) }
@@ -154,7 +168,8 @@ struct Stats: ParsableCommand {
         let fields = try global.engine(mustExist: true).statsFields()
         switch output.resolved(summary: true) {
         case .json: print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
-        case .csv: print(fields.map(\.0).joined(separator: ",") + "\n" + fields.map { "\($0.1)" }.joined(separator: ","))
+        case .csv:
+            print(fields.map(\.0).joined(separator: ",") + "\n" + fields.map { "\($0.1)" }.joined(separator: ","))
         case .table:
             var table = Table(columns: ["counter", "value"])
             table.rows = fields.map { [$0.0, "\($0.1)"] }
@@ -182,7 +197,9 @@ struct Generate: ParsableCommand {
         g.customers = customers.split(separator: ",").map(String.init)
         let text = g.lines().joined(separator: "\n") + "\n"
         if let out {
-            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw UsageError("cannot write \(out)") }
+            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
+                throw UsageError("cannot write \(out)")
+            }
         } else {
             print(text, terminator: "")
         }
@@ -226,38 +243,59 @@ struct Discrepancies: ParsableCommand {
         case .csv: print(TableWriter.csv(engine.discrepanciesTable(records)), terminator: "")
         case .table:
             if records.isEmpty {
-                print(history ? "no resolved drift" : "no open drift: every finalized invoice matches the live breakdown")
+                print(
+                    history ? "no resolved drift" : "no open drift: every finalized invoice matches the live breakdown")
                 return
             }
-            print(TableWriter.text(engine.discrepancySummary(records), rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
+            print(
+                TableWriter.text(
+                    engine.discrepancySummary(records),
+                    rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
             var table = engine.discrepanciesTable(records)
-            let keep = ["invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total",
-                        "delta_total", "late_transaction_ids", "via_invoices"]
+            let keep = [
+                "invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total",
+                "current_total",
+                "delta_total", "late_transaction_ids", "via_invoices",
+            ]
             let idx = keep.map { table.columns.firstIndex(of: $0)! }
-            table = Table(columns: keep, rows: table.rows.map { row in idx.map { i in
-                let v = row[i]
-                return v.count > 40 ? String(v.prefix(37)) + "..." : v
-            } })
-            print(TableWriter.text(table, rightAligned: ["finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total"]), terminator: "")
+            table = Table(
+                columns: keep,
+                rows: table.rows.map { row in
+                    idx.map { i in
+                        let v = row[i]
+                        return v.count > 40 ? String(v.prefix(37)) + "..." : v
+                    }
+                })
+            print(
+                TableWriter.text(
+                    table,
+                    rightAligned: [
+                        "finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total",
+                    ]), terminator: "")
         }
     }
 }
 
 struct InvoiceCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "invoice", abstract: "Inspect one invoice.",
-                                                    subcommands: [Show.self])
+    static let configuration = CommandConfiguration(
+        commandName: "invoice", abstract: "Inspect one invoice.",
+        subcommands: [Show.self])
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The finalized snapshot beside the live values, per line item.")
+        static let configuration = CommandConfiguration(
+            abstract: "The finalized snapshot beside the live values, per line item.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: FormatOption
         @Argument(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var id: String
 
         func run() throws {
-            let (snapshot, table) = try global.engine(mustExist: true).invoiceComparison(invoiceID: id, now: try global.clock())
+            let (snapshot, table) = try global.engine(mustExist: true).invoiceComparison(
+                invoiceID: id, now: try global.clock())
             if output.resolved() == .table {
                 if let snapshot {
-                    print("\(id): finalized at \(snapshot.finalizedAt) (log seq \(snapshot.seq)); finalized values beside live values\n")
+                    print(
+                        "\(id): finalized at \(snapshot.finalizedAt) (log seq \(snapshot.seq)); finalized values beside live values\n"
+                    )
                 } else {
                     print("\(id): draft (not finalized); live values\n")
                 }

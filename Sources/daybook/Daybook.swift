@@ -10,9 +10,12 @@ struct Daybook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daybook",
         abstract: "Event-sourced incremental invoice breakdowns for usage-based billing.",
-        subcommands: [CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self, Export.self,
-                      Discrepancies.self,
-                      Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Replay.self, Generate.self, Demo.self])
+        subcommands: [
+            CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self,
+            Export.self,
+            Discrepancies.self,
+            Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Replay.self, Generate.self, Demo.self,
+        ])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
     /// 2 bad usage or invalid input.
@@ -79,7 +82,8 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
     func engine(mustExist: Bool = false) throws -> Engine {
         if mustExist && !FileManager.default.fileExists(atPath: data + "/data.mdb") {
-            throw UsageError("no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
+            throw UsageError(
+                "no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
         }
         return try Engine(path: data)
     }

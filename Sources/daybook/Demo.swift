@@ -29,18 +29,23 @@ struct Demo: ParsableCommand {
         for arrival in generator.arrivals() {
             let records = try RecordSplitter.split(Array(arrival.lines.joined(separator: "\n").utf8), source: "demo")
             count += records.count
-            summary += try engine.ingest(records, source: "generated", now: Timestamp(day: arrival.day).adding(seconds: 23 * 3600))
+            summary += try engine.ingest(
+                records, source: "generated", now: Timestamp(day: arrival.day).adding(seconds: 23 * 3600))
         }
         print("Daybook demo: store \(path), example catalog, October 2026 of generated usage arriving day by day\n")
-        print("Ingested \(count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
-              + "\(summary.deadLettered) dead-lettered, \(summary.metricRejections) metric rejections\n")
+        print(
+            "Ingested \(count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
+                + "\(summary.deadLettered) dead-lettered, \(summary.metricRejections) metric rejections\n")
         let invoices = try engine.invoicesTable(now: now)
         print("Invoices")
-        print(TableWriter.text(invoices, rightAligned: ["line_items", "subtotal", "credits_applied", "commits_applied", "total"]))
+        print(
+            TableWriter.text(
+                invoices, rightAligned: ["line_items", "subtotal", "credits_applied", "commits_applied", "total"]))
         let id = "acme-2026/2026-10-01"
         let breakdown = try engine.breakdown(invoiceID: id, now: now)
         let money = ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"]
-        var days = Table(columns: breakdown.columns.filter { !["line_item_id", "quantity", "unit_price"].contains($0) })
+        var days = Table(
+            columns: breakdown.columns.filter { !["line_item_id", "quantity", "unit_price"].contains($0) })
         days.rows = breakdown.rows.filter { $0[1] == "*" }.map { [$0[0], $0[4], $0[5], $0[6], $0[7]] }
         print("Breakdown of \(id), first 10 days (daily invoice totals)")
         days.rows = Array(days.rows.prefix(10))
@@ -62,14 +67,22 @@ struct Demo: ParsableCommand {
         late.customers = ["acme"]
         late.duplicatePerMille = 0
         late.invalidPerMille = 0
-        let lateRecords = try RecordSplitter.split(Array(late.lines().joined(separator: "\n").utf8), source: "demo-late")
-        let lateSummary = try engine.ingest(lateRecords, source: "backfill", now: try Timestamp(parsing: "2026-11-03T09:00:00Z"))
+        let lateRecords = try RecordSplitter.split(
+            Array(late.lines().joined(separator: "\n").utf8), source: "demo-late")
+        let lateSummary = try engine.ingest(
+            lateRecords, source: "backfill", now: try Timestamp(parsing: "2026-11-03T09:00:00Z"))
         print("A backfill of \(lateSummary.accepted) acme events dated Oct 20–29 arrives on Nov 3.\n")
         let drifts = try engine.discrepancies()
         print("Discrepancies: finalized invoices that no longer match the live breakdown")
-        print(TableWriter.text(engine.discrepancySummary(drifts), rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
+        print(
+            TableWriter.text(
+                engine.discrepancySummary(drifts),
+                rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
         var drift = engine.discrepanciesTable(drifts)
-        let keep = ["invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total"]
+        let keep = [
+            "invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total",
+            "delta_total",
+        ]
         let idx = keep.map { drift.columns.firstIndex(of: $0)! }
         drift = Table(columns: keep, rows: drift.rows.map { row in idx.map { row[$0] } })
         print(TableWriter.text(drift, rightAligned: Set(keep.dropFirst(2))), terminator: "")

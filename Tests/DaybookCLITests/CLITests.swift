@@ -4,35 +4,39 @@ import Testing
 @Suite("daybook CLI end to end")
 struct CLITests {
     static let catalog = """
-    {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 34,
-     "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens", "group_by": ["model"]},
-                 {"id": "gb", "event_type": "storage", "aggregation": "max", "property": "gb"}],
-     "products": [{"id": "tok", "name": "Tokens, all models", "metric": "tokens"}, {"id": "disk", "name": "Disk", "metric": "gb"}],
-     "rate_cards": [{"id": "r", "rates": [{"product": "tok", "unit_price": "0.01"}, {"product": "disk", "unit_price": "2"}]}],
-     "customers": [{"id": "c1", "name": "C1", "contracts": [{"id": "k1", "rate_card": "r", "starts": "2026-10-01", "ends": null}]}]}
-    """
+        {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 34,
+         "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens", "group_by": ["model"]},
+                     {"id": "gb", "event_type": "storage", "aggregation": "max", "property": "gb"}],
+         "products": [{"id": "tok", "name": "Tokens, all models", "metric": "tokens"}, {"id": "disk", "name": "Disk", "metric": "gb"}],
+         "rate_cards": [{"id": "r", "rates": [{"product": "tok", "unit_price": "0.01"}, {"product": "disk", "unit_price": "2"}]}],
+         "customers": [{"id": "c1", "name": "C1", "contracts": [{"id": "k1", "rate_card": "r", "starts": "2026-10-01", "ends": null}]}]}
+        """
 
-    func event(_ id: String, _ ts: String, _ props: String, type: String = "inference", customer: String = "c1") -> String {
+    func event(_ id: String, _ ts: String, _ props: String, type: String = "inference", customer: String = "c1")
+        -> String
+    {
         "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"\(type)\", \"timestamp\": \"\(ts)\", \"properties\": {\(props)}}"
     }
 
     @Test func badInputIsAccountedForLineByLine() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        try #require(try cli.run(["catalog", "apply", try cli.write("catalog.json", Self.catalog)], now: "2026-10-01T00:00:00Z").status == 0)
+        try #require(
+            try cli.run(["catalog", "apply", try cli.write("catalog.json", Self.catalog)], now: "2026-10-01T00:00:00Z")
+                .status == 0)
         let lines = [
-            event("ok-1", "2026-10-02T10:00:00Z", "\"model\": \"a\", \"tokens\": 100"),                 // accepted
-            "{\"transaction_id\": \"broken\", \"customer_id\": ",                                      // malformed JSON
-            "{\"customer_id\": \"c1\", \"event_type\": \"inference\", \"timestamp\": \"2026-10-02T10:00:00Z\"}", // missing field
-            event("bad-ts", "2026-10-02 10:00:00Z", "\"tokens\": 1"),                                  // bad timestamp
-            event(String(repeating: "x", count: 200), "2026-10-02T10:00:00Z", "\"tokens\": 1"),         // oversized id
-            event("neg", "2026-10-02T11:00:00Z", "\"model\": \"a\", \"tokens\": -5"),                   // accepted, rejected by metric
-            event("nan", "2026-10-02T12:00:00Z", "\"model\": \"a\", \"tokens\": \"many\""),             // accepted, rejected by metric
-            "",                                                                                        // blank: skipped, not counted
-            event("ok-1", "2026-10-03T10:00:00Z", "\"model\": \"b\", \"tokens\": 999"),                 // duplicate id
-            event("old", "2026-08-01T10:00:00Z", "\"tokens\": 1"),                                     // too late
-            event("future", "2026-10-12T10:00:00Z", "\"tokens\": 1"),                                  // in future
-            event("ok-2", "2026-10-03T10:00:00Z", "\"gb\": 7", type: "storage"),                       // accepted
+            event("ok-1", "2026-10-02T10:00:00Z", "\"model\": \"a\", \"tokens\": 100"),  // accepted
+            "{\"transaction_id\": \"broken\", \"customer_id\": ",  // malformed JSON
+            "{\"customer_id\": \"c1\", \"event_type\": \"inference\", \"timestamp\": \"2026-10-02T10:00:00Z\"}",  // missing field
+            event("bad-ts", "2026-10-02 10:00:00Z", "\"tokens\": 1"),  // bad timestamp
+            event(String(repeating: "x", count: 200), "2026-10-02T10:00:00Z", "\"tokens\": 1"),  // oversized id
+            event("neg", "2026-10-02T11:00:00Z", "\"model\": \"a\", \"tokens\": -5"),  // accepted, rejected by metric
+            event("nan", "2026-10-02T12:00:00Z", "\"model\": \"a\", \"tokens\": \"many\""),  // accepted, rejected by metric
+            "",  // blank: skipped, not counted
+            event("ok-1", "2026-10-03T10:00:00Z", "\"model\": \"b\", \"tokens\": 999"),  // duplicate id
+            event("old", "2026-08-01T10:00:00Z", "\"tokens\": 1"),  // too late
+            event("future", "2026-10-12T10:00:00Z", "\"tokens\": 1"),  // in future
+            event("ok-2", "2026-10-03T10:00:00Z", "\"gb\": 7", type: "storage"),  // accepted
         ]
         let file = try cli.write("events.ndjson", lines.joined(separator: "\n") + "\r\n")
         let r = try cli.run(["ingest", file, "--format", "json"], now: "2026-10-10T00:00:00Z")
@@ -45,14 +49,18 @@ struct CLITests {
             let f = row.split(separator: ",", omittingEmptySubsequences: false)
             return "\(f[2]) \(f[3])"
         }
-        #expect(positionsAndReasons == ["line 2 malformed_json", "line 3 missing_field", "line 4 invalid_timestamp",
-                                        "line 5 limit_exceeded", "line 10 too_late", "line 11 in_future"])
+        #expect(
+            positionsAndReasons == [
+                "line 2 malformed_json", "line 3 missing_field", "line 4 invalid_timestamp",
+                "line 5 limit_exceeded", "line 10 too_late", "line 11 in_future",
+            ])
         let rejections = try cli.run(["rejections", "--format", "csv"])
         #expect(rejections.stdout.contains("neg,tokens,negative"))
         #expect(rejections.stdout.contains("nan,tokens,non_numeric"))
 
         // The valid ones are billed: 100 tokens × 0.01 = 1.00 on Oct 2; max 7 GB × 2 = 14.00 on Oct 3.
-        let b = try cli.run(["breakdown", "--invoice", "k1/2026-10-01", "--format", "csv"], now: "2026-10-10T00:00:00Z")
+        let b = try cli.run(
+            ["breakdown", "--invoice", "k1/2026-10-01", "--format", "csv"], now: "2026-10-10T00:00:00Z")
         #expect(b.stdout.contains("2026-10-02,tok{model=a},100,0.01,1.00,0.00,0.00,1.00"))
         #expect(b.stdout.contains("2026-10-03,disk,7,2,14.00,0.00,0.00,14.00"))
     }
@@ -60,25 +68,38 @@ struct CLITests {
     @Test func reingestingIsIdempotentAndExportsAreByteIdentical() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let gen = try cli.run(["generate", "--seed", "5", "--start", "2026-10-01", "--days", "20", "--events-per-day", "40",
-                               "--out", cli.file("usage.ndjson").path])
+        let gen = try cli.run([
+            "generate", "--seed", "5", "--start", "2026-10-01", "--days", "20", "--events-per-day", "40",
+            "--out", cli.file("usage.ndjson").path,
+        ])
         try #require(gen.status == 0, "\(gen.stderr)")
-        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()],
-                                 now: "2026-10-01T00:00:00Z").status == 0)
+        try #require(
+            try cli.run(
+                ["catalog", "apply", try cli.exampleCatalog()],
+                now: "2026-10-01T00:00:00Z"
+            ).status == 0)
         let now = "2026-10-21T00:00:00Z"
         let first = try cli.run(["ingest", cli.file("usage.ndjson").path, "--format", "json"], now: now)
         try #require(first.status == 0, "\(first.stderr)")
-        let accepted = try #require(Int(first.stdout.split(separator: ",")[0].split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
+        let accepted = try #require(
+            Int(first.stdout.split(separator: ",")[0].split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
         #expect(accepted > 1000)
-        try #require(try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("a").path], now: now).status == 0)
-        try #require(try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("b").path], now: now).status == 0)
+        try #require(
+            try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("a").path], now: now).status == 0)
+        try #require(
+            try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("b").path], now: now).status == 0)
 
         let second = try cli.run(["ingest", cli.file("usage.ndjson").path, "--format", "json"], now: now)
         let lines = try String(contentsOf: cli.file("usage.ndjson"), encoding: .utf8).split(separator: "\n").count
-        let deadFirst = try #require(Int(first.stdout.split(separator: ",")[2].split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
+        let deadFirst = try #require(
+            Int(first.stdout.split(separator: ",")[2].split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
         // Every record that was accepted or a duplicate the first time is a duplicate now; invalid ones are invalid again.
-        #expect(second.stdout == "{\"accepted\": 0, \"duplicates\": \(lines - deadFirst), \"dead_lettered\": \(deadFirst), \"metric_rejections\": 0}\n")
-        try #require(try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("c").path], now: now).status == 0)
+        #expect(
+            second.stdout
+                == "{\"accepted\": 0, \"duplicates\": \(lines - deadFirst), \"dead_lettered\": \(deadFirst), \"metric_rejections\": 0}\n"
+        )
+        try #require(
+            try cli.run(["export", "--as-of", "2026-10-21", "--out", cli.file("c").path], now: now).status == 0)
         for name in ["invoices", "line_items", "balances"] {
             let a = try Data(contentsOf: cli.file("a/\(name).csv"))
             #expect(a == (try Data(contentsOf: cli.file("b/\(name).csv"))), "\(name) differs between two exports")
@@ -87,10 +108,15 @@ struct CLITests {
         // A fresh store fed the same inputs produces the same bytes.
         let other = try CLI()
         defer { other.remove() }
-        try #require(try other.run(["catalog", "apply", try cli.exampleCatalog()],
-                                   now: "2026-10-01T00:00:00Z").status == 0)
-        try #require(try other.run(["ingest", "-"], now: now, stdin: try Data(contentsOf: cli.file("usage.ndjson"))).status == 0)
-        try #require(try other.run(["export", "--as-of", "2026-10-21", "--out", other.file("d").path], now: now).status == 0)
+        try #require(
+            try other.run(
+                ["catalog", "apply", try cli.exampleCatalog()],
+                now: "2026-10-01T00:00:00Z"
+            ).status == 0)
+        try #require(
+            try other.run(["ingest", "-"], now: now, stdin: try Data(contentsOf: cli.file("usage.ndjson"))).status == 0)
+        try #require(
+            try other.run(["export", "--as-of", "2026-10-21", "--out", other.file("d").path], now: now).status == 0)
         for name in ["invoices", "line_items", "balances"] {
             #expect(try Data(contentsOf: cli.file("a/\(name).csv")) == Data(contentsOf: other.file("d/\(name).csv")))
         }
@@ -99,14 +125,21 @@ struct CLITests {
     @Test func exportRowsAddUpToInvoiceTotals() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        try #require(try cli.run(["generate", "--seed", "9", "--start", "2026-09-20", "--days", "40", "--events-per-day", "30",
-                                  "--out", cli.file("usage.ndjson").path]).status == 0)
-        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()],
-                                 now: "2026-09-20T00:00:00Z").status == 0)
+        try #require(
+            try cli.run([
+                "generate", "--seed", "9", "--start", "2026-09-20", "--days", "40", "--events-per-day", "30",
+                "--out", cli.file("usage.ndjson").path,
+            ]).status == 0)
+        try #require(
+            try cli.run(
+                ["catalog", "apply", try cli.exampleCatalog()],
+                now: "2026-09-20T00:00:00Z"
+            ).status == 0)
         let now = "2026-10-30T00:00:00Z"
         try #require(try cli.run(["ingest", cli.file("usage.ndjson").path], now: now).status == 0)
         // As of a date after every period shown, so each invoice's days are all exported.
-        try #require(try cli.run(["export", "--as-of", "2026-11-15", "--out", cli.file("x").path], now: now).status == 0)
+        try #require(
+            try cli.run(["export", "--as-of", "2026-11-15", "--out", cli.file("x").path], now: now).status == 0)
         func table(_ name: String) throws -> [[String]] {
             try String(contentsOf: cli.file("x/\(name).csv"), encoding: .utf8).split(separator: "\n").dropFirst()
                 .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
@@ -119,7 +152,9 @@ struct CLITests {
         var byInvoice: [String: [Int]] = [:]
         for r in items {
             let v = [cents(r[9]), cents(r[10]), cents(r[11]), cents(r[12])]
-            byInvoiceDay[r[0] + " " + r[6], default: [0, 0, 0, 0]] = zip(byInvoiceDay[r[0] + " " + r[6]] ?? [0, 0, 0, 0], v).map(+)
+            byInvoiceDay[r[0] + " " + r[6], default: [0, 0, 0, 0]] = zip(
+                byInvoiceDay[r[0] + " " + r[6]] ?? [0, 0, 0, 0], v
+            ).map(+)
             byInvoice[r[0], default: [0, 0, 0, 0]] = zip(byInvoice[r[0]] ?? [0, 0, 0, 0], v).map(+)
         }
         for r in invoices {
@@ -127,7 +162,9 @@ struct CLITests {
         }
         // Period totals shown by `daybook invoices` (invoices that have begun by `now`).
         let list = try cli.run(["invoices", "--format", "csv"], now: now)
-        let summaries = list.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let summaries = list.stdout.split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
         #expect(summaries.count >= 12)
         for s in summaries {
             // invoice_id,customer_id,period_start,period_end,status,finalized_at,open_drift,line_items,subtotal,credits,commits,total
@@ -138,7 +175,8 @@ struct CLITests {
     @Test func errorsNameTheProblemAndMapToExitCodes() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let bad = try cli.write("bad.json", Self.catalog.replacingOccurrences(of: "\"rate_card\": \"r\"", with: "\"rate_card\": \"zzz\""))
+        let bad = try cli.write(
+            "bad.json", Self.catalog.replacingOccurrences(of: "\"rate_card\": \"r\"", with: "\"rate_card\": \"zzz\""))
         let r = try cli.run(["catalog", "apply", bad])
         #expect(r.status == 2)
         #expect(r.stderr.contains("bad.json"))
@@ -146,7 +184,9 @@ struct CLITests {
         #expect(try cli.run(["ingest", cli.file("missing.ndjson").path]).status == 2)
         #expect(try cli.run(["no-such-verb"]).status == 2)
         #expect(try cli.run(["invoices"], now: "not a time").status == 2)
-        try #require(try cli.run(["catalog", "apply", try cli.write("c.json", Self.catalog)], now: "2026-10-01T00:00:00Z").status == 0)
+        try #require(
+            try cli.run(["catalog", "apply", try cli.write("c.json", Self.catalog)], now: "2026-10-01T00:00:00Z").status
+                == 0)
         let unknown = try cli.run(["breakdown", "--invoice", "k1/2026-01-01"], now: "2026-10-05T00:00:00Z")
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no invoice"))
@@ -158,10 +198,17 @@ struct CLITests {
     @Test func ingestsAJSONArray() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        try #require(try cli.run(["catalog", "apply", try cli.write("c.json", Self.catalog)], now: "2026-10-01T00:00:00Z").status == 0)
-        let array = "[\n " + [event("a1", "2026-10-02T01:00:00Z", "\"model\": \"m\", \"tokens\": 3"), "{\"bad\": [1, 2]}",
-                               event("a2", "2026-10-02T02:00:00Z", "\"model\": \"m\", \"tokens\": 4")].joined(separator: ",\n ") + "\n]\n"
-        let r = try cli.run(["ingest", try cli.write("a.json", array), "--format", "json"], now: "2026-10-05T00:00:00Z")
+        try #require(
+            try cli.run(["catalog", "apply", try cli.write("c.json", Self.catalog)], now: "2026-10-01T00:00:00Z").status
+                == 0)
+        let array =
+            "[\n "
+            + [
+                event("a1", "2026-10-02T01:00:00Z", "\"model\": \"m\", \"tokens\": 3"), "{\"bad\": [1, 2]}",
+                event("a2", "2026-10-02T02:00:00Z", "\"model\": \"m\", \"tokens\": 4"),
+            ].joined(separator: ",\n ") + "\n]\n"
+        let r = try cli.run(
+            ["ingest", try cli.write("a.json", array), "--format", "json"], now: "2026-10-05T00:00:00Z")
         #expect(r.stdout == "{\"accepted\": 2, \"duplicates\": 0, \"dead_lettered\": 1, \"metric_rejections\": 0}\n")
         let dead = try cli.run(["dead-letters", "--format", "csv"])
         #expect(dead.stdout.contains("element 2 (line 3),missing_field"))

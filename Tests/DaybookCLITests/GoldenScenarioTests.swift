@@ -15,9 +15,11 @@ struct GoldenScenarioTests {
         let cli = try CLI()
         defer { cli.remove() }
         let golden = CLI.goldenDirectory
-        let apply = try cli.run(["catalog", "apply", golden.appendingPathComponent("catalog.json").path], now: "2026-01-01T00:00:00Z")
+        let apply = try cli.run(
+            ["catalog", "apply", golden.appendingPathComponent("catalog.json").path], now: "2026-01-01T00:00:00Z")
         try #require(apply.status == 0, "\(apply.stderr)")
-        let steps = try JSONDecoder().decode([Step].self, from: Data(contentsOf: golden.appendingPathComponent("script.json")))
+        let steps = try JSONDecoder().decode(
+            [Step].self, from: Data(contentsOf: golden.appendingPathComponent("script.json")))
         var now = "2026-01-01T00:00:00Z"
         for step in steps {
             if let file = step.ingest, let stepNow = step.now {
@@ -33,7 +35,8 @@ struct GoldenScenarioTests {
         let export = try cli.run(["export", "--as-of", "2026-11-25", "--out", out], now: now)
         try #require(export.status == 0, "\(export.stderr)")
         for name in ["invoices", "line_items", "balances"] {
-            let expected = try String(contentsOf: golden.appendingPathComponent("expected/\(name).csv"), encoding: .utf8)
+            let expected = try String(
+                contentsOf: golden.appendingPathComponent("expected/\(name).csv"), encoding: .utf8)
             let actual = try String(contentsOfFile: "\(out)/\(name).csv", encoding: .utf8)
             let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
@@ -47,7 +50,10 @@ struct GoldenScenarioTests {
         // Discrepancies: exactly the records of expected/discrepancies.json, on the keys it lists.
         let disc = try cli.run(["discrepancies", "--format", "json"], now: now)
         try #require(disc.status == 0, "\(disc.stderr)")
-        let want = try JSONSerialization.jsonObject(with: Data(contentsOf: golden.appendingPathComponent("expected/discrepancies.json"))) as! [[String: Any]]
+        let want =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: golden.appendingPathComponent("expected/discrepancies.json")))
+            as! [[String: Any]]
         let got = try JSONSerialization.jsonObject(with: Data(disc.stdout.utf8)) as! [[String: Any]]
         let keys = want.first.map { Array($0.keys).sorted() } ?? []
         func project(_ records: [[String: Any]]) -> [String] {

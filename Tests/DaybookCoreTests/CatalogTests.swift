@@ -4,17 +4,17 @@ import Testing
 @Suite("Catalog validation")
 struct CatalogTests {
     static let valid = """
-    {"currency": "USD", "currency_decimals": 2,
-     "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
-                  "filters": {"region": ["us", 1]}, "group_by": ["model"]}],
-     "products": [{"id": "t", "name": "Tokens", "metric": "tokens"}, {"id": "fee", "name": "Fee", "fixed": true}],
-     "rate_cards": [{"id": "std", "rates": [{"product": "t", "tiers": [{"up_to": "10", "unit_price": "1"}, {"up_to": null, "unit_price": "0.5"}]},
-                                            {"product": "fee", "unit_price": "5.00"}]}],
-     "customers": [{"id": "a", "name": "A", "contracts": [
-        {"id": "a-1", "rate_card": "std", "starts": "2026-01-01", "ends": "2026-06-01",
-         "balances": [{"id": "b1", "type": "credit", "amount": "10.00", "starts": "2026-01-01", "ends": "2026-03-01", "products": null}]},
-        {"id": "a-2", "rate_card": "std", "starts": "2026-06-01", "ends": null, "billing_anchor_day": 15}]}]}
-    """
+        {"currency": "USD", "currency_decimals": 2,
+         "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens",
+                      "filters": {"region": ["us", 1]}, "group_by": ["model"]}],
+         "products": [{"id": "t", "name": "Tokens", "metric": "tokens"}, {"id": "fee", "name": "Fee", "fixed": true}],
+         "rate_cards": [{"id": "std", "rates": [{"product": "t", "tiers": [{"up_to": "10", "unit_price": "1"}, {"up_to": null, "unit_price": "0.5"}]},
+                                                {"product": "fee", "unit_price": "5.00"}]}],
+         "customers": [{"id": "a", "name": "A", "contracts": [
+            {"id": "a-1", "rate_card": "std", "starts": "2026-01-01", "ends": "2026-06-01",
+             "balances": [{"id": "b1", "type": "credit", "amount": "10.00", "starts": "2026-01-01", "ends": "2026-03-01", "products": null}]},
+            {"id": "a-2", "rate_card": "std", "starts": "2026-06-01", "ends": null, "billing_anchor_day": 15}]}]}
+        """
 
     @Test func loadsAValidCatalogWithDefaults() throws {
         let c = try Catalog.parse(Array(Self.valid.utf8))
@@ -55,10 +55,19 @@ struct CatalogTests {
         ("\"unit_price\": \"0.5\"", "\"unit_price\": \"1000000000\"", "$.rate_cards[0].rates[0].tiers[1].unit_price"),
         ("\"metric\": \"tokens\"", "\"metric\": \"nope\"", "$.products[0].metric"),
         ("\"aggregation\": \"sum\"", "\"aggregation\": \"avg\"", "$.metrics[0].aggregation"),
-        ("\"rate_card\": \"std\", \"starts\": \"2026-06-01\"", "\"rate_card\": \"gold\", \"starts\": \"2026-06-01\"", "$.customers[0].contracts[1].rate_card"),
-        ("\"starts\": \"2026-01-01\", \"ends\": \"2026-03-01\"", "\"starts\": \"2026-01-01\", \"ends\": \"2025-03-01\"", "$.customers[0].contracts[0].balances[0].ends"),
+        (
+            "\"rate_card\": \"std\", \"starts\": \"2026-06-01\"", "\"rate_card\": \"gold\", \"starts\": \"2026-06-01\"",
+            "$.customers[0].contracts[1].rate_card"
+        ),
+        (
+            "\"starts\": \"2026-01-01\", \"ends\": \"2026-03-01\"",
+            "\"starts\": \"2026-01-01\", \"ends\": \"2025-03-01\"", "$.customers[0].contracts[0].balances[0].ends"
+        ),
         ("\"group_by\": [\"model\"]", "\"group_by\": [\"a\", \"b\", \"c\", \"d\"]", "$.metrics[0].group_by"),
-        ("{\"up_to\": \"10\"", "{\"up_to\": \"20\", \"unit_price\": \"1\"}, {\"up_to\": \"10\"", "$.rate_cards[0].rates[0].tiers[1].up_to"),
+        (
+            "{\"up_to\": \"10\"", "{\"up_to\": \"20\", \"unit_price\": \"1\"}, {\"up_to\": \"10\"",
+            "$.rate_cards[0].rates[0].tiers[1].up_to"
+        ),
     ])
     func rejectsInvalidValues(original: String, replacement: String, path: String) {
         let doc = Self.valid.replacingOccurrences(of: original, with: replacement)

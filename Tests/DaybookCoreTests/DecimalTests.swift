@@ -58,10 +58,16 @@ struct DecimalTests {
         // 10^14 × 0.000000000005 = 500, exactly; × 0.000000000001 = 100.
         #expect(FixedDecimal.amount(q, times: FixedDecimal("0.000000000005")!, decimals: 2) == FixedDecimal(500))
         // 1830 × 0.0000032 = 0.005856 → 0.01
-        #expect(FixedDecimal.amount(FixedDecimal(1830), times: FixedDecimal("0.0000032")!, decimals: 2) == FixedDecimal("0.01")!)
+        #expect(
+            FixedDecimal.amount(FixedDecimal(1830), times: FixedDecimal("0.0000032")!, decimals: 2) == FixedDecimal(
+                "0.01")!)
         // 1562.5 × 0.0001 = 0.15625 → 0.16 (not a tie); 1250 × 0.0001 = 0.125 → 0.12 (tie, even)
-        #expect(FixedDecimal.amount(FixedDecimal("1562.5")!, times: FixedDecimal("0.0001")!, decimals: 2) == FixedDecimal("0.16")!)
-        #expect(FixedDecimal.amount(FixedDecimal(1250), times: FixedDecimal("0.0001")!, decimals: 2) == FixedDecimal("0.12")!)
+        #expect(
+            FixedDecimal.amount(FixedDecimal("1562.5")!, times: FixedDecimal("0.0001")!, decimals: 2) == FixedDecimal(
+                "0.16")!)
+        #expect(
+            FixedDecimal.amount(FixedDecimal(1250), times: FixedDecimal("0.0001")!, decimals: 2) == FixedDecimal(
+                "0.12")!)
     }
 
     @Test(arguments: [

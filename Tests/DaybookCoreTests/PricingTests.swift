@@ -22,8 +22,10 @@ struct PricingTests {
     @Test func roundingHappensOnTheExactTierSum() {
         // 1,000,001 units: 4 + 0.0000032 = 4.0000032 → 4.00 (rounding the sum, not each tier)
         #expect(tiers.amount(for: FixedDecimal(1_000_001), decimals: 2) == FixedDecimal(4))
-        let gpu = Price.graduated([Tier(upTo: FixedDecimal(8), unitPrice: FixedDecimal(120)),
-                                   Tier(upTo: nil, unitPrice: FixedDecimal(95))])
+        let gpu = Price.graduated([
+            Tier(upTo: FixedDecimal(8), unitPrice: FixedDecimal(120)),
+            Tier(upTo: nil, unitPrice: FixedDecimal(95)),
+        ])
         // 9 GPUs: 8 × 120 + 1 × 95 = 1055
         #expect(gpu.amount(for: FixedDecimal(9), decimals: 2) == FixedDecimal(1055))
         // fractional quantity across the bound: 8.5 → 960 + 47.5
@@ -38,15 +40,20 @@ struct PricingTests {
     }
 
     func contract(starts: String, ends: String? = nil, anchor: Int) -> Contract {
-        Contract(id: "c", customerID: "x", rateCard: "r", starts: Day(parsing: starts)!, ends: ends.flatMap(Day.init(parsing:)),
-                 billingAnchorDay: anchor, balances: [])
+        Contract(
+            id: "c", customerID: "x", rateCard: "r", starts: Day(parsing: starts)!,
+            ends: ends.flatMap(Day.init(parsing:)),
+            billingAnchorDay: anchor, balances: [])
     }
 
     @Test func periodsRunFromStartToAnchorThenAnchorToAnchor() {
         let c = contract(starts: "2026-01-10", ends: "2026-04-20", anchor: 1)
         let periods = c.periods(beginningOnOrBefore: Day(parsing: "2026-12-31")!).map(\.description)
-        #expect(periods == ["2026-01-10..<2026-02-01", "2026-02-01..<2026-03-01", "2026-03-01..<2026-04-01",
-                            "2026-04-01..<2026-04-20"])
+        #expect(
+            periods == [
+                "2026-01-10..<2026-02-01", "2026-02-01..<2026-03-01", "2026-03-01..<2026-04-01",
+                "2026-04-01..<2026-04-20",
+            ])
         // Starting on the anchor day: the first period is a whole month.
         let d = contract(starts: "2026-09-15", anchor: 15)
         #expect(d.period(containing: Day(parsing: "2026-10-14")!)?.description == "2026-09-15..<2026-10-15")
@@ -60,34 +67,47 @@ struct PricingTests {
         #expect(c.invoiceID(c.period(containing: Day(parsing: "2026-02-03")!)!) == "c/2026-02-01")
     }
 
-    func balance(_ id: String, _ kind: Balance.Kind, _ amount: Int, priority: Int = 0, ends: String = "2027-01-01",
-                 products: Set<String>? = nil) -> Balance {
-        Balance(id: id, kind: kind, amount: FixedDecimal(amount), starts: Day(parsing: "2026-01-01")!,
-                ends: Day(parsing: ends)!, products: products, priority: priority)
+    func balance(
+        _ id: String, _ kind: Balance.Kind, _ amount: Int, priority: Int = 0, ends: String = "2027-01-01",
+        products: Set<String>? = nil
+    ) -> Balance {
+        Balance(
+            id: id, kind: kind, amount: FixedDecimal(amount), starts: Day(parsing: "2026-01-01")!,
+            ends: Day(parsing: ends)!, products: products, priority: priority)
     }
 
     @Test func drawOrderIsPriorityThenCreditsThenEndsThenID() {
-        let list = [balance("z", .commit, 1), balance("b", .credit, 1, ends: "2026-06-01"), balance("a", .credit, 1),
-                    balance("p", .credit, 1, priority: -1), balance("c", .commit, 1, ends: "2026-03-01")]
+        let list = [
+            balance("z", .commit, 1), balance("b", .credit, 1, ends: "2026-06-01"), balance("a", .credit, 1),
+            balance("p", .credit, 1, priority: -1), balance("c", .commit, 1, ends: "2026-03-01"),
+        ]
         #expect(list.sorted(by: Balance.drawsBefore).map(\.id) == ["p", "b", "a", "c", "z"])
     }
 
     @Test func drawDownCoversLineItemsInOrderAndCarriesRemainders() {
-        let balances = [balance("promo", .credit, 10, products: ["tokens"]), balance("commit", .commit, 25, priority: 1)]
+        let balances = [
+            balance("promo", .credit, 10, products: ["tokens"]), balance("commit", .commit, 25, priority: 1),
+        ]
         var remaining = balances.map(\.amount)
         let day = Day(parsing: "2026-03-01")!
         // fee 20: only the commit applies (20); tokens 12: credit 10, then commit 2 (of 5 left).
-        let applied = DrawDown.allocate(charges: [("fee", FixedDecimal(20)), ("tokens", FixedDecimal(12))],
-                                        balances: balances, remaining: &remaining, day: day)
-        #expect(applied == [DrawDown.Applied(credits: .zero, commits: FixedDecimal(20)),
-                            DrawDown.Applied(credits: FixedDecimal(10), commits: FixedDecimal(2))])
+        let applied = DrawDown.allocate(
+            charges: [("fee", FixedDecimal(20)), ("tokens", FixedDecimal(12))],
+            balances: balances, remaining: &remaining, day: day)
+        #expect(
+            applied == [
+                DrawDown.Applied(credits: .zero, commits: FixedDecimal(20)),
+                DrawDown.Applied(credits: FixedDecimal(10), commits: FixedDecimal(2)),
+            ])
         #expect(remaining == [.zero, FixedDecimal(3)])
         // Next day the commit has 3 left; inactive balances give nothing.
-        let later = DrawDown.allocate(charges: [("fee", FixedDecimal(5))], balances: balances, remaining: &remaining, day: day)
+        let later = DrawDown.allocate(
+            charges: [("fee", FixedDecimal(5))], balances: balances, remaining: &remaining, day: day)
         #expect(later == [DrawDown.Applied(credits: .zero, commits: FixedDecimal(3))])
         var fresh = balances.map(\.amount)
-        let expired = DrawDown.allocate(charges: [("fee", FixedDecimal(5))], balances: balances, remaining: &fresh,
-                                        day: Day(parsing: "2027-01-01")!)
+        let expired = DrawDown.allocate(
+            charges: [("fee", FixedDecimal(5))], balances: balances, remaining: &fresh,
+            day: Day(parsing: "2027-01-01")!)
         #expect(expired == [DrawDown.Applied()])
     }
 }

@@ -45,7 +45,8 @@ let goodJSONCases: [GoodJSON] = [
     ),
     GoodJSON(text: #"["a\nb","c","d\te"]"#, expected: .array([.string("a\nb"), .string("c"), .string("d\te")])),
     // Keys differing only in case are distinct.
-    GoodJSON(text: #"{"a":1,"A":2}"#, expected: obj([(key: "a", value: .number("1")), (key: "A", value: .number("2"))])),
+    GoodJSON(
+        text: #"{"a":1,"A":2}"#, expected: obj([(key: "a", value: .number("1")), (key: "A", value: .number("2"))])),
     // Canonically equivalent but byte-different keys are distinct JSON keys.
     GoodJSON(
         text: #"{"\u00e9":1,"e\u0301":2}"#,
@@ -167,19 +168,19 @@ let manyKeysThenDuplicate = "{" + (0..<20).map { #""k\#($0)":0,"# }.joined() + #
 let badJSONCases: [BadJSON] = [
     // Encoding.
     BadJSON(bytes: [0xEF, 0xBB, 0xBF, 0x31], "byte order mark", at: 0),
-    BadJSON(bytes: [0x22, 0xC0, 0xAF, 0x22], "invalid UTF-8", at: 1),          // overlong '/'
-    BadJSON(bytes: [0x22, 0xE0, 0x80, 0xAF, 0x22], "invalid UTF-8", at: 1),    // overlong 3-byte
-    BadJSON(bytes: [0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22], "invalid UTF-8", at: 1), // overlong 4-byte
-    BadJSON(bytes: [0x22, 0xED, 0xA0, 0x80, 0x22], "invalid UTF-8", at: 1),    // U+D800 encoded
-    BadJSON(bytes: [0x22, 0xED, 0xBF, 0xBF, 0x22], "invalid UTF-8", at: 1),    // U+DFFF encoded
-    BadJSON(bytes: [0x22, 0xF5, 0x80, 0x80, 0x80, 0x22], "invalid UTF-8", at: 1), // lead byte > F4
-    BadJSON(bytes: [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], "invalid UTF-8", at: 1), // > U+10FFFF
+    BadJSON(bytes: [0x22, 0xC0, 0xAF, 0x22], "invalid UTF-8", at: 1),  // overlong '/'
+    BadJSON(bytes: [0x22, 0xE0, 0x80, 0xAF, 0x22], "invalid UTF-8", at: 1),  // overlong 3-byte
+    BadJSON(bytes: [0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22], "invalid UTF-8", at: 1),  // overlong 4-byte
+    BadJSON(bytes: [0x22, 0xED, 0xA0, 0x80, 0x22], "invalid UTF-8", at: 1),  // U+D800 encoded
+    BadJSON(bytes: [0x22, 0xED, 0xBF, 0xBF, 0x22], "invalid UTF-8", at: 1),  // U+DFFF encoded
+    BadJSON(bytes: [0x22, 0xF5, 0x80, 0x80, 0x80, 0x22], "invalid UTF-8", at: 1),  // lead byte > F4
+    BadJSON(bytes: [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], "invalid UTF-8", at: 1),  // > U+10FFFF
     BadJSON(bytes: [0x22, 0xFF, 0x22], "invalid UTF-8", at: 1),
-    BadJSON(bytes: [0x22, 0x80, 0x22], "invalid UTF-8", at: 1),                // stray continuation
-    BadJSON(bytes: [0x22, 0x61, 0xC3, 0x22], "invalid UTF-8", at: 2),          // truncated before quote
-    BadJSON(bytes: [0x22, 0xE2, 0x82], "invalid UTF-8", at: 1),                // truncated at end
-    BadJSON(bytes: [0x22, 0x5C, 0x6E, 0xC0, 0x80, 0x22], "invalid UTF-8", at: 3), // after an escape
-    BadJSON(bytes: [0x31, 0x20, 0xFF], "invalid UTF-8", at: 2),                // outside a string
+    BadJSON(bytes: [0x22, 0x80, 0x22], "invalid UTF-8", at: 1),  // stray continuation
+    BadJSON(bytes: [0x22, 0x61, 0xC3, 0x22], "invalid UTF-8", at: 2),  // truncated before quote
+    BadJSON(bytes: [0x22, 0xE2, 0x82], "invalid UTF-8", at: 1),  // truncated at end
+    BadJSON(bytes: [0x22, 0x5C, 0x6E, 0xC0, 0x80, 0x22], "invalid UTF-8", at: 3),  // after an escape
+    BadJSON(bytes: [0x31, 0x20, 0xFF], "invalid UTF-8", at: 2),  // outside a string
     BadJSON(bytes: [0x5B, 0xC3, 0x28, 0x5D], "invalid UTF-8", at: 1),
     // Not-JSON numbers and literals.
     BadJSON("NaN", "NaN is not valid JSON", at: 0),
@@ -244,7 +245,7 @@ let badJSONCases: [BadJSON] = [
     BadJSON("{} x", "trailing characters after value", at: 3),
     BadJSON("[1]]", "trailing characters after value", at: 3),
     BadJSON("\"a\"\u{0}", "trailing characters after value", at: 3),
-    BadJSON("\u{0C}1", "expected a value", at: 0),                       // form feed is not whitespace
+    BadJSON("\u{0C}1", "expected a value", at: 0),  // form feed is not whitespace
     // Duplicate keys.
     BadJSON(#"{"a":1,"a":2}"#, #"duplicate key "a""#, at: 7),
     BadJSON(#"{"a":1,"\u0061":2}"#, #"duplicate key "a""#, at: 7),

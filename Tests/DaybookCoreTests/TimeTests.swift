@@ -128,32 +128,43 @@ private func secs(_ dayNumber: Int, _ h: Int, _ m: Int, _ s: Int, offsetMinutes:
 
 let goodTimestamps: [GoodTimestamp] = [
     // Oct 3 = day 20454 + 273 + 2.
-    GoodTimestamp(text: "2026-10-03T14:05:09.120Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
-                  nanos: 120_000_000, beyond: false, day: "2026-10-03"),
+    GoodTimestamp(
+        text: "2026-10-03T14:05:09.120Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
+        nanos: 120_000_000, beyond: false, day: "2026-10-03"),
     // Sep 11 = 20454 + 243 + 10; lowercase t and z.
-    GoodTimestamp(text: "2026-09-11t15:26:49z", seconds: secs(jan1st2026 + 253, 15, 26, 49),
-                  nanos: 0, beyond: false, day: "2026-09-11"),
+    GoodTimestamp(
+        text: "2026-09-11t15:26:49z", seconds: secs(jan1st2026 + 253, 15, 26, 49),
+        nanos: 0, beyond: false, day: "2026-09-11"),
     // 23:12:38 at -07:00 is 06:12:38 UTC the next day.
-    GoodTimestamp(text: "2026-09-05T23:12:38-07:00", seconds: secs(jan1st2026 + 247, 23, 12, 38, offsetMinutes: -420),
-                  nanos: 0, beyond: false, day: "2026-09-06"),
-    GoodTimestamp(text: "2026-09-05T23:12:38-07:00", seconds: secs(jan1st2026 + 248, 6, 12, 38),
-                  nanos: 0, beyond: false, day: "2026-09-06"),
+    GoodTimestamp(
+        text: "2026-09-05T23:12:38-07:00", seconds: secs(jan1st2026 + 247, 23, 12, 38, offsetMinutes: -420),
+        nanos: 0, beyond: false, day: "2026-09-06"),
+    GoodTimestamp(
+        text: "2026-09-05T23:12:38-07:00", seconds: secs(jan1st2026 + 248, 6, 12, 38),
+        nanos: 0, beyond: false, day: "2026-09-06"),
     // 02:00 at +05:30 on Mar 1 is 20:30 UTC on Feb 28.
-    GoodTimestamp(text: "2026-03-01T02:00:00+05:30", seconds: secs(jan1st2026 + 58, 20, 30, 0),
-                  nanos: 0, beyond: false, day: "2026-02-28"),
-    GoodTimestamp(text: "2026-01-01T00:30:00+01:00", seconds: secs(jan1st2026 - 1, 23, 30, 0),
-                  nanos: 0, beyond: false, day: "2025-12-31"),
-    GoodTimestamp(text: "2026-12-31T23:59:59.9999999999Z", seconds: secs(jan1st2026 + 364, 23, 59, 59),
-                  nanos: 999_999_999, beyond: true, day: "2026-12-31"),
-    GoodTimestamp(text: "2026-10-03T14:05:09.1200000000000Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
-                  nanos: 120_000_000, beyond: false, day: "2026-10-03"),
-    GoodTimestamp(text: "2026-10-03T14:05:09.000000001Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
-                  nanos: 1, beyond: false, day: "2026-10-03"),
-    GoodTimestamp(text: "2026-10-03T14:05:09.5-00:00", seconds: secs(jan1st2026 + 275, 14, 5, 9),
-                  nanos: 500_000_000, beyond: false, day: "2026-10-03"),
+    GoodTimestamp(
+        text: "2026-03-01T02:00:00+05:30", seconds: secs(jan1st2026 + 58, 20, 30, 0),
+        nanos: 0, beyond: false, day: "2026-02-28"),
+    GoodTimestamp(
+        text: "2026-01-01T00:30:00+01:00", seconds: secs(jan1st2026 - 1, 23, 30, 0),
+        nanos: 0, beyond: false, day: "2025-12-31"),
+    GoodTimestamp(
+        text: "2026-12-31T23:59:59.9999999999Z", seconds: secs(jan1st2026 + 364, 23, 59, 59),
+        nanos: 999_999_999, beyond: true, day: "2026-12-31"),
+    GoodTimestamp(
+        text: "2026-10-03T14:05:09.1200000000000Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
+        nanos: 120_000_000, beyond: false, day: "2026-10-03"),
+    GoodTimestamp(
+        text: "2026-10-03T14:05:09.000000001Z", seconds: secs(jan1st2026 + 275, 14, 5, 9),
+        nanos: 1, beyond: false, day: "2026-10-03"),
+    GoodTimestamp(
+        text: "2026-10-03T14:05:09.5-00:00", seconds: secs(jan1st2026 + 275, 14, 5, 9),
+        nanos: 500_000_000, beyond: false, day: "2026-10-03"),
     // 2028-02-29 = 20454 + 365 (2026) + 365 (2027) + 59.
-    GoodTimestamp(text: "2028-02-29T12:00:00Z", seconds: secs(jan1st2026 + 730 + 59, 12, 0, 0),
-                  nanos: 0, beyond: false, day: "2028-02-29"),
+    GoodTimestamp(
+        text: "2028-02-29T12:00:00Z", seconds: secs(jan1st2026 + 730 + 59, 12, 0, 0),
+        nanos: 0, beyond: false, day: "2028-02-29"),
     GoodTimestamp(text: "1970-01-01T00:00:00Z", seconds: 0, nanos: 0, beyond: false, day: "1970-01-01"),
     GoodTimestamp(text: "1969-12-31T23:59:59.5Z", seconds: -1, nanos: 500_000_000, beyond: false, day: "1969-12-31"),
     GoodTimestamp(text: "1970-01-01T00:00:00+00:01", seconds: -60, nanos: 0, beyond: false, day: "1969-12-31"),

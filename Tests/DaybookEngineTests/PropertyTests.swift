@@ -15,7 +15,7 @@ import Testing
         let store = try TemporaryStore()
         var log = LogModel()
         var catalog: Catalog?
-        var trail: [String] = []   // what happened so far, for failure messages
+        var trail: [String] = []  // what happened so far, for failure messages
         var snapshots = DriftModel()
 
         for (index, step) in history.steps.enumerated() {
@@ -39,7 +39,8 @@ import Testing
                 let actualDrift = try engine.discrepancies().map(DriftModel.describe)
                 if actualDrift != drift {
                     let dir = writeReproduction(history, upTo: index, seed: seed)
-                    Issue.record("""
+                    Issue.record(
+                        """
                         seed \(seed), after step \(index): drift records ≠ snapshots vs full recompute (reproduction in \(dir))
                         \(trail.joined(separator: "\n"))
                         engine only: \(actualDrift.filter { !drift.contains($0) }.prefix(5).joined(separator: "\n"))
@@ -47,7 +48,9 @@ import Testing
                         """)
                     return
                 }
-                #expect(summary == expected, "seed \(seed) step \(index): ingest summary \(summary.json) vs expected \(expected.json)")
+                #expect(
+                    summary == expected,
+                    "seed \(seed) step \(index): ingest summary \(summary.json) vs expected \(expected.json)")
 
                 let isLast = index == history.steps.count - 1
                 var dates = [now.day.adding(days: index % 2)]
@@ -56,7 +59,8 @@ import Testing
                     let problems = try compare(engine, catalog!, log.events, asOf: asOf, now: now)
                     if !problems.isEmpty {
                         let dir = writeReproduction(history, upTo: index, seed: seed)
-                        Issue.record("""
+                        Issue.record(
+                            """
                             seed \(seed), after step \(index), export --as-of \(asOf): engine ≠ reference \
                             (reproduction in \(dir))
                             \(trail.joined(separator: "\n"))
@@ -76,8 +80,10 @@ import Testing
                             days.reduce(FixedDecimal.zero) { $0 + FixedDecimal($1[c])! }.formatted(decimals: decimals)
                         }
                         let t = invoice.totals
-                        #expect(sums == [t.subtotal, t.credits, t.commits, t.total].map { $0.formatted(decimals: decimals) },
-                                "seed \(seed): totals of \(invoice.invoiceID)")
+                        #expect(
+                            sums
+                                == [t.subtotal, t.credits, t.commits, t.total].map { $0.formatted(decimals: decimals) },
+                            "seed \(seed): totals of \(invoice.invoiceID)")
                     }
                 }
             }
@@ -110,7 +116,9 @@ import Testing
         let change = try engine.applyCatalog(current!.bytes, now: now.adding(seconds: 60))
         #expect(change.added.isEmpty && change.changed.isEmpty && change.removed.isEmpty, "\(change)")
         let after = try engine.export(asOf: asOf)
-        #expect(ExportComparison.differences(actual: after, expected: before, actualName: "after", expectedName: "before") == [])
+        #expect(
+            ExportComparison.differences(actual: after, expected: before, actualName: "after", expectedName: "before")
+                == [])
         #expect(csv(after) == csv(before))
         #expect(try compare(engine, try Catalog.parse(current!.bytes), log.events, asOf: asOf, now: now) == [])
     }
@@ -143,8 +151,9 @@ import Testing
         let before = try engine.export(asOf: asOf)
 
         let second = try engine.ingest(IngestRecord.lines(file), source: "file:events.ndjson", now: now)
-        #expect(second.duplicates == file.count && second.accepted == 0 && second.deadLettered == 0
-                    && second.metricRejections == 0, "\(second.json)")
+        #expect(
+            second.duplicates == file.count && second.accepted == 0 && second.deadLettered == 0
+                && second.metricRejections == 0, "\(second.json)")
         let after = try engine.export(asOf: asOf)
         #expect(csv(after) == csv(before))
         #expect(try compare(engine, catalog, filter.events, asOf: asOf, now: now) == [])
@@ -165,7 +174,9 @@ struct DriftModel {
         var due: [String] = []
         for contract in catalog.contracts {
             for period in contract.periods(beginningOnOrBefore: now.day)
-            where Timestamp(day: period.end).adding(seconds: grace) <= now && snapshots[contract.invoiceID(period)] == nil {
+            where Timestamp(day: period.end).adding(seconds: grace) <= now
+                && snapshots[contract.invoiceID(period)] == nil
+            {
                 due.append(contract.invoiceID(period))
             }
         }
@@ -221,7 +232,8 @@ let propertySeeds: [Int] = {
 }()
 
 /// The engine's export against the reference; `status` comes from the engine's own invoice list.
-func compare(_ engine: Engine, _ catalog: Catalog, _ events: [UsageEvent], asOf: Day, now: Timestamp) throws -> [String] {
+func compare(_ engine: Engine, _ catalog: Catalog, _ events: [UsageEvent], asOf: Day, now: Timestamp) throws -> [String]
+{
     let finalized = Set(try engine.invoices(now: now).filter { $0.finalizedAt != nil }.map(\.invoiceID))
     let actual = try engine.export(asOf: asOf)
     let expected = ReferenceBilling.export(catalog: catalog, events: events, asOf: asOf, finalizedInvoiceIDs: finalized)
@@ -245,7 +257,8 @@ func writeReproduction(_ history: RandomHistory, upTo step: Int, seed: Int) -> S
             script += "daybook catalog apply \(file) --data $D --now \(now)   # \(change)\n"
         case .ingest(let lines, let now):
             let file = "step\(i)-events.ndjson"
-            try? (lines.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(file)", atomically: true, encoding: .utf8)
+            try? (lines.joined(separator: "\n") + "\n").write(
+                toFile: "\(dir)/\(file)", atomically: true, encoding: .utf8)
             script += "daybook ingest \(file) --data $D --now \(now)\n"
         }
     }
@@ -270,10 +283,12 @@ func writeReproduction(_ history: RandomHistory, upTo step: Int, seed: Int) -> S
         try store.engine.applyCatalog(doc, now: try Timestamp(parsing: "2026-01-05T00:00:00Z"))
         try store.engine.applyCatalog(doc, now: try Timestamp(parsing: "2026-02-03T00:00:00Z"))  // the same catalog
         let asOf = Day(year: 2026, month: 2, day: 4)!
-        let expected = ReferenceBilling.export(catalog: try Catalog.parse(doc), events: [], asOf: asOf, finalizedInvoiceIDs: [])
+        let expected = ReferenceBilling.export(
+            catalog: try Catalog.parse(doc), events: [], asOf: asOf, finalizedInvoiceIDs: [])
         let actual = try store.engine.export(asOf: asOf)
         #expect(ExportComparison.differences(actual: actual, expected: expected) == [])
-        #expect(try store.engine.invoices(now: try Timestamp(parsing: "2026-02-03T00:00:00Z")).map(\.invoiceID)
-                    == ["a-1/2026-01-01", "a-1/2026-02-01"])
+        #expect(
+            try store.engine.invoices(now: try Timestamp(parsing: "2026-02-03T00:00:00Z")).map(\.invoiceID)
+                == ["a-1/2026-01-01", "a-1/2026-02-01"])
     }
 }

@@ -4,8 +4,10 @@ import DaybookEngine
 public enum ExportComparison {
     /// One message per table that differs (empty when the exports are equal): its row counts and its
     /// first differing row, both versions, with the differing columns named.
-    public static func differences(actual: BreakdownExport, expected: BreakdownExport,
-                                   actualName: String = "engine", expectedName: String = "reference") -> [String] {
+    public static func differences(
+        actual: BreakdownExport, expected: BreakdownExport,
+        actualName: String = "engine", expectedName: String = "reference"
+    ) -> [String] {
         var messages: [String] = []
         for ((name, a), (_, e)) in zip(actual.files, expected.files) {
             if let message = firstDifference(name, a, e, actualName: actualName, expectedName: expectedName) {
@@ -15,7 +17,9 @@ public enum ExportComparison {
         return messages
     }
 
-    static func firstDifference(_ name: String, _ a: Table, _ e: Table, actualName: String, expectedName: String) -> String? {
+    static func firstDifference(_ name: String, _ a: Table, _ e: Table, actualName: String, expectedName: String)
+        -> String?
+    {
         if a.columns != e.columns { return "\(name): columns \(a.columns) vs \(e.columns)" }
         let counts = "\(name): \(a.rows.count) rows (\(actualName)) vs \(e.rows.count) (\(expectedName))"
         for i in 0..<max(a.rows.count, e.rows.count) {

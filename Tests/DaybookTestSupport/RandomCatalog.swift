@@ -94,7 +94,7 @@ public struct CatalogModel: Sendable {
         m.graceHours = rng.pick([0, 6, 24, 48])
         if rng.chance(0.3) { m.tokenRegions = ["us"] }
         for id in allProducts { m.productNames[id] = "Product \(id)" }
-        m.productNames["sto"] = "Storage, \"hot\""   // a name that needs CSV quoting
+        m.productNames["sto"] = "Storage, \"hot\""  // a name that needs CSV quoting
         for c in 0..<2 {
             var rates: [(String, PriceModel)] = []
             for id in allProducts where rng.chance(0.75) { rates.append((id, m.randomPrice(id, &rng))) }
@@ -116,9 +116,10 @@ public struct CatalogModel: Sendable {
 
     mutating func randomContract(customer: String, starts: Day, _ rng: inout SplitMix64) -> ContractModel {
         nextContract += 1
-        var c = ContractModel(id: "\(customer)-k\(nextContract)", rateCard: rng.pick(rateCards.map(\.id)), starts: starts,
-                              ends: rng.chance(0.5) ? starts.adding(days: rng.int(20...80)) : nil,
-                              anchor: rng.chance(0.3) ? nil : rng.int(1...28), balances: [])
+        var c = ContractModel(
+            id: "\(customer)-k\(nextContract)", rateCard: rng.pick(rateCards.map(\.id)), starts: starts,
+            ends: rng.chance(0.5) ? starts.adding(days: rng.int(20...80)) : nil,
+            anchor: rng.chance(0.3) ? nil : rng.int(1...28), balances: [])
         for _ in 0..<rng.int(0...3) { c.balances.append(randomBalance(contract: c, &rng)) }
         return c
     }
@@ -131,10 +132,11 @@ public struct CatalogModel: Sendable {
             products = Self.allProducts.filter { _ in rng.chance(0.35) }
             if products!.isEmpty { products = [rng.pick(Self.allProducts)] }
         }
-        return BalanceModel(id: "bal-\(nextBalance)", type: rng.chance(0.5) ? "credit" : "commit",
-                            amount: money(rng.int(50...4000), &rng), starts: starts,
-                            ends: starts.adding(days: rng.int(5...90)), products: products,
-                            priority: rng.chance(0.2) ? nil : rng.int(-1...2))
+        return BalanceModel(
+            id: "bal-\(nextBalance)", type: rng.chance(0.5) ? "credit" : "commit",
+            amount: money(rng.int(50...4000), &rng), starts: starts,
+            ends: starts.adding(days: rng.int(5...90)), products: products,
+            priority: rng.chance(0.2) ? nil : rng.int(-1...2))
     }
 
     /// An amount of about `cents / 100` with at most min(2, currency_decimals) fractional digits.
@@ -151,7 +153,8 @@ public struct CatalogModel: Sendable {
         let bounds: [String]
         let prices: [String]
         switch product {
-        case "tok": bounds = ["500", "1500", "4000", "2500.5"]; prices = ["0.001", "0.0005", "0.000333333333", "0.0125", "0"]
+        case "tok":
+            bounds = ["500", "1500", "4000", "2500.5"]; prices = ["0.001", "0.0005", "0.000333333333", "0.0125", "0"]
         case "req": bounds = ["10", "25", "40"]; prices = ["0.07", "0.015", "0.333333333333", "0.1"]
         case "gpu": bounds = ["4", "8.5", "12"]; prices = ["1.25", "0.5", "2.5", "0.333333333333"]
         case "usr": bounds = ["2", "5", "7"]; prices = ["1", "0.75", "2.125", "0"]
@@ -203,7 +206,8 @@ public struct CatalogModel: Sendable {
             return "add balance \(b.id) to \(customers[c].contracts[k].id)"
         case 4:  // change a balance
             guard let (c, k) = contracts.isEmpty ? nil : rng.pick(contracts),
-                  !customers[c].contracts[k].balances.isEmpty else { return nil }
+                !customers[c].contracts[k].balances.isEmpty
+            else { return nil }
             let i = rng.int(0...(customers[c].contracts[k].balances.count - 1))
             var b = customers[c].contracts[k].balances[i]
             switch rng.int(0...2) {
@@ -220,7 +224,9 @@ public struct CatalogModel: Sendable {
                 customers.append(CustomerModel(id: "c9", contracts: [contract]))
                 return "add customer c9 with \(contract.id)"
             }
-            guard let c = customers.indices.first(where: { customers[$0].contracts.last?.ends != nil }) else { return nil }
+            guard let c = customers.indices.first(where: { customers[$0].contracts.last?.ends != nil }) else {
+                return nil
+            }
             let starts = customers[c].contracts.last!.ends!.adding(days: rng.int(0...5))
             let contract = randomContract(customer: customers[c].id, starts: starts, &rng)
             customers[c].contracts.append(contract)
@@ -271,14 +277,22 @@ public struct CatalogModel: Sendable {
         func q(_ s: String) -> String { StrictJSON.quote(s) }
         func day(_ d: Day?) -> String { d.map { q("\($0)") } ?? "null" }
         var metrics: [String] = []
-        metrics.append(#"{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens", "#
-            + #""filters": {"region": ["# + tokenRegions.map(q).joined(separator: ", ") + #"]}, "group_by": ["model"]}"#)
+        metrics.append(
+            #"{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens", "#
+                + #""filters": {"region": ["# + tokenRegions.map(q).joined(separator: ", ")
+                + #"]}, "group_by": ["model"]}"#)
         metrics.append(#"{"id": "requests", "event_type": "inference", "aggregation": "count"}"#)
         metrics.append(#"{"id": "gpu_peak", "event_type": "gpu", "aggregation": "max", "property": "gpus"}"#)
-        metrics.append(#"{"id": "users", "event_type": "session", "aggregation": "unique_count", "property": "user", "group_by": ["plan"]}"#)
-        metrics.append(#"{"id": "paid_sessions", "event_type": "session", "aggregation": "count", "filters": {"paid": [true]}}"#)
-        metrics.append(#"{"id": "storage", "event_type": "storage", "aggregation": "sum", "property": "gb", "group_by": ["region", "tier"]}"#)
-        metrics.append(#"{"id": "storage_t12", "event_type": "storage", "aggregation": "count", "filters": {"tier": [1, "2"]}}"#)
+        metrics.append(
+            #"{"id": "users", "event_type": "session", "aggregation": "unique_count", "property": "user", "group_by": ["plan"]}"#
+        )
+        metrics.append(
+            #"{"id": "paid_sessions", "event_type": "session", "aggregation": "count", "filters": {"paid": [true]}}"#)
+        metrics.append(
+            #"{"id": "storage", "event_type": "storage", "aggregation": "sum", "property": "gb", "group_by": ["region", "tier"]}"#
+        )
+        metrics.append(
+            #"{"id": "storage_t12", "event_type": "storage", "aggregation": "count", "filters": {"tier": [1, "2"]}}"#)
         var products: [String] = []
         for (id, metric) in Self.usageProducts {
             products.append("{\"id\": \(q(id)), \"name\": \(q(productNames[id] ?? id)), \"metric\": \(q(metric))}")
@@ -304,7 +318,8 @@ public struct CatalogModel: Sendable {
                         + "\"ends\": \(day(b.ends)), \"products\": \(b.products.map { "[" + $0.map(q).joined(separator: ", ") + "]" } ?? "null")"
                         + (b.priority.map { ", \"priority\": \($0)" } ?? "") + "}"
                 }
-                return "{\"id\": \(q(c.id)), \"rate_card\": \(q(c.rateCard)), \"starts\": \(day(c.starts)), \"ends\": \(day(c.ends)), "
+                return
+                    "{\"id\": \(q(c.id)), \"rate_card\": \(q(c.rateCard)), \"starts\": \(day(c.starts)), \"ends\": \(day(c.ends)), "
                     + "\"billing_anchor_day\": \(c.anchor.map(String.init) ?? "null"), \"balances\": [\n        "
                     + balances.joined(separator: ",\n        ") + "]}"
             }
@@ -312,19 +327,19 @@ public struct CatalogModel: Sendable {
                 + contracts.joined(separator: ",\n      ") + "]}"
         }
         return """
-        {"currency": \(q(currency)), "currency_decimals": \(currencyDecimals), "max_lateness_days": \(maxLatenessDays),
-         "finalization_grace_hours": \(graceHours),
-         "metrics": [
-          \(metrics.joined(separator: ",\n  "))],
-         "products": [
-          \(products.joined(separator: ",\n  "))],
-         "rate_cards": [
-          \(cards.joined(separator: ",\n  "))],
-         "customers": [
-          \(customerJSON.joined(separator: ",\n  "))]
-        }
+            {"currency": \(q(currency)), "currency_decimals": \(currencyDecimals), "max_lateness_days": \(maxLatenessDays),
+             "finalization_grace_hours": \(graceHours),
+             "metrics": [
+              \(metrics.joined(separator: ",\n  "))],
+             "products": [
+              \(products.joined(separator: ",\n  "))],
+             "rate_cards": [
+              \(cards.joined(separator: ",\n  "))],
+             "customers": [
+              \(customerJSON.joined(separator: ",\n  "))]
+            }
 
-        """
+            """
     }
 
     public var bytes: [UInt8] { Array(json.utf8) }

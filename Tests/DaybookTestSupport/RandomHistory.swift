@@ -23,8 +23,10 @@ public struct RandomHistory: Sendable {
     ///   - batches: number of ingest batches.
     ///   - eventsPerBatch: records per batch (random in this range).
     ///   - catalogChanges: probability of a catalog change before each batch after the first.
-    public init(seed: UInt64, batches: ClosedRange<Int> = 6...10, eventsPerBatch: ClosedRange<Int> = 15...60,
-                catalogChanges: Double = 0.35) {
+    public init(
+        seed: UInt64, batches: ClosedRange<Int> = 6...10, eventsPerBatch: ClosedRange<Int> = 15...60,
+        catalogChanges: Double = 0.35
+    ) {
         self.seed = seed
         var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 17)
         var catalog = CatalogModel.random(&rng)
@@ -74,14 +76,17 @@ public struct EventFactory: Sendable {
         var seconds: Int64
         switch rng.int(0...99) {
         case 0...1: seconds = now.seconds + Int64(rng.int(2 * 86_400 + 60...3 * 86_400))  // in_future
-        case 2: seconds = Timestamp(day: Day(year: 2024, month: 6, day: 1)!).seconds           // too_late (400 days)
+        case 2: seconds = Timestamp(day: Day(year: 2024, month: 6, day: 1)!).seconds  // too_late (400 days)
         case 3...49:  // recent: the last week, up to 20 hours ahead of the clock
             seconds = now.seconds - Int64(rng.int(-72_000...7 * 86_400))
-        default:      // anywhere in the history, however far back
-            seconds = historyStart.seconds + Int64(rng.int(0...Int(max(1, now.seconds + 72_000 - historyStart.seconds))))
+        default:  // anywhere in the history, however far back
+            seconds =
+                historyStart.seconds + Int64(rng.int(0...Int(max(1, now.seconds + 72_000 - historyStart.seconds))))
         }
         // Write it in some time zone.
-        let (zone, offset) = rng.pick([("Z", 0), ("z", 0), ("Z", 0), ("+05:30", 19_800), ("-08:00", -28_800), ("+13:45", 49_500)])
+        let (zone, offset) = rng.pick([
+            ("Z", 0), ("z", 0), ("Z", 0), ("+05:30", 19_800), ("-08:00", -28_800), ("+13:45", 49_500),
+        ])
         let local = seconds + Int64(offset)
         let day = Day(number: Int32((local - ((local % 86_400) + 86_400) % 86_400) / 86_400))
         let sod = Int(((local % 86_400) + 86_400) % 86_400)
@@ -106,7 +111,9 @@ public struct EventFactory: Sendable {
             case 0..<70: props.append("\"tokens\": \(rng.int(0...400))")
             case 70..<76: props.append("\"tokens\": \"\(rng.pick(["123", "007", "0.25", "1.0000000000"]))\"")
             case 76..<82: props.append("\"tokens\": \(rng.pick(["12.5", "1.25e2", "2.50", "1E1", "0.000000001"]))")
-            case 82..<94: props.append("\"tokens\": \(rng.pick(["-5", "\"abc\"", "true", "\"1e3\"", "1e-10", "1e15", "\"-3\"", "null"]))")
+            case 82..<94:
+                props.append(
+                    "\"tokens\": \(rng.pick(["-5", "\"abc\"", "true", "\"1e3\"", "1e-10", "1e15", "\"-3\"", "null"]))")
             default: break
             }
         case 40..<60:
@@ -147,10 +154,17 @@ public struct EventFactory: Sendable {
         let id = rng.chance(0.3) ? "t\(seed)-\(count + 1)" : "bad-\(rng.int(0...1_000_000))"
         switch rng.int(0...5) {
         case 0: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c0\""
-        case 1: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c0\", \"timestamp\": \"2026-01-05T00:00:00Z\"}"
-        case 2: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c0\", \"event_type\": \"gpu\", \"timestamp\": \"2026-02-30T00:00:00Z\"}"
-        case 3: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c1\", \"event_type\": \"gpu\", \"timestamp\": \"2026-01-10T00:00:00Z\", \"properties\": {\"gpus\": [1]}}"
-        case 4: return "{\"transaction_id\": \"\", \"customer_id\": \"c1\", \"event_type\": \"gpu\", \"timestamp\": \"2026-01-10T00:00:00Z\"}"
+        case 1:
+            return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c0\", \"timestamp\": \"2026-01-05T00:00:00Z\"}"
+        case 2:
+            return
+                "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c0\", \"event_type\": \"gpu\", \"timestamp\": \"2026-02-30T00:00:00Z\"}"
+        case 3:
+            return
+                "{\"transaction_id\": \"\(id)\", \"customer_id\": \"c1\", \"event_type\": \"gpu\", \"timestamp\": \"2026-01-10T00:00:00Z\", \"properties\": {\"gpus\": [1]}}"
+        case 4:
+            return
+                "{\"transaction_id\": \"\", \"customer_id\": \"c1\", \"event_type\": \"gpu\", \"timestamp\": \"2026-01-10T00:00:00Z\"}"
         default: return "[1, 2"
         }
     }

@@ -37,8 +37,10 @@ public enum ReferenceBilling {
     }
 
     /// The three export tables as `daybook export --as-of asOf` writes them (SPEC §5).
-    public static func export(catalog: Catalog, events: [UsageEvent], asOf: Day,
-                              finalizedInvoiceIDs: Set<String>) -> BreakdownExport {
+    public static func export(
+        catalog: Catalog, events: [UsageEvent], asOf: Day,
+        finalizedInvoiceIDs: Set<String>
+    ) -> BreakdownExport {
         let decimals = catalog.currencyDecimals
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
         let eventsByCustomer = Dictionary(grouping: events, by: \.customerID)
@@ -59,15 +61,18 @@ public enum ReferenceBilling {
                     guard let product = catalog.products[productID] else { continue }
                     if let metricID = product.metric {
                         guard let metric = catalog.metrics[metricID] else { continue }
-                        lines += usageLines(product: productID, metric: metric, price: price, events: periodEvents,
-                                            period: period, days: days, decimals: decimals)
+                        lines += usageLines(
+                            product: productID, metric: metric, price: price, events: periodEvents,
+                            period: period, days: days, decimals: decimals)
                     } else {
                         lines.append(fixedLine(product: productID, price: price, days: days))
                     }
                 }
                 lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
-                contractInvoices.append(Invoice(id: "\(contract.id)/\(period.start)", contract: contract,
-                                                period: period, days: days, lines: lines))
+                contractInvoices.append(
+                    Invoice(
+                        id: "\(contract.id)/\(period.start)", contract: contract,
+                        period: period, days: days, lines: lines))
             }
             balanceRows += drawDown(contract: contract, invoices: &contractInvoices, asOf: asOf, money: money)
             invoices += contractInvoices
@@ -96,14 +101,16 @@ public enum ReferenceBilling {
                     let total = line.subtotal[k] - line.credits[k] - line.commits[k]
                     out.lineItems.rows.append([
                         invoice.id, c.customerID, line.id, line.productID, name, line.group,
-                        "\(invoice.period.start.adding(days: k))", line.quantity[k].canonical, line.unitPrice[k].canonical,
+                        "\(invoice.period.start.adding(days: k))", line.quantity[k].canonical,
+                        line.unitPrice[k].canonical,
                         money(line.subtotal[k]), money(line.credits[k]), money(line.commits[k]), money(total),
                     ])
                 }
             }
         }
         balanceRows.sort { a, b in
-            a[0] != b[0] ? a[0].utf8.lexicographicallyPrecedes(b[0].utf8) : a[4].utf8.lexicographicallyPrecedes(b[4].utf8)
+            a[0] != b[0]
+                ? a[0].utf8.lexicographicallyPrecedes(b[0].utf8) : a[4].utf8.lexicographicallyPrecedes(b[4].utf8)
         }
         out.balances.rows = balanceRows
         return out
@@ -118,8 +125,9 @@ public enum ReferenceBilling {
         case .flat(let p): fee = p
         case .graduated(let tiers): fee = tiers.first?.unitPrice ?? .zero  // not accepted by the catalog
         }
-        var line = Line(id: product, productID: product, group: "", cumulative: [], quantity: [], unitPrice: [],
-                        subtotal: [], credits: [], commits: [])
+        var line = Line(
+            id: product, productID: product, group: "", cumulative: [], quantity: [], unitPrice: [],
+            subtotal: [], credits: [], commits: [])
         for k in 0..<days {
             line.cumulative.append(FixedDecimal(1))
             line.quantity.append(k == 0 ? FixedDecimal(1) : .zero)
@@ -133,8 +141,10 @@ public enum ReferenceBilling {
 
     /// The line items of one usage product in one period: one per group value among the events the
     /// metric counts in the whole period (one ungrouped line item always).
-    static func usageLines(product: String, metric: Metric, price: Price, events: [UsageEvent],
-                           period: BillingPeriod, days: Int, decimals: Int) -> [Line] {
+    static func usageLines(
+        product: String, metric: Metric, price: Price, events: [UsageEvent],
+        period: BillingPeriod, days: Int, decimals: Int
+    ) -> [Line] {
         // group key → (day index, contribution) for every counted event of the period.
         var groups: [String: [(Int, MetricContribution)]] = [:]
         if metric.groupBy.isEmpty { groups[""] = [] }
@@ -145,8 +155,9 @@ public enum ReferenceBilling {
         }
         var lines: [Line] = []
         for (group, contributions) in groups {
-            var line = Line(id: product + group, productID: product, group: group, cumulative: [], quantity: [],
-                            unitPrice: [], subtotal: [], credits: [], commits: [])
+            var line = Line(
+                id: product + group, productID: product, group: group, cumulative: [], quantity: [],
+                unitPrice: [], subtotal: [], credits: [], commits: [])
             var previousQ = FixedDecimal.zero
             var previousA = FixedDecimal.zero
             for k in 0..<days {
@@ -201,8 +212,10 @@ public enum ReferenceBilling {
     /// SPEC §3 "Balances": day by day over the contract's days in date order, line items in id order,
     /// each subtotal covered by the active applicable balances in (priority, credit before commit,
     /// ends, id) order. Fills in the line items' credits and commits; returns the balance rows (§5).
-    static func drawDown(contract: Contract, invoices: inout [Invoice], asOf: Day,
-                         money: (FixedDecimal) -> String) -> [[String]] {
+    static func drawDown(
+        contract: Contract, invoices: inout [Invoice], asOf: Day,
+        money: (FixedDecimal) -> String
+    ) -> [[String]] {
         let order = contract.balances.indices.sorted { i, j in
             let a = contract.balances[i], b = contract.balances[j]
             if a.priority != b.priority { return a.priority < b.priority }
@@ -213,7 +226,7 @@ public enum ReferenceBilling {
         var remaining = contract.balances.map(\.amount)
         var drawn: [[Day: FixedDecimal]] = Array(repeating: [:], count: contract.balances.count)
 
-        for i in invoices.indices {          // periods in date order, contiguous from `starts`
+        for i in invoices.indices {  // periods in date order, contiguous from `starts`
             for k in 0..<invoices[i].days {
                 let day = invoices[i].period.start.adding(days: k)
                 for l in invoices[i].lines.indices {
@@ -222,8 +235,9 @@ public enum ReferenceBilling {
                     for b in order where charge > .zero {
                         let balance = contract.balances[b]
                         guard day >= balance.starts, day < balance.ends,
-                              balance.products == nil || balance.products!.contains(product),
-                              remaining[b] > .zero else { continue }
+                            balance.products == nil || balance.products!.contains(product),
+                            remaining[b] > .zero
+                        else { continue }
                         let take = charge < remaining[b] ? charge : remaining[b]
                         charge = charge - take
                         remaining[b] = remaining[b] - take
@@ -244,8 +258,10 @@ public enum ReferenceBilling {
             var day = balance.starts
             while day < balance.ends && day < asOf {
                 let took = drawn[b][day] ?? .zero
-                rows.append([balance.id, contract.customerID, contract.id, balance.kind.rawValue, "\(day)",
-                             money(left), money(took), money(left - took)])
+                rows.append([
+                    balance.id, contract.customerID, contract.id, balance.kind.rawValue, "\(day)",
+                    money(left), money(took), money(left - took),
+                ])
                 left = left - took
                 day = day.adding(days: 1)
             }

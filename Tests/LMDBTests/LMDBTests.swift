@@ -69,8 +69,10 @@ private struct Boom: Error {}
     @Test func insertIfAbsentKeepsFirstValue() throws {
         try withEnvironment { env, db throws in
             let results = try env.write { txn throws in
-                (try txn.insertIfAbsent(bytes("k"), bytes("first"), in: db),
-                 try txn.insertIfAbsent(bytes("k"), bytes("second"), in: db))
+                (
+                    try txn.insertIfAbsent(bytes("k"), bytes("first"), in: db),
+                    try txn.insertIfAbsent(bytes("k"), bytes("second"), in: db)
+                )
             }
             #expect(results == (true, false))
             #expect(try env.read { try $0.get(bytes("k"), in: db) } == bytes("first"))
@@ -195,7 +197,7 @@ private struct Boom: Error {}
             }
             #expect(try reverse(from: nil) == [40, 30, 20, 10])
             #expect(try reverse(from: key(30)) == [30, 20, 10])  // exact key included
-            #expect(try reverse(from: key(25)) == [20, 10])      // last key <= 25
+            #expect(try reverse(from: key(25)) == [20, 10])  // last key <= 25
             #expect(try reverse(from: key(99)) == [40, 30, 20, 10])
             #expect(try reverse(from: key(5)) == [])
             #expect(try env.read { try $0.last(in: db)?.key } == key(40))
@@ -245,8 +247,12 @@ private struct Boom: Error {}
             var forward: [String] = []
             var backward: [String] = []
             try env.read { txn throws in
-                try txn.scan(in: index, prefix: bytes("k")) { _, v in forward.append(String(decoding: v, as: UTF8.self)); return true }
-                try txn.scanReverse(in: index, from: bytes("k")) { _, v in backward.append(String(decoding: v, as: UTF8.self)); return true }
+                try txn.scan(in: index, prefix: bytes("k")) { _, v in
+                    forward.append(String(decoding: v, as: UTF8.self)); return true
+                }
+                try txn.scanReverse(in: index, from: bytes("k")) { _, v in
+                    backward.append(String(decoding: v, as: UTF8.self)); return true
+                }
             }
             #expect(forward == ["a", "b", "c"])
             #expect(backward == ["c", "b", "a", "x"])
@@ -402,7 +408,9 @@ private struct Boom: Error {}
                     for round in 0..<50 {
                         try env.write { txn throws in
                             for i in 0..<10 {
-                                try txn.put(key(UInt64(worker * 10_000 + round * 10 + i)), [UInt8](repeating: 7, count: 512), in: db)
+                                try txn.put(
+                                    key(UInt64(worker * 10_000 + round * 10 + i)), [UInt8](repeating: 7, count: 512),
+                                    in: db)
                             }
                         }
                         _ = try env.read { try $0.count(in: db) }
@@ -430,7 +438,9 @@ private struct Boom: Error {}
         #expect([UInt8].readBigEndianInt64(bytes, at: 16) == .min)
 
         let signed: [Int32] = [-300, -1, 0, 1, 256]
-        let encoded = signed.map { value -> [UInt8] in var b: [UInt8] = []; b.appendBigEndian(value); return b }
+        let encoded = signed.map { value -> [UInt8] in
+            var b: [UInt8] = []; b.appendBigEndian(value); return b
+        }
         #expect(encoded.sorted { $0.lexicographicallyPrecedes($1) } == encoded)
         let unsigned: [UInt64] = [1, 2, 256, 65_536]
         #expect(unsigned.map(key).sorted { $0.lexicographicallyPrecedes($1) } == unsigned.map(key))

@@ -22,8 +22,10 @@ public enum DrawDown {
     ///   - remaining: remaining amount per balance (same order) at the start of the day; updated.
     ///   - day: the day, for the balances' active ranges.
     /// - Returns: per line item, what credits and commits covered.
-    public static func allocate(charges: [(product: String, subtotal: FixedDecimal)], balances: [Balance],
-                                remaining: inout [FixedDecimal], day: Day) -> [Applied] {
+    public static func allocate(
+        charges: [(product: String, subtotal: FixedDecimal)], balances: [Balance],
+        remaining: inout [FixedDecimal], day: Day
+    ) -> [Applied] {
         var result = [Applied](repeating: Applied(), count: charges.count)
         if balances.isEmpty { return result }
         let active = balances.indices.filter { balances[$0].isActive(on: day) && !remaining[$0].isZero }

@@ -64,7 +64,9 @@ extension Metric {
 
 /// Percent-encodes `%` `,` `=` `{` `}` inside a group value (SPEC §3).
 public func percentEncodeGroupValue(_ value: String) -> String {
-    guard value.utf8.contains(where: { $0 == 0x25 || $0 == 0x2C || $0 == 0x3D || $0 == 0x7B || $0 == 0x7D }) else { return value }
+    guard value.utf8.contains(where: { $0 == 0x25 || $0 == 0x2C || $0 == 0x3D || $0 == 0x7B || $0 == 0x7D }) else {
+        return value
+    }
     var out = ""
     for ch in value.unicodeScalars {
         switch ch {

@@ -41,18 +41,24 @@ private struct CatalogReader {
     // MARK: Field readers
 
     mutating func object(_ v: JSONValue?, _ path: String) -> JSONObject? {
-        guard case .object(let o)? = v else { fail(path, v == nil ? "missing (an object is required)" : "must be an object"); return nil }
+        guard case .object(let o)? = v else {
+            fail(path, v == nil ? "missing (an object is required)" : "must be an object"); return nil
+        }
         return o
     }
 
     mutating func array(_ v: JSONValue?, _ path: String, optional: Bool = false) -> [JSONValue]? {
         if optional, v == nil || v == .null { return [] }
-        guard case .array(let a)? = v else { fail(path, v == nil ? "missing (an array is required)" : "must be an array"); return nil }
+        guard case .array(let a)? = v else {
+            fail(path, v == nil ? "missing (an array is required)" : "must be an array"); return nil
+        }
         return a
     }
 
     mutating func string(_ v: JSONValue?, _ path: String) -> String? {
-        guard case .string(let s)? = v else { fail(path, v == nil ? "missing (a string is required)" : "must be a string"); return nil }
+        guard case .string(let s)? = v else {
+            fail(path, v == nil ? "missing (a string is required)" : "must be a string"); return nil
+        }
         if s.isEmpty { fail(path, "must not be empty"); return nil }
         if s.utf8.count > 128 { fail(path, "longer than 128 bytes"); return nil }
         return s
@@ -64,23 +70,31 @@ private struct CatalogReader {
             fail(path, "missing (an integer is required)"); return nil
         }
         guard case .number(let text)? = v, let d = DecimalText(json: text), d.fractionalDigits == 0,
-              d.integerDigits <= 9, let f = d.fixed else {
+            d.integerDigits <= 9, let f = d.fixed
+        else {
             fail(path, "must be an integer"); return nil
         }
         let n = Int(f.raw / FixedDecimal.unit)
-        guard range.contains(n) else { fail(path, "must be between \(range.lowerBound) and \(range.upperBound)"); return nil }
+        guard range.contains(n) else {
+            fail(path, "must be between \(range.lowerBound) and \(range.upperBound)"); return nil
+        }
         return n
     }
 
     mutating func day(_ v: JSONValue?, _ path: String, nullable: Bool) -> Day?? {
         if nullable, v == nil || v == .null { return .some(nil) }
-        guard case .string(let s)? = v else { fail(path, v == nil ? "missing (a date YYYY-MM-DD is required)" : "must be a date string YYYY-MM-DD"); return nil }
+        guard case .string(let s)? = v else {
+            fail(path, v == nil ? "missing (a date YYYY-MM-DD is required)" : "must be a date string YYYY-MM-DD");
+            return nil
+        }
         guard let d = Day(parsing: s) else { fail(path, "\"\(s)\" is not a valid date YYYY-MM-DD"); return nil }
         return .some(d)
     }
 
     /// A decimal written as a string (or, leniently, a JSON number) with limits.
-    mutating func decimal(_ v: JSONValue?, _ path: String, maxFraction: Int, below limit: Int, what: String) -> FixedDecimal? {
+    mutating func decimal(_ v: JSONValue?, _ path: String, maxFraction: Int, below limit: Int, what: String)
+        -> FixedDecimal?
+    {
         let text: String
         let parsed: DecimalText?
         switch v {
@@ -91,8 +105,12 @@ private struct CatalogReader {
         }
         guard let d = parsed else { fail(path, "\"\(text)\" is not a decimal number"); return nil }
         if d.negative && !d.isZero { fail(path, "\(what) must not be negative"); return nil }
-        if d.fractionalDigits > maxFraction { fail(path, "\(what) \"\(text)\" has more than \(maxFraction) fractional digits"); return nil }
-        guard let f = d.fixed, f < FixedDecimal(limit) else { fail(path, "\(what) \"\(text)\" must be below \(limit)"); return nil }
+        if d.fractionalDigits > maxFraction {
+            fail(path, "\(what) \"\(text)\" has more than \(maxFraction) fractional digits"); return nil
+        }
+        guard let f = d.fixed, f < FixedDecimal(limit) else {
+            fail(path, "\(what) \"\(text)\" must be below \(limit)"); return nil
+        }
         return f
     }
 
@@ -102,9 +120,12 @@ private struct CatalogReader {
         guard let o = object(root, "$") else { return nil }
         var currency = "USD"
         if let c = o["currency"] { currency = string(c, "$.currency") ?? currency }
-        let decimals = integer(o["currency_decimals"], "$.currency_decimals", default: 2, range: 0...FixedDecimal.scale) ?? 2
+        let decimals =
+            integer(o["currency_decimals"], "$.currency_decimals", default: 2, range: 0...FixedDecimal.scale) ?? 2
         let lateness = integer(o["max_lateness_days"], "$.max_lateness_days", default: 34, range: 0...100_000) ?? 34
-        let grace = integer(o["finalization_grace_hours"], "$.finalization_grace_hours", default: 24, range: 0...1_000_000) ?? 24
+        let grace =
+            integer(o["finalization_grace_hours"], "$.finalization_grace_hours", default: 24, range: 0...1_000_000)
+            ?? 24
 
         var metrics: [String: Metric] = [:]
         for (i, m) in (array(o["metrics"], "$.metrics", optional: true) ?? []).enumerated() {
@@ -139,8 +160,13 @@ private struct CatalogReader {
             var contracts: [Contract] = []
             for (j, k) in (array(co["contracts"], path + ".contracts", optional: true) ?? []).enumerated() {
                 let cpath = "\(path).contracts[\(j)]"
-                guard let contract = contract(k, cpath, customer: id, rateCards: rateCards, products: products, decimals: decimals) else { continue }
-                if !contractIDs.insert(contract.id).inserted { fail(cpath + ".id", "duplicate contract id \"\(contract.id)\"") }
+                guard
+                    let contract = contract(
+                        k, cpath, customer: id, rateCards: rateCards, products: products, decimals: decimals)
+                else { continue }
+                if !contractIDs.insert(contract.id).inserted {
+                    fail(cpath + ".id", "duplicate contract id \"\(contract.id)\"")
+                }
                 for (b, balance) in contract.balances.enumerated() where !balanceIDs.insert(balance.id).inserted {
                     fail("\(cpath).balances[\(b)].id", "duplicate balance id \"\(balance.id)\"")
                 }
@@ -152,9 +178,10 @@ private struct CatalogReader {
             customers.append(Customer(id: id, name: name, contracts: contracts))
         }
         guard issues.isEmpty else { return nil }
-        return Catalog(currency: currency, currencyDecimals: decimals, maxLatenessDays: lateness,
-                       finalizationGraceHours: grace, metrics: metrics, products: products,
-                       rateCards: rateCards, customers: customers)
+        return Catalog(
+            currency: currency, currencyDecimals: decimals, maxLatenessDays: lateness,
+            finalizationGraceHours: grace, metrics: metrics, products: products,
+            rateCards: rateCards, customers: customers)
     }
 
     func overlaps(_ a: Contract, _ b: Contract) -> Bool {
@@ -167,7 +194,9 @@ private struct CatalogReader {
         let id = string(o["id"], path + ".id")
         let eventType = string(o["event_type"], path + ".event_type")
         var aggregation: Aggregation?
-        if case .string(let s)? = o["aggregation"], let a = Aggregation(rawValue: s) { aggregation = a } else {
+        if case .string(let s)? = o["aggregation"], let a = Aggregation(rawValue: s) {
+            aggregation = a
+        } else {
             fail(path + ".aggregation", "must be one of count, sum, max, unique_count")
         }
         var property: String?
@@ -180,16 +209,22 @@ private struct CatalogReader {
             if case .object(let fo) = f {
                 for (key, allowed) in fo.members {
                     let fpath = "\(path).filters.\(key)"
-                    guard case .array(let values) = allowed, !values.isEmpty else { fail(fpath, "must be a non-empty array of values"); continue }
+                    guard case .array(let values) = allowed, !values.isEmpty else {
+                        fail(fpath, "must be a non-empty array of values"); continue
+                    }
                     var set: Set<String> = []
                     for (k, value) in values.enumerated() {
-                        guard let c = PropertyValue(json: value)?.canonical else { fail("\(fpath)[\(k)]", "must be a string, number or boolean"); continue }
+                        guard let c = PropertyValue(json: value)?.canonical else {
+                            fail("\(fpath)[\(k)]", "must be a string, number or boolean"); continue
+                        }
                         set.insert(c)
                     }
                     filters.append(Metric.Filter(property: key, allowed: set))
                 }
                 filters.sort { $0.property.utf8Precedes($1.property) }
-            } else { fail(path + ".filters", "must be an object of property → allowed values") }
+            } else {
+                fail(path + ".filters", "must be an object of property → allowed values")
+            }
         }
         var groupBy: [String] = []
         if let g = o["group_by"], g != .null {
@@ -199,11 +234,14 @@ private struct CatalogReader {
                     if groupBy.contains(s) { fail("\(path).group_by[\(k)]", "repeated property \"\(s)\"") }
                     groupBy.append(s)
                 }
-            } else { fail(path + ".group_by", "must be an array of 0 to 3 property names") }
+            } else {
+                fail(path + ".group_by", "must be an array of 0 to 3 property names")
+            }
         }
         guard let id, let eventType, let aggregation else { return nil }
-        return Metric(id: id, eventType: eventType, aggregation: aggregation,
-                      property: aggregation == .count ? nil : property, filters: filters, groupBy: groupBy)
+        return Metric(
+            id: id, eventType: eventType, aggregation: aggregation,
+            property: aggregation == .count ? nil : property, filters: filters, groupBy: groupBy)
     }
 
     mutating func product(_ v: JSONValue, _ path: String, metrics: [String: Metric]) -> Product? {
@@ -211,7 +249,9 @@ private struct CatalogReader {
         var name = id
         if let n = o["name"] { name = string(n, path + ".name") ?? id }
         let fixed = o["fixed"] == .bool(true)
-        if let f = o["fixed"], f != .null, f != .bool(true), f != .bool(false) { fail(path + ".fixed", "must be a boolean") }
+        if let f = o["fixed"], f != .null, f != .bool(true), f != .bool(false) {
+            fail(path + ".fixed", "must be a boolean")
+        }
         let metricValue = o["metric"]
         if fixed {
             if let m = metricValue, m != .null { fail(path + ".metric", "a fixed product has no metric") }
@@ -228,14 +268,22 @@ private struct CatalogReader {
         for (i, r) in (array(o["rates"], path + ".rates") ?? []).enumerated() {
             let rpath = "\(path).rates[\(i)]"
             guard let ro = object(r, rpath), let productID = string(ro["product"], rpath + ".product") else { continue }
-            guard let product = products[productID] else { fail(rpath + ".product", "unknown product \"\(productID)\""); continue }
-            if rates[productID] != nil { fail(rpath + ".product", "product \"\(productID)\" is priced twice on this rate card") }
+            guard let product = products[productID] else {
+                fail(rpath + ".product", "unknown product \"\(productID)\""); continue
+            }
+            if rates[productID] != nil {
+                fail(rpath + ".product", "product \"\(productID)\" is priced twice on this rate card")
+            }
             let hasFlat = ro["unit_price"] != nil && ro["unit_price"] != .null
             let hasTiers = ro["tiers"] != nil && ro["tiers"] != .null
             if hasFlat == hasTiers { fail(rpath, "needs exactly one of unit_price or tiers"); continue }
             if hasFlat {
                 let maxFraction = product.isFixed ? decimals : 12
-                guard let p = decimal(ro["unit_price"], rpath + ".unit_price", maxFraction: maxFraction, below: 1_000_000_000, what: "price") else { continue }
+                guard
+                    let p = decimal(
+                        ro["unit_price"], rpath + ".unit_price", maxFraction: maxFraction, below: 1_000_000_000,
+                        what: "price")
+                else { continue }
                 rates[productID] = .flat(p)
                 continue
             }
@@ -247,16 +295,22 @@ private struct CatalogReader {
             for (k, t) in tiers.enumerated() {
                 let tpath = "\(rpath).tiers[\(k)]"
                 guard let to = object(t, tpath) else { ok = false; continue }
-                let price = decimal(to["unit_price"], tpath + ".unit_price", maxFraction: 12, below: 1_000_000_000, what: "price")
+                let price = decimal(
+                    to["unit_price"], tpath + ".unit_price", maxFraction: 12, below: 1_000_000_000, what: "price")
                 var upTo: FixedDecimal?
                 let last = k == tiers.count - 1
                 if last {
-                    if let u = to["up_to"], u != .null { fail(tpath + ".up_to", "the last tier's up_to must be null (unbounded)"); ok = false }
+                    if let u = to["up_to"], u != .null {
+                        fail(tpath + ".up_to", "the last tier's up_to must be null (unbounded)"); ok = false
+                    }
                 } else if to["up_to"] == nil || to["up_to"] == .null {
                     fail(tpath + ".up_to", "only the last tier may be unbounded"); ok = false
                 } else {
-                    upTo = decimal(to["up_to"], tpath + ".up_to", maxFraction: 9, below: 1_000_000_000_000_000, what: "up_to")
-                    if let u = upTo, let prev = parsed.last?.upTo, u <= prev { fail(tpath + ".up_to", "tiers must be strictly increasing"); ok = false }
+                    upTo = decimal(
+                        to["up_to"], tpath + ".up_to", maxFraction: 9, below: 1_000_000_000_000_000, what: "up_to")
+                    if let u = upTo, let prev = parsed.last?.upTo, u <= prev {
+                        fail(tpath + ".up_to", "tiers must be strictly increasing"); ok = false
+                    }
                     if let u = upTo, u.isZero { fail(tpath + ".up_to", "must be above 0"); ok = false }
                     if upTo == nil { ok = false }
                 }
@@ -268,8 +322,10 @@ private struct CatalogReader {
         return RateCard(id: id, rates: rates)
     }
 
-    mutating func contract(_ v: JSONValue, _ path: String, customer: String, rateCards: [String: RateCard],
-                           products: [String: Product], decimals: Int) -> Contract? {
+    mutating func contract(
+        _ v: JSONValue, _ path: String, customer: String, rateCards: [String: RateCard],
+        products: [String: Product], decimals: Int
+    ) -> Contract? {
         guard let o = object(v, path) else { return nil }
         let id = string(o["id"], path + ".id")
         let card = string(o["rate_card"], path + ".rate_card")
@@ -286,16 +342,22 @@ private struct CatalogReader {
             }
         }
         guard let id, let card, rateCards[card] != nil, let s = starts ?? nil, let ends, let anchor else { return nil }
-        return Contract(id: id, customerID: customer, rateCard: card, starts: s, ends: ends,
-                        billingAnchorDay: anchor, balances: balances)
+        return Contract(
+            id: id, customerID: customer, rateCard: card, starts: s, ends: ends,
+            billingAnchorDay: anchor, balances: balances)
     }
 
     mutating func balance(_ v: JSONValue, _ path: String, products: [String: Product], decimals: Int) -> Balance? {
         guard let o = object(v, path) else { return nil }
         let id = string(o["id"], path + ".id")
         var kind: Balance.Kind?
-        if case .string(let s)? = o["type"], let k = Balance.Kind(rawValue: s) { kind = k } else { fail(path + ".type", "must be \"credit\" or \"commit\"") }
-        let amount = decimal(o["amount"], path + ".amount", maxFraction: decimals, below: 1_000_000_000_000_000, what: "amount")
+        if case .string(let s)? = o["type"], let k = Balance.Kind(rawValue: s) {
+            kind = k
+        } else {
+            fail(path + ".type", "must be \"credit\" or \"commit\"")
+        }
+        let amount = decimal(
+            o["amount"], path + ".amount", maxFraction: decimals, below: 1_000_000_000_000_000, what: "amount")
         let starts = day(o["starts"], path + ".starts", nullable: false)
         let ends = day(o["ends"], path + ".ends", nullable: false)
         if let s = starts ?? nil, let e = ends ?? nil, e <= s { fail(path + ".ends", "must be after starts") }
@@ -309,7 +371,9 @@ private struct CatalogReader {
                     set.insert(pid)
                 }
                 productSet = set
-            } else { fail(path + ".products", "must be an array of product ids or null") }
+            } else {
+                fail(path + ".products", "must be an array of product ids or null")
+            }
         }
         let priority = integer(o["priority"], path + ".priority", default: 0, range: -1_000_000...1_000_000)
         guard let id, let kind, let amount, let s = starts ?? nil, let e = ends ?? nil, let priority else { return nil }

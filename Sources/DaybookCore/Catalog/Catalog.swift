@@ -21,9 +21,11 @@ public struct Catalog: Sendable {
     public func customer(_ id: String) -> Customer? { customers.first { $0.id == id } }
 
     /// Creates a catalog from parts already validated (documents go through ``parse(_:)``).
-    public init(currency: String, currencyDecimals: Int, maxLatenessDays: Int, finalizationGraceHours: Int,
-                metrics: [String: Metric], products: [String: Product], rateCards: [String: RateCard],
-                customers: [Customer]) {
+    public init(
+        currency: String, currencyDecimals: Int, maxLatenessDays: Int, finalizationGraceHours: Int,
+        metrics: [String: Metric], products: [String: Product], rateCards: [String: RateCard],
+        customers: [Customer]
+    ) {
         self.currency = currency
         self.currencyDecimals = currencyDecimals
         self.maxLatenessDays = maxLatenessDays
@@ -53,8 +55,10 @@ public struct Metric: Sendable, Hashable {
     /// 0–3 property names whose values split line items.
     public var groupBy: [String]
 
-    public init(id: String, eventType: String, aggregation: Aggregation, property: String?, filters: [Filter] = [],
-                groupBy: [String] = []) {
+    public init(
+        id: String, eventType: String, aggregation: Aggregation, property: String?, filters: [Filter] = [],
+        groupBy: [String] = []
+    ) {
         self.id = id
         self.eventType = eventType
         self.aggregation = aggregation
@@ -127,8 +131,10 @@ public struct Contract: Sendable, Hashable {
     public var billingAnchorDay: Int
     public var balances: [Balance]
 
-    public init(id: String, customerID: String, rateCard: String, starts: Day, ends: Day?, billingAnchorDay: Int,
-                balances: [Balance]) {
+    public init(
+        id: String, customerID: String, rateCard: String, starts: Day, ends: Day?, billingAnchorDay: Int,
+        balances: [Balance]
+    ) {
         self.id = id
         self.customerID = customerID
         self.rateCard = rateCard
@@ -154,7 +160,9 @@ public struct Balance: Sendable, Hashable {
     public var products: Set<String>?
     public var priority: Int
 
-    public init(id: String, kind: Kind, amount: FixedDecimal, starts: Day, ends: Day, products: Set<String>?, priority: Int) {
+    public init(
+        id: String, kind: Kind, amount: FixedDecimal, starts: Day, ends: Day, products: Set<String>?, priority: Int
+    ) {
         self.id = id
         self.kind = kind
         self.amount = amount

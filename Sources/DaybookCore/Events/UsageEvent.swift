@@ -9,8 +9,10 @@ public struct UsageEvent: Sendable, Hashable {
     /// Flat properties; `null` values are dropped (null is the same as absent).
     public var properties: [String: PropertyValue]
 
-    public init(transactionID: String, customerID: String, eventType: String, timestamp: Timestamp,
-                properties: [String: PropertyValue]) {
+    public init(
+        transactionID: String, customerID: String, eventType: String, timestamp: Timestamp,
+        properties: [String: PropertyValue]
+    ) {
         self.transactionID = transactionID
         self.customerID = customerID
         self.eventType = eventType
@@ -79,18 +81,33 @@ extension UsageEvent {
             return .failure(InvalidEvent(.notAnObject, "an event must be a JSON object"))
         }
         func idField(_ name: String) -> Result<String, InvalidEvent> {
-            guard let v = o[name] else { return .failure(InvalidEvent(.missingField, field: name, "\(name) is required")) }
-            guard case .string(let s) = v else { return .failure(InvalidEvent(.invalidField, field: name, "\(name) must be a string")) }
+            guard let v = o[name] else {
+                return .failure(InvalidEvent(.missingField, field: name, "\(name) is required"))
+            }
+            guard case .string(let s) = v else {
+                return .failure(InvalidEvent(.invalidField, field: name, "\(name) must be a string"))
+            }
             if s.isEmpty { return .failure(InvalidEvent(.invalidField, field: name, "\(name) must not be empty")) }
             if s.utf8.count > maxIDBytes {
-                return .failure(InvalidEvent(.limitExceeded, field: name, "\(name) is \(s.utf8.count) bytes; the limit is \(maxIDBytes)"))
+                return .failure(
+                    InvalidEvent(
+                        .limitExceeded, field: name, "\(name) is \(s.utf8.count) bytes; the limit is \(maxIDBytes)"))
             }
             return .success(s)
         }
         let tid: String, customer: String, eventType: String
-        switch idField("transaction_id") { case .success(let s): tid = s; case .failure(let e): return .failure(e) }
-        switch idField("customer_id") { case .success(let s): customer = s; case .failure(let e): return .failure(e) }
-        switch idField("event_type") { case .success(let s): eventType = s; case .failure(let e): return .failure(e) }
+        switch idField("transaction_id") {
+        case .success(let s): tid = s;
+        case .failure(let e): return .failure(e)
+        }
+        switch idField("customer_id") {
+        case .success(let s): customer = s;
+        case .failure(let e): return .failure(e)
+        }
+        switch idField("event_type") {
+        case .success(let s): eventType = s;
+        case .failure(let e): return .failure(e)
+        }
 
         guard let tsValue = o["timestamp"] else {
             return .failure(InvalidEvent(.missingField, field: "timestamp", "timestamp is required"))
@@ -108,19 +125,29 @@ extension UsageEvent {
         case nil, .null?: break
         case .object(let p)?:
             if p.count > maxPropertyKeys {
-                return .failure(InvalidEvent(.limitExceeded, field: "properties", "\(p.count) properties; the limit is \(maxPropertyKeys)"))
+                return .failure(
+                    InvalidEvent(
+                        .limitExceeded, field: "properties", "\(p.count) properties; the limit is \(maxPropertyKeys)"))
             }
             properties.reserveCapacity(p.count)
             for (key, v) in p.members {
                 if key.utf8.count > maxPropertyBytes {
-                    return .failure(InvalidEvent(.limitExceeded, field: "properties", "a property name is over \(maxPropertyBytes) bytes"))
+                    return .failure(
+                        InvalidEvent(
+                            .limitExceeded, field: "properties", "a property name is over \(maxPropertyBytes) bytes"))
                 }
                 switch v {
                 case .null: continue
                 case .array, .object:
-                    return .failure(InvalidEvent(.invalidField, field: "properties.\(key)", "properties must be flat (no arrays or objects)"))
+                    return .failure(
+                        InvalidEvent(
+                            .invalidField, field: "properties.\(key)", "properties must be flat (no arrays or objects)")
+                    )
                 case .string(let s) where s.utf8.count > maxPropertyBytes:
-                    return .failure(InvalidEvent(.limitExceeded, field: "properties.\(key)", "the value is \(s.utf8.count) bytes; the limit is \(maxPropertyBytes)"))
+                    return .failure(
+                        InvalidEvent(
+                            .limitExceeded, field: "properties.\(key)",
+                            "the value is \(s.utf8.count) bytes; the limit is \(maxPropertyBytes)"))
                 default:
                     guard let pv = PropertyValue(json: v) else {
                         return .failure(InvalidEvent(.invalidField, field: "properties.\(key)", "not a valid value"))
@@ -131,7 +158,9 @@ extension UsageEvent {
         case _?:
             return .failure(InvalidEvent(.invalidField, field: "properties", "properties must be an object"))
         }
-        return .success(UsageEvent(transactionID: tid, customerID: customer, eventType: eventType,
-                                   timestamp: timestamp, properties: properties))
+        return .success(
+            UsageEvent(
+                transactionID: tid, customerID: customer, eventType: eventType,
+                timestamp: timestamp, properties: properties))
     }
 }

@@ -175,7 +175,8 @@ struct JSONParser {
             return JSONError(offset: pos, message: "invalid UTF-8")
         }
         if byte == UInt8(ascii: "/"), pos + 1 < end,
-           bytes[pos + 1] == UInt8(ascii: "/") || bytes[pos + 1] == UInt8(ascii: "*") {
+            bytes[pos + 1] == UInt8(ascii: "/") || bytes[pos + 1] == UInt8(ascii: "*")
+        {
             return JSONError(offset: pos, message: "comments are not valid JSON")
         }
         return JSONError(offset: pos, message: expectation)
@@ -440,17 +441,22 @@ struct JSONParser {
             switch unit {
             case 0xD800...0xDBFF:
                 guard pos + 1 < end, bytes[pos] == backslash, bytes[pos + 1] == UInt8(ascii: "u") else {
-                    throw JSONError(offset: escapeOffset, message: "lone surrogate \\u escape (high surrogate without a low surrogate)")
+                    throw JSONError(
+                        offset: escapeOffset,
+                        message: "lone surrogate \\u escape (high surrogate without a low surrogate)")
                 }
                 let lowOffset = pos
                 pos += 2
                 let low = try readHex4(escapeOffset: lowOffset)
                 guard (0xDC00...0xDFFF).contains(low) else {
-                    throw JSONError(offset: escapeOffset, message: "lone surrogate \\u escape (high surrogate without a low surrogate)")
+                    throw JSONError(
+                        offset: escapeOffset,
+                        message: "lone surrogate \\u escape (high surrogate without a low surrogate)")
                 }
                 scalar = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
             case 0xDC00...0xDFFF:
-                throw JSONError(offset: escapeOffset, message: "lone surrogate \\u escape (low surrogate without a high surrogate)")
+                throw JSONError(
+                    offset: escapeOffset, message: "lone surrogate \\u escape (low surrogate without a high surrogate)")
             default:
                 scalar = unit
             }
@@ -580,7 +586,7 @@ struct JSONParser {
         if pos < end {
             switch bytes[pos] {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "_"):
                 throw JSONError(offset: pos, message: "invalid number")
             default:
                 break

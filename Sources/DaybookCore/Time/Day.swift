@@ -15,7 +15,7 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible, Stri
     /// and for years outside 0001–9999.
     public init?(year: Int, month: Int, day: Int) {
         guard (1...9999).contains(year), (1...12).contains(month),
-              day >= 1, day <= Day.daysInMonth(year: year, month: month)
+            day >= 1, day <= Day.daysInMonth(year: year, month: month)
         else { return nil }
         self.number = Int32(Day.daysFromCivil(year: year, month: month, day: day))
     }
@@ -78,10 +78,10 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible, Stri
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400                                        // [0, 399]
-        let mp = month > 2 ? month - 3 : month + 9                     // March = 0
-        let doy = (153 * mp + 2) / 5 + day - 1                         // [0, 365]
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy                // [0, 146096]
+        let yoe = y - era * 400  // [0, 399]
+        let mp = month > 2 ? month - 3 : month + 9  // March = 0
+        let doy = (153 * mp + 2) / 5 + day - 1  // [0, 365]
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy  // [0, 146096]
         return era * 146097 + doe - 719468
     }
 
@@ -89,12 +89,12 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible, Stri
     static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097                                     // [0, 146096]
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365 // [0, 399]
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)              // [0, 365]
-        let mp = (5 * doy + 2) / 153                                   // [0, 11]
-        let d = doy - (153 * mp + 2) / 5 + 1                           // [1, 31]
-        let m = mp < 10 ? mp + 3 : mp - 9                              // [1, 12]
+        let doe = z - era * 146097  // [0, 146096]
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365  // [0, 399]
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)  // [0, 365]
+        let mp = (5 * doy + 2) / 153  // [0, 11]
+        let d = doy - (153 * mp + 2) / 5 + 1  // [1, 31]
+        let m = mp < 10 ? mp + 3 : mp - 9  // [1, 12]
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         return (y, m, d)
     }
@@ -116,11 +116,11 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible, Stri
     /// Reads `YYYY-MM-DD` at `i` (no range checks on the fields).
     static func parseDate(_ buffer: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int, Int)? {
         guard i + 10 <= buffer.count,
-              let year = digits(buffer, at: i, count: 4),
-              buffer[i + 4] == UInt8(ascii: "-"),
-              let month = digits(buffer, at: i + 5, count: 2),
-              buffer[i + 7] == UInt8(ascii: "-"),
-              let day = digits(buffer, at: i + 8, count: 2)
+            let year = digits(buffer, at: i, count: 4),
+            buffer[i + 4] == UInt8(ascii: "-"),
+            let month = digits(buffer, at: i + 5, count: 2),
+            buffer[i + 7] == UInt8(ascii: "-"),
+            let day = digits(buffer, at: i + 8, count: 2)
         else { return nil }
         return (year, month, day)
     }

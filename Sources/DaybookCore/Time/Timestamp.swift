@@ -113,8 +113,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
         // Time.
         guard let hour = Day.digits(b, at: 11, count: 2), b.count > 13, b[13] == UInt8(ascii: ":"),
-              let minute = Day.digits(b, at: 14, count: 2), b.count > 16, b[16] == UInt8(ascii: ":"),
-              let second = Day.digits(b, at: 17, count: 2)
+            let minute = Day.digits(b, at: 14, count: 2), b.count > 16, b[16] == UInt8(ascii: ":"),
+            let second = Day.digits(b, at: 17, count: 2)
         else { return fail("expected a time in HH:MM:SS form") }
         guard hour <= 23 else { return fail("hour \(twoDigits(hour)) is out of range (00-23)") }
         guard minute <= 59 else { return fail("minute \(twoDigits(minute)) is out of range (00-59)") }
@@ -152,7 +152,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             let sign = b[i] == UInt8(ascii: "+") ? 1 : -1
             guard let oh = Day.digits(b, at: i + 1, count: 2), i + 3 < b.count, b[i + 3] == UInt8(ascii: ":"),
-                  let om = Day.digits(b, at: i + 4, count: 2)
+                let om = Day.digits(b, at: i + 4, count: 2)
             else { return fail("expected a time zone offset in ±HH:MM form") }
             guard oh <= 23 else { return fail("offset hour \(twoDigits(oh)) is out of range (00-23)") }
             guard om <= 59 else { return fail("offset minute \(twoDigits(om)) is out of range (00-59)") }
@@ -164,11 +164,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard i == b.count else { return fail("trailing characters after timestamp") }
 
         let local = Int64(date.number) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        return .success(Timestamp(
-            seconds: local - Int64(offsetSeconds),
-            nanoseconds: Int32(nanos),
-            beyondNanos: beyond
-        ))
+        return .success(
+            Timestamp(
+                seconds: local - Int64(offsetSeconds),
+                nanoseconds: Int32(nanos),
+                beyondNanos: beyond
+            ))
     }
 }
 

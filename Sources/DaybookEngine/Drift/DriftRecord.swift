@@ -41,8 +41,10 @@ public struct DriftRecord: Sendable, Hashable {
         return w.bytes
     }
 
-    init(invoiceID: String, customerID: String, lineItemID: String, finalized: Totals, current: Totals,
-         firstDetectedSeq: UInt64, firstDetectedAt: Timestamp) {
+    init(
+        invoiceID: String, customerID: String, lineItemID: String, finalized: Totals, current: Totals,
+        firstDetectedSeq: UInt64, firstDetectedAt: Timestamp
+    ) {
         self.invoiceID = invoiceID
         self.customerID = customerID
         self.lineItemID = lineItemID
@@ -65,7 +67,8 @@ public struct DriftRecord: Sendable, Hashable {
         lineItemID = try r.string()
         func totals(_ r: inout ByteReader) throws(StoreCorruption) -> Totals {
             var t = Totals()
-            t.quantity = try r.decimal(); t.subtotal = try r.decimal(); t.credits = try r.decimal(); t.commits = try r.decimal()
+            t.quantity = try r.decimal(); t.subtotal = try r.decimal(); t.credits = try r.decimal();
+            t.commits = try r.decimal()
             return t
         }
         finalized = try totals(&r)

@@ -16,8 +16,10 @@ extension WorkingSet {
     /// no longer differ (SPEC §4). Called only for invoices this transaction changed.
     ///
     /// - Parameter state: the live invoice, or nil when its contract was removed (all zeros).
-    func updateDrift(key: [UInt8], state: InvoiceState?, snapshot: Snapshot, _ context: DriftContext,
-                     _ txn: borrowing Transaction) throws {
+    func updateDrift(
+        key: [UInt8], state: InvoiceState?, snapshot: Snapshot, _ context: DriftContext,
+        _ txn: borrowing Transaction
+    ) throws {
         // Every line item of the snapshot, of the live state, and of the open records (a line item
         // may exist on neither side any more, e.g. when its contract was removed).
         var ids = snapshot.lines.map(\.lineItemID)
@@ -29,7 +31,8 @@ extension WorkingSet {
         }
         var via: [String]?  // computed at most once per invoice
         for id in ids {
-            let current = state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
+            let current =
+                state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
             let finalized = snapshot.totals(of: id)
             let recordKey = Keys.lineItem(invoice: key, id)
             let existing = try txn.get(recordKey, in: store.drift).map { try DriftRecord(decoding: $0) }
@@ -45,9 +48,12 @@ extension WorkingSet {
                 continue
             }
             if let existing, existing.current == current { continue }
-            var record = existing ?? DriftRecord(invoiceID: snapshot.invoiceID, customerID: snapshot.customerID, lineItemID: id,
-                                                 finalized: finalized, current: current,
-                                                 firstDetectedSeq: context.seq, firstDetectedAt: context.now)
+            var record =
+                existing
+                ?? DriftRecord(
+                    invoiceID: snapshot.invoiceID, customerID: snapshot.customerID, lineItemID: id,
+                    finalized: finalized, current: current,
+                    firstDetectedSeq: context.seq, firstDetectedAt: context.now)
             record.current = current
             record.lastChangedSeq = context.seq
             record.lastChangedAt = context.now
@@ -60,7 +66,9 @@ extension WorkingSet {
 
     /// Earlier invoices of the same contract that received late events after `snapshot` was
     /// taken: through the contract's shared balances, they are what moved this invoice.
-    private func earlierInvoicesChanged(after snapshot: Snapshot, key: [UInt8], _ txn: borrowing Transaction) throws -> [String] {
+    private func earlierInvoicesChanged(after snapshot: Snapshot, key: [UInt8], _ txn: borrowing Transaction) throws
+        -> [String]
+    {
         guard let contract = plan.contracts[snapshot.contractID] else { return [] }
         let start = Keys.readDay(key, at: key.count - 4)
         var result: [String] = []

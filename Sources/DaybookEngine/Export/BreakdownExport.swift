@@ -13,12 +13,18 @@ public struct Table: Sendable, Hashable {
 
 /// The three warehouse tables of SPEC §5 (`invoice_breakdown.invoices`, `.line_items`, `.balances`).
 public struct BreakdownExport: Sendable, Hashable {
-    public static let invoiceColumns = ["invoice_id", "customer_id", "contract_id", "period_start", "period_end", "day",
-                                        "status", "currency", "subtotal", "credits_applied", "commits_applied", "total"]
-    public static let lineItemColumns = ["invoice_id", "customer_id", "line_item_id", "product_id", "product_name",
-                                         "group_values", "day", "quantity", "unit_price", "subtotal", "credits_applied",
-                                         "commits_applied", "total"]
-    public static let balanceColumns = ["balance_id", "customer_id", "contract_id", "type", "day", "opening", "drawn", "closing"]
+    public static let invoiceColumns = [
+        "invoice_id", "customer_id", "contract_id", "period_start", "period_end", "day",
+        "status", "currency", "subtotal", "credits_applied", "commits_applied", "total",
+    ]
+    public static let lineItemColumns = [
+        "invoice_id", "customer_id", "line_item_id", "product_id", "product_name",
+        "group_values", "day", "quantity", "unit_price", "subtotal", "credits_applied",
+        "commits_applied", "total",
+    ]
+    public static let balanceColumns = [
+        "balance_id", "customer_id", "contract_id", "type", "day", "opening", "drawn", "closing",
+    ]
 
     public var invoices = Table(columns: invoiceColumns)
     public var lineItems = Table(columns: lineItemColumns)
@@ -58,9 +64,11 @@ extension Engine {
                         t.credits = t.credits + item.credits[k]
                         t.commits = t.commits + item.commits[k]
                     }
-                    out.invoices.rows.append([invoice.id, c.customerID, c.id, "\(state.period.start)", "\(state.period.end)",
-                                              "\(state.period.start.adding(days: k))", status, currency,
-                                              money(t.subtotal), money(t.credits), money(t.commits), money(t.total)])
+                    out.invoices.rows.append([
+                        invoice.id, c.customerID, c.id, "\(state.period.start)", "\(state.period.end)",
+                        "\(state.period.start.adding(days: k))", status, currency,
+                        money(t.subtotal), money(t.credits), money(t.commits), money(t.total),
+                    ])
                 }
                 for item in state.lineItems {
                     let product = plan.catalog.products[item.productID]
@@ -69,9 +77,11 @@ extension Engine {
                     for k in 0..<days {
                         let unitPrice = fee ?? price?.unitPrice(at: item.cumQuantity[k]) ?? .zero
                         out.lineItems.rows.append([
-                            invoice.id, c.customerID, item.id, item.productID, product?.name ?? item.productID, item.group,
+                            invoice.id, c.customerID, item.id, item.productID, product?.name ?? item.productID,
+                            item.group,
                             "\(state.period.start.adding(days: k))", item.quantity(k).canonical, unitPrice.canonical,
-                            money(item.subtotal(k)), money(item.credits[k]), money(item.commits[k]), money(item.total(k)),
+                            money(item.subtotal(k)), money(item.credits[k]), money(item.commits[k]),
+                            money(item.total(k)),
                         ])
                     }
                 }
@@ -88,9 +98,11 @@ extension Engine {
                             remaining = state.closing[Int(day.number - period.start.number)][b]
                         }
                         if day >= balance.starts {
-                            out.balances.rows.append([balance.id, contract.contract.customerID, contract.contract.id,
-                                                      balance.kind.rawValue, "\(day)", money(opening),
-                                                      money(opening - remaining), money(remaining)])
+                            out.balances.rows.append([
+                                balance.id, contract.contract.customerID, contract.contract.id,
+                                balance.kind.rawValue, "\(day)", money(opening),
+                                money(opening - remaining), money(remaining),
+                            ])
                         }
                         day = day.adding(days: 1)
                     }
@@ -151,7 +163,8 @@ public enum TableWriter {
             out += r == 0 ? "\n  {" : ",\n  {"
             for (i, column) in table.columns.enumerated() {
                 if i > 0 { out += ", " }
-                out += StrictJSON.quote(column) + ": " + (rawColumns.contains(column) ? row[i] : StrictJSON.quote(row[i]))
+                out +=
+                    StrictJSON.quote(column) + ": " + (rawColumns.contains(column) ? row[i] : StrictJSON.quote(row[i]))
             }
             out += "}"
         }

@@ -56,11 +56,20 @@ public enum RecordSplitter {
             if b == 0x0A { line += 1 }
             if i < open { continue }
             if inString {
-                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if b == 0x5C {
+                    escaped = true
+                } else if b == 0x22 {
+                    inString = false
+                }
                 continue
             }
             if closed {
-                if !isSpace(b) { throw InputError(source: source, message: "line \(line): unexpected text after the closing ']' of the array") }
+                if !isSpace(b) {
+                    throw InputError(
+                        source: source, message: "line \(line): unexpected text after the closing ']' of the array")
+                }
                 continue
             }
             switch b {
@@ -85,7 +94,9 @@ public enum RecordSplitter {
                 }
             case UInt8(ascii: ","):
                 if depth == 1 {
-                    guard let s = elementStart else { throw InputError(source: source, message: "line \(line): empty array element") }
+                    guard let s = elementStart else {
+                        throw InputError(source: source, message: "line \(line): empty array element")
+                    }
                     index += 1
                     records.append(element(bytes[s..<i], index: index, line: elementLine))
                     elementStart = nil

@@ -93,8 +93,9 @@ final class ContractPlan: Sendable {
         decimals = catalog.currencyDecimals
         let products = card.rates.keys.sorted(by: { $0.utf8Precedes($1) }).map { catalog.products[$0]! }
         let metrics = products.compactMap { $0.metric }.map { catalog.metrics[$0]! }
-        fingerprint = Fingerprint(contract: contract, rateCard: card, products: products, metrics: metrics,
-                                  decimals: catalog.currencyDecimals)
+        fingerprint = Fingerprint(
+            contract: contract, rateCard: card, products: products, metrics: metrics,
+            decimals: catalog.currencyDecimals)
     }
 
     /// Line items every invoice has from the start: ungrouped usage products and fixed products.

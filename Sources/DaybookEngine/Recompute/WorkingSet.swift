@@ -119,7 +119,9 @@ final class WorkingSet {
     /// - Parameter seq: the event's log sequence when it is new (an event billed to a finalized
     ///   invoice is then recorded as a late event, a cause of its drift); nil when rebuilding.
     @discardableResult
-    func apply(_ event: UsageEvent, seq: UInt64? = nil, outcomes: [MetricOutcome], _ txn: borrowing Transaction) throws -> Bool {
+    func apply(_ event: UsageEvent, seq: UInt64? = nil, outcomes: [MetricOutcome], _ txn: borrowing Transaction) throws
+        -> Bool
+    {
         let day = event.day
         guard let contract = plan.contract(customer: event.customerID, day: day) else { return false }
         guard let rates = contract.usageByEventType[event.eventType] else { return true }
@@ -139,18 +141,23 @@ final class WorkingSet {
         }
         for rate in rates {
             guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
-            try add(contribution, product: rate.product.id, group: group, aggregation: rate.metric.aggregation,
-                    day: day, to: entry, txn)
+            try add(
+                contribution, product: rate.product.id, group: group, aggregation: rate.metric.aggregation,
+                day: day, to: entry, txn)
         }
         return true
     }
 
-    private func add(_ contribution: MetricContribution, product: String, group: String, aggregation: Aggregation,
-                     day: Day, to entry: InvoiceEntry, _ txn: borrowing Transaction) throws {
+    private func add(
+        _ contribution: MetricContribution, product: String, group: String, aggregation: Aggregation,
+        day: Day, to entry: InvoiceEntry, _ txn: borrowing Transaction
+    ) throws {
         let lineItemID = product + group
         let k = Int(day.number - entry.state.period.start.number)
-        let index = entry.state.index(ofLineItem: lineItemID)
-            ?? entry.state.insert(LineItemState(id: lineItemID, productID: product, group: group, days: entry.state.dayCount))
+        let index =
+            entry.state.index(ofLineItem: lineItemID)
+            ?? entry.state.insert(
+                LineItemState(id: lineItemID, productID: product, group: group, days: entry.state.dayCount))
         var last = k
         switch contribution {
         case .one:
@@ -195,12 +202,18 @@ final class WorkingSet {
             guard let contract = plan.contracts[entry.state.contractID] else { continue }
             let start = entry.state.period.start
             for (id, range) in entry.dirty {
-                guard let i = entry.state.index(ofLineItem: id), let rate = contract.usage[entry.state.lineItems[i].productID] else { continue }
-                if let changed = recompute(&entry.state.lineItems[i], from: range.from, lastTouched: range.last,
-                                           rate: rate, decimals: contract.decimals) {
+                guard let i = entry.state.index(ofLineItem: id),
+                    let rate = contract.usage[entry.state.lineItems[i].productID]
+                else { continue }
+                if let changed = recompute(
+                    &entry.state.lineItems[i], from: range.from, lastTouched: range.last,
+                    rate: rate, decimals: contract.decimals)
+                {
                     // A changed A(k) changes the subtotals of days k and k+1.
                     let through = min(changed.last + 1, entry.state.dayCount - 1)
-                    markSweep(contract.contract.id, from: start.adding(days: changed.first), through: start.adding(days: through))
+                    markSweep(
+                        contract.contract.id, from: start.adding(days: changed.first),
+                        through: start.adding(days: through))
                 }
             }
             entry.dirty.removeAll()
@@ -215,8 +228,10 @@ final class WorkingSet {
     /// Recomputes `Q` and `A` of one line item from day index `from`. Stops early once past the
     /// last touched day and `Q` equals its stored value (every later day is then unchanged).
     /// Returns the first and last day index whose cumulative amount changed.
-    private func recompute(_ item: inout LineItemState, from: Int, lastTouched: Int, rate: ContractPlan.UsageRate,
-                           decimals: Int) -> (first: Int, last: Int)? {
+    private func recompute(
+        _ item: inout LineItemState, from: Int, lastTouched: Int, rate: ContractPlan.UsageRate,
+        decimals: Int
+    ) -> (first: Int, last: Int)? {
         var first: Int?, last = from
         let isMax = rate.metric.aggregation == .max
         for k in from..<item.daily.count {
@@ -254,7 +269,8 @@ final class WorkingSet {
             if day > through && remaining == storedOpening { break }
             let k = Int(day.number - period.start.number)
             let charges = e.state.lineItems.map { (product: $0.productID, subtotal: $0.subtotal(k)) }
-            let applied = DrawDown.allocate(charges: charges, balances: contract.balances, remaining: &remaining, day: day)
+            let applied = DrawDown.allocate(
+                charges: charges, balances: contract.balances, remaining: &remaining, day: day)
             for i in applied.indices {
                 e.state.lineItems[i].credits[k] = applied[i].credits
                 e.state.lineItems[i].commits[k] = applied[i].commits
@@ -272,7 +288,8 @@ final class WorkingSet {
         let amounts = contract.balances.map(\.amount)
         let before = day.adding(days: -1)
         guard day > contract.contract.starts, let period = contract.contract.period(containing: before),
-              let e = try invoice(contract: contract, start: period.start, txn) else { return amounts }
+            let e = try invoice(contract: contract, start: period.start, txn)
+        else { return amounts }
         return e.state.closing[Int(before.number - period.start.number)]
     }
 
@@ -302,7 +319,8 @@ final class WorkingSet {
     private func changedRows(_ entry: InvoiceEntry) -> UInt64 {
         var n: UInt64 = 0
         for item in entry.state.lineItems {
-            let before = entry.original.flatMap { o in o.index(ofLineItem: item.id).map { o.lineItems[$0] } }
+            let before =
+                entry.original.flatMap { o in o.index(ofLineItem: item.id).map { o.lineItems[$0] } }
                 ?? LineItemState(id: item.id, productID: item.productID, group: item.group, days: item.daily.count)
             for k in item.daily.indices where !item.sameRow(k, as: before) { n += 1 }
         }

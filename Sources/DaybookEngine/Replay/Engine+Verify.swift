@@ -42,11 +42,13 @@ extension Engine {
             try scratch.env.read { stxn in
                 for contract in plan.contracts.values.sorted(by: { $0.contract.id.utf8Precedes($1.contract.id) }) {
                     var live: [[UInt8]: InvoiceState] = [:]
-                    try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { k, v in
+                    try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) {
+                        k, v in
                         live[k] = try InvoiceState(decoding: v)
                         return true
                     }
-                    try stxn.scan(in: scratch.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { k, v in
+                    try stxn.scan(in: scratch.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) {
+                        k, v in
                         let rebuilt = try InvoiceState(decoding: v)
                         let id = contract.contract.invoiceID(rebuilt.period)
                         guard let materialized = live.removeValue(forKey: k) else {
@@ -57,8 +59,10 @@ extension Engine {
                         return true
                     }
                     for state in live.values {
-                        mismatches.append(Mismatch(invoiceID: contract.contract.invoiceID(state.period),
-                                                   detail: "materialized but absent from the rebuild"))
+                        mismatches.append(
+                            Mismatch(
+                                invoiceID: contract.contract.invoiceID(state.period),
+                                detail: "materialized but absent from the rebuild"))
                     }
                 }
             }
@@ -71,21 +75,32 @@ extension Engine {
         let ids = Set(a.lineItems.map(\.id)).union(b.lineItems.map(\.id)).sorted { $0.utf8Precedes($1) }
         for item in ids {
             guard let i = a.index(ofLineItem: item), let j = b.index(ofLineItem: item) else {
-                out.append(Mismatch(invoiceID: id, lineItemID: item, detail: a.index(ofLineItem: item) == nil
-                                    ? "line item missing from the materialized state" : "line item absent from the rebuild"))
+                out.append(
+                    Mismatch(
+                        invoiceID: id, lineItemID: item,
+                        detail: a.index(ofLineItem: item) == nil
+                            ? "line item missing from the materialized state" : "line item absent from the rebuild"))
                 continue
             }
             let x = a.lineItems[i], y = b.lineItems[j]
-            for k in 0..<a.dayCount where x.daily[k] != y.daily[k] || x.cumQuantity[k] != y.cumQuantity[k]
-                || x.cumAmount[k] != y.cumAmount[k] || x.credits[k] != y.credits[k] || x.commits[k] != y.commits[k] {
-                out.append(Mismatch(invoiceID: id, lineItemID: item, day: a.period.start.adding(days: k), detail:
-                    "materialized Q=\(x.cumQuantity[k]) A=\(x.cumAmount[k]) credits=\(x.credits[k]) commits=\(x.commits[k]); "
-                    + "rebuilt Q=\(y.cumQuantity[k]) A=\(y.cumAmount[k]) credits=\(y.credits[k]) commits=\(y.commits[k])"))
+            for k in 0..<a.dayCount
+            where x.daily[k] != y.daily[k] || x.cumQuantity[k] != y.cumQuantity[k]
+                || x.cumAmount[k] != y.cumAmount[k] || x.credits[k] != y.credits[k] || x.commits[k] != y.commits[k]
+            {
+                out.append(
+                    Mismatch(
+                        invoiceID: id, lineItemID: item, day: a.period.start.adding(days: k),
+                        detail:
+                            "materialized Q=\(x.cumQuantity[k]) A=\(x.cumAmount[k]) credits=\(x.credits[k]) commits=\(x.commits[k]); "
+                            + "rebuilt Q=\(y.cumQuantity[k]) A=\(y.cumAmount[k]) credits=\(y.credits[k]) commits=\(y.commits[k])"
+                    ))
             }
         }
         for k in 0..<min(a.dayCount, b.dayCount) where a.closing[k] != b.closing[k] {
-            out.append(Mismatch(invoiceID: id, day: a.period.start.adding(days: k),
-                                detail: "balance closing \(a.closing[k]) vs rebuilt \(b.closing[k])"))
+            out.append(
+                Mismatch(
+                    invoiceID: id, day: a.period.start.adding(days: k),
+                    detail: "balance closing \(a.closing[k]) vs rebuilt \(b.closing[k])"))
         }
         return out
     }

@@ -38,9 +38,11 @@ extension Engine {
                 for item in invoice.state.lineItems { totals += item.periodTotals }
                 totals.quantity = .zero
                 let snapshot = try txn.get(invoice.key, in: store.snapshots).map { try Snapshot(decoding: $0) }
-                result.append(InvoiceSummary(invoiceID: invoice.id, customerID: c.customerID, contractID: c.id,
-                                             period: invoice.state.period, finalizedAt: snapshot?.finalizedAt,
-                                             totals: totals, lineItems: invoice.state.lineItems.count))
+                result.append(
+                    InvoiceSummary(
+                        invoiceID: invoice.id, customerID: c.customerID, contractID: c.id,
+                        period: invoice.state.period, finalizedAt: snapshot?.finalizedAt,
+                        totals: totals, lineItems: invoice.state.lineItems.count))
             }
             return result
         }
@@ -49,49 +51,66 @@ extension Engine {
     /// The invoices table for people and scripts.
     public func invoicesTable(now: Timestamp, customer: String? = nil) throws -> Table {
         let decimals = plan.currencyDecimals
-        var table = Table(columns: ["invoice_id", "customer_id", "period_start", "period_end", "status", "finalized_at",
-                                    "open_drift", "line_items", "subtotal", "credits_applied", "commits_applied", "total"])
+        var table = Table(columns: [
+            "invoice_id", "customer_id", "period_start", "period_end", "status", "finalized_at",
+            "open_drift", "line_items", "subtotal", "credits_applied", "commits_applied", "total",
+        ])
         var drifted: [String: Int] = [:]
         for record in try discrepancies(customer: customer) { drifted[record.invoiceID, default: 0] += 1 }
         for i in try invoices(now: now, customer: customer) {
-            table.rows.append([i.invoiceID, i.customerID, "\(i.period.start)", "\(i.period.end)",
-                               i.finalizedAt == nil ? "draft" : "finalized", i.finalizedAt.map { "\($0)" } ?? "",
-                               drifted[i.invoiceID].map { "\($0) line items" } ?? "",
-                               "\(i.lineItems)", i.totals.subtotal.formatted(decimals: decimals),
-                               i.totals.credits.formatted(decimals: decimals), i.totals.commits.formatted(decimals: decimals),
-                               i.totals.total.formatted(decimals: decimals)])
+            table.rows.append([
+                i.invoiceID, i.customerID, "\(i.period.start)", "\(i.period.end)",
+                i.finalizedAt == nil ? "draft" : "finalized", i.finalizedAt.map { "\($0)" } ?? "",
+                drifted[i.invoiceID].map { "\($0) line items" } ?? "",
+                "\(i.lineItems)", i.totals.subtotal.formatted(decimals: decimals),
+                i.totals.credits.formatted(decimals: decimals), i.totals.commits.formatted(decimals: decimals),
+                i.totals.total.formatted(decimals: decimals),
+            ])
         }
         return table
     }
 
     /// One row per day × line item of an invoice, then one total row per day (line item `*`).
     public func breakdown(invoiceID: String, now: Timestamp) throws -> Table {
-        guard let slash = invoiceID.lastIndex(of: "/"), let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...])),
-              let contract = plan.contracts[String(invoiceID[..<slash])] else {
-            throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
+        guard let slash = invoiceID.lastIndex(of: "/"),
+            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...])),
+            let contract = plan.contracts[String(invoiceID[..<slash])]
+        else {
+            throw EngineError(
+                code: .notFound,
+                message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
         }
         let decimals = plan.currencyDecimals
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
         return try withLiveView(through: max(now.day, start)) { txn, _ in
-            guard let bytes = try txn.get(Keys.invoice(contract: contract.contract.id, start: start), in: store.invoices) else {
+            guard
+                let bytes = try txn.get(Keys.invoice(contract: contract.contract.id, start: start), in: store.invoices)
+            else {
                 throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\" (see `daybook invoices`)")
             }
             let state = try InvoiceState(decoding: bytes)
-            var table = Table(columns: ["day", "line_item_id", "quantity", "unit_price", "subtotal", "credits_applied",
-                                        "commits_applied", "total"])
+            var table = Table(columns: [
+                "day", "line_item_id", "quantity", "unit_price", "subtotal", "credits_applied",
+                "commits_applied", "total",
+            ])
             for k in 0..<state.dayCount {
                 let day = "\(state.period.start.adding(days: k))"
                 var t = Totals()
                 for item in state.lineItems {
-                    let price = contract.fixed[item.productID]?.fee
+                    let price =
+                        contract.fixed[item.productID]?.fee
                         ?? contract.usage[item.productID]?.price.unitPrice(at: item.cumQuantity[k]) ?? .zero
-                    table.rows.append([day, item.id, item.quantity(k).canonical, price.canonical, money(item.subtotal(k)),
-                                       money(item.credits[k]), money(item.commits[k]), money(item.total(k))])
+                    table.rows.append([
+                        day, item.id, item.quantity(k).canonical, price.canonical, money(item.subtotal(k)),
+                        money(item.credits[k]), money(item.commits[k]), money(item.total(k)),
+                    ])
                     t.subtotal = t.subtotal + item.subtotal(k)
                     t.credits = t.credits + item.credits[k]
                     t.commits = t.commits + item.commits[k]
                 }
-                table.rows.append([day, "*", "", "", money(t.subtotal), money(t.credits), money(t.commits), money(t.total)])
+                table.rows.append([
+                    day, "*", "", "", money(t.subtotal), money(t.credits), money(t.commits), money(t.total),
+                ])
             }
             return table
         }
@@ -113,8 +132,10 @@ extension Engine {
     public func deadLettersTable() throws -> Table {
         var table = Table(columns: ["number", "source", "position", "reason", "field", "message", "ingest_time", "raw"])
         for d in try deadLetters() {
-            table.rows.append(["\(d.number)", d.source, d.position, d.reason.rawValue, d.field ?? "", d.message,
-                               "\(d.ingestTime)", String(decoding: d.raw, as: UTF8.self)])
+            table.rows.append([
+                "\(d.number)", d.source, d.position, d.reason.rawValue, d.field ?? "", d.message,
+                "\(d.ingestTime)", String(decoding: d.raw, as: UTF8.self),
+            ])
         }
         return table
     }
@@ -175,12 +196,14 @@ extension Engine {
     public func statsFields() throws -> [(String, UInt64)] {
         let s = try stats()
         let c = s.counters
-        return [("last_seq", s.lastSeq), ("events", c.events), ("duplicates", c.duplicates),
-                ("dead_letters", c.deadLetters), ("metric_rejections", c.metricRejections),
-                ("invoices_finalized", c.invoicesFinalized), ("catalog_version", UInt64(s.catalogVersion)),
-                ("line_item_days_evaluated", c.recompute.lineItemDaysEvaluated),
-                ("line_item_days_changed", c.recompute.lineItemDaysChanged),
-                ("draw_down_days_evaluated", c.recompute.drawDownDaysEvaluated),
-                ("events_reread", c.recompute.eventsReread)]
+        return [
+            ("last_seq", s.lastSeq), ("events", c.events), ("duplicates", c.duplicates),
+            ("dead_letters", c.deadLetters), ("metric_rejections", c.metricRejections),
+            ("invoices_finalized", c.invoicesFinalized), ("catalog_version", UInt64(s.catalogVersion)),
+            ("line_item_days_evaluated", c.recompute.lineItemDaysEvaluated),
+            ("line_item_days_changed", c.recompute.lineItemDaysChanged),
+            ("draw_down_days_evaluated", c.recompute.drawDownDaysEvaluated),
+            ("events_reread", c.recompute.eventsReread),
+        ]
     }
 }

@@ -61,10 +61,12 @@ struct EngineState: Sendable {
         w.bool(horizon != nil)
         if let horizon { w.day(horizon) }
         w.uvarint(UInt64(catalogVersion))
-        for v in [counters.events, counters.duplicates, counters.deadLetters, counters.metricRejections,
-                  counters.invoicesFinalized, counters.recompute.lineItemDaysEvaluated,
-                  counters.recompute.lineItemDaysChanged, counters.recompute.drawDownDaysEvaluated,
-                  counters.recompute.eventsReread] {
+        for v in [
+            counters.events, counters.duplicates, counters.deadLetters, counters.metricRejections,
+            counters.invoicesFinalized, counters.recompute.lineItemDaysEvaluated,
+            counters.recompute.lineItemDaysChanged, counters.recompute.drawDownDaysEvaluated,
+            counters.recompute.eventsReread,
+        ] {
             w.uvarint(v)
         }
         try txn.put(Self.key, w.bytes, in: store.meta)

@@ -70,8 +70,10 @@ public struct DeadLetter: Sendable, Hashable {
         return w.bytes
     }
 
-    init(number: UInt64, reason: DeadLetterReason, field: String?, message: String, source: String,
-         position: String, ingestTime: Timestamp, raw: [UInt8]) {
+    init(
+        number: UInt64, reason: DeadLetterReason, field: String?, message: String, source: String,
+        position: String, ingestTime: Timestamp, raw: [UInt8]
+    ) {
         self.number = number
         self.reason = reason
         self.field = field
@@ -85,7 +87,9 @@ public struct DeadLetter: Sendable, Hashable {
     init(number: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         self.number = number
-        guard let reason = DeadLetterReason(rawValue: try r.string()) else { throw StoreCorruption("unknown dead-letter reason") }
+        guard let reason = DeadLetterReason(rawValue: try r.string()) else {
+            throw StoreCorruption("unknown dead-letter reason")
+        }
         self.reason = reason
         let f = try r.string()
         field = f.isEmpty ? nil : f
@@ -172,7 +176,8 @@ public struct Snapshot: Sendable, Hashable {
         return w.bytes
     }
 
-    init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line]) {
+    init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line])
+    {
         self.invoiceID = invoiceID
         self.customerID = customerID
         self.contractID = contractID

@@ -36,9 +36,9 @@ public struct WorkloadGenerator: Sendable {
             var out: [String] = []
             defer { result.append((day, out)) }
             let weekday = Int((day.number % 7 + 7 + 3) % 7)  // 0 = Monday (1970-01-01 was a Thursday)
-            let weekly = weekday >= 5 ? 4 : 10                 // weekends at 40%
+            let weekly = weekday >= 5 ? 4 : 10  // weekends at 40%
             for (ci, customer) in customers.enumerated() {
-                let size = (customers.count - ci) * 2           // first customers are bigger
+                let size = (customers.count - ci) * 2  // first customers are bigger
                 let count = eventsPerDay * weekly * size / (10 * customers.count)
                 for _ in 0..<count {
                     n += 1
@@ -82,14 +82,18 @@ public struct WorkloadGenerator: Sendable {
             let models = ["model-a", "model-b", "model-c"]
             let regions = ["us", "eu", "ap"]
             let tokens = 500 + rng.next() % 20_000
-            return head + "\"event_type\": \"inference\", \"timestamp\": \"\(ts)\", \"properties\": {\"model\": \"\(models[Int(rng.next() % 3)])\", \"tokens\": \(tokens), \"region\": \"\(regions[Int(rng.next() % 3)])\"}}"
+            return head
+                + "\"event_type\": \"inference\", \"timestamp\": \"\(ts)\", \"properties\": {\"model\": \"\(models[Int(rng.next() % 3)])\", \"tokens\": \(tokens), \"region\": \"\(regions[Int(rng.next() % 3)])\"}}"
         case 6:
-            return head + "\"event_type\": \"gpu_sample\", \"timestamp\": \"\(ts)\", \"properties\": {\"gpus\": \(1 + rng.next() % 12)}}"
+            return head
+                + "\"event_type\": \"gpu_sample\", \"timestamp\": \"\(ts)\", \"properties\": {\"gpus\": \(1 + rng.next() % 12)}}"
         case 7, 8:
-            return head + "\"event_type\": \"session\", \"timestamp\": \"\(ts)\", \"properties\": {\"user_id\": \"u\(rng.next() % 40)\"}}"
+            return head
+                + "\"event_type\": \"session\", \"timestamp\": \"\(ts)\", \"properties\": {\"user_id\": \"u\(rng.next() % 40)\"}}"
         default:
             let gb = rng.next() % 500_000
-            return head + "\"event_type\": \"storage\", \"timestamp\": \"\(ts)\", \"properties\": {\"gb_hours\": \(gb / 1000).\(gb % 1000)}}"
+            return head
+                + "\"event_type\": \"storage\", \"timestamp\": \"\(ts)\", \"properties\": {\"gb_hours\": \(gb / 1000).\(gb % 1000)}}"
         }
     }
 
@@ -97,10 +101,18 @@ public struct WorkloadGenerator: Sendable {
         let id = "\(idPrefix)\(seed)-\(n)"
         switch rng.next() % 5 {
         case 0: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"inference\""
-        case 1: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"inference\", \"timestamp\": \"\(day) 10:00:00Z\", \"properties\": {}}"
-        case 2: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"inference\", \"timestamp\": \"\(day)T10:00:00Z\", \"properties\": {\"model\": \"model-a\", \"tokens\": -5, \"region\": \"us\"}}"
-        case 3: return "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"storage\", \"timestamp\": \"\(day)T10:00:00Z\", \"properties\": {\"gb_hours\": \"lots\"}}"
-        default: return "{\"customer_id\": \"\(customer)\", \"event_type\": \"session\", \"timestamp\": \"\(day)T10:00:00Z\"}"
+        case 1:
+            return
+                "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"inference\", \"timestamp\": \"\(day) 10:00:00Z\", \"properties\": {}}"
+        case 2:
+            return
+                "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"inference\", \"timestamp\": \"\(day)T10:00:00Z\", \"properties\": {\"model\": \"model-a\", \"tokens\": -5, \"region\": \"us\"}}"
+        case 3:
+            return
+                "{\"transaction_id\": \"\(id)\", \"customer_id\": \"\(customer)\", \"event_type\": \"storage\", \"timestamp\": \"\(day)T10:00:00Z\", \"properties\": {\"gb_hours\": \"lots\"}}"
+        default:
+            return
+                "{\"customer_id\": \"\(customer)\", \"event_type\": \"session\", \"timestamp\": \"\(day)T10:00:00Z\"}"
         }
     }
 }
