@@ -159,32 +159,45 @@ public final class Engine {
 
     /// Ingests consecutive batches, each in its own durable transaction, preparing the next
     /// batch (parsing, validation, metric evaluation) on other cores while the current one is
-    /// written. `committed` is called after each commit, in order, with the batch's index.
+    /// written. `committed` is called after each commit, in order, with the batch and its summary.
     public func ingest(
         batches: [[IngestRecord]], source: String, now: Timestamp,
-        committed: (Int, IngestSummary) throws -> Void = { _, _ in }
+        committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
+    ) throws -> IngestSummary {
+        var iterator = batches.makeIterator()
+        return try ingest(nextBatch: { iterator.next() }, source: source, now: now, committed: committed)
+    }
+
+    /// Ingests the batches `nextBatch` returns until it returns nil (a stream read as it goes:
+    /// only the batch being written and the one being prepared are in memory). An empty input
+    /// is one empty batch, so the clock's finalization check still runs.
+    public func ingest(
+        nextBatch: () throws -> [IngestRecord]?, source: String, now: Timestamp,
+        committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
     ) throws -> IngestSummary {
         var total = IngestSummary()
-        guard !batches.isEmpty else { return total }
         let plan = self.plan
-        var prepared = Self.prepare(batches[0], plan: plan, source: source, now: now)
-        for i in batches.indices {
+        // An empty input still runs one (empty) batch: the clock's finalization check and horizon.
+        var current = try nextBatch() ?? []
+        var prepared = Self.prepare(current, plan: plan, source: source, now: now)
+        while true {
+            let next = try nextBatch()
             let ahead = Mutex<[PreparedRecord]?>(nil)
             let group = DispatchGroup()
-            if i + 1 < batches.count {
-                let next = batches[i + 1]
+            if let next {
                 DispatchQueue.global().async(group: group) {
                     let result = Self.prepare(next, plan: plan, source: source, now: now)
                     ahead.withLock { $0 = result }
                 }
             }
-            let summary = try write(batches[i], prepared, source: source, now: now, checkpoint: nil)
+            let summary = try write(current, prepared, source: source, now: now, checkpoint: nil)
             total += summary
-            try committed(i, summary)
+            try committed(current, summary)
             group.wait()
+            guard let next else { return total }
+            current = next
             prepared = ahead.withLock { $0 } ?? []
         }
-        return total
     }
 
     /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log record.

@@ -39,20 +39,48 @@ struct Ingest: ParsableCommand {
     @Option(help: "Records per durable write transaction.") var batchSize: Int = 20_000
     @Flag(help: "Report each committed batch on standard error.") var progress = false
 
+    func report(_ batch: [IngestRecord], _ summary: IngestSummary) {
+        if progress, let last = batch.last {
+            FileHandle.standardError.write(Data("committed through \(last.position): \(summary.json)\n".utf8))
+        }
+    }
+
     func run() throws {
-        let bytes = try readInput(file)
         let source = file == "-" ? "stdin" : "file:\(file)"
-        let records = try RecordSplitter.split(bytes, source: file == "-" ? "stdin" : file)
         let engine = try global.engine()
         let now = try global.clock()
         let size = max(1, batchSize)
-        let batches = stride(from: 0, to: max(records.count, 1), by: size).map {
-            Array(records[$0..<min($0 + size, records.count)])
-        }
-        let summary = try engine.ingest(batches: batches, source: source, now: now) { i, batch in
-            if progress, let last = batches[i].last {
-                FileHandle.standardError.write(Data("committed through \(last.position): \(batch.json)\n".utf8))
+        let reader = try InputReader(path: file)
+        var count = 0
+        let summary: IngestSummary
+        if reader.startsWithArray {
+            // A JSON array is split as a whole (its elements cannot be told apart before the end).
+            let records = try RecordSplitter.split(try reader.readAll(), source: file == "-" ? "stdin" : file)
+            count = records.count
+            let batches = stride(from: 0, to: records.count, by: size).map {
+                Array(records[$0..<min($0 + size, records.count)])
             }
+            summary = try engine.ingest(batches: batches, source: source, now: now, committed: report)
+        } else {
+            // NDJSON is streamed: only the batch being written and the next one are in memory.
+            var lines = LineAccumulator()
+            var pending: [IngestRecord] = []
+            var ended = false
+            summary = try engine.ingest(
+                nextBatch: {
+                    while pending.count < size && !ended {
+                        if let chunk = try reader.read() {
+                            pending += lines.feed(chunk)
+                        } else {
+                            pending += lines.finish(); ended = true
+                        }
+                    }
+                    guard !pending.isEmpty else { return nil }
+                    let batch = Array(pending.prefix(size))
+                    pending.removeFirst(batch.count)
+                    count += batch.count
+                    return batch
+                }, source: source, now: now, committed: report)
         }
         switch output.resolved(summary: true) {
         case .json: print(summary.json)
@@ -62,7 +90,7 @@ struct Ingest: ParsableCommand {
             )
         case .table:
             print(
-                "\(records.count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
+                "\(count) records: \(summary.accepted) accepted, \(summary.duplicates) duplicates, "
                     + "\(summary.deadLettered) dead-lettered; \(summary.metricRejections) metric rejections")
         }
     }

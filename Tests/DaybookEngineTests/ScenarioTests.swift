@@ -256,3 +256,24 @@ extension String {
         return parts.count == 2 ? String(parts[0]) + replacement + String(parts[1]) : self
     }
 }
+
+@Suite("Record splitting")
+struct RecordSplittingTests {
+    @Test(arguments: [1, 2, 3, 7, 64, 10_000])
+    func streamingGivesTheSameRecordsWhateverTheChunkSize(chunk: Int) {
+        let text = "{\"a\": 1}\r\n\n   \n{\"b\": 2}\n{\"c\": \"x\"}\n\n{\"d\": 4}"
+        let bytes = Array(text.utf8)
+        let whole = RecordSplitter.splitLines(bytes)
+        #expect(whole.map(\.position) == ["line 1", "line 4", "line 5", "line 7"])
+        #expect(whole.first?.bytes == Array("{\"a\": 1}".utf8))  // the \r before \n is dropped
+        var acc = LineAccumulator()
+        var streamed: [IngestRecord] = []
+        var i = 0
+        while i < bytes.count {
+            streamed += acc.feed(bytes[i..<min(i + chunk, bytes.count)])
+            i += chunk
+        }
+        streamed += acc.finish()
+        #expect(streamed == whole)
+    }
+}

@@ -115,3 +115,32 @@ public enum RecordSplitter {
         return IngestRecord(bytes: Array(slice[slice.startIndex..<end]), position: "element \(index) (line \(line))")
     }
 }
+
+/// Splits an NDJSON stream into records as its bytes arrive, in chunks of any size: the same
+/// records and line numbers as ``RecordSplitter/splitLines(_:firstLine:)`` on the whole input.
+public struct LineAccumulator: Sendable {
+    private var pending: [UInt8] = []
+    private var nextLine = 1
+
+    public init() {}
+
+    /// Records of every line completed by `chunk`.
+    public mutating func feed(_ chunk: some BidirectionalCollection<UInt8>) -> [IngestRecord] {
+        guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
+            pending.append(contentsOf: chunk)
+            return []
+        }
+        var complete = pending
+        complete.append(contentsOf: chunk[..<chunk.index(after: lastNewline)])
+        pending = Array(chunk[chunk.index(after: lastNewline)...])
+        let records = RecordSplitter.splitLines(complete, firstLine: nextLine)
+        nextLine += complete.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+        return records
+    }
+
+    /// The last line, when the input does not end with a newline.
+    public mutating func finish() -> [IngestRecord] {
+        defer { pending = [] }
+        return RecordSplitter.splitLines(pending, firstLine: nextLine)
+    }
+}
