@@ -68,6 +68,7 @@ extension UsageEvent {
     /// Parses and validates one record (SPEC §1 "Validation"): strict JSON, required fields,
     /// timestamp, limits. Lateness and duplicates are the engine's business, not this one's.
     public static func parse(_ bytes: ArraySlice<UInt8>) -> Result<UsageEvent, InvalidEvent> {
+        if let event = bytes.withUnsafeBufferPointer(parseFast) { return .success(event) }
         let value: JSONValue
         do { value = try StrictJSON.parse(bytes) } catch {
             return .failure(InvalidEvent(.malformedJSON, "\(error)"))

@@ -1,0 +1,100 @@
+import DaybookCore
+import Testing
+
+/// The event fast path must agree with the strict parser on every input: whenever it produces an
+/// event, the strict path produces the same one. Checked on hand-picked edge cases and on many
+/// single-byte mutations of valid events.
+@Suite("Event parsing fast path")
+struct FastPathTests {
+    static let valid = [
+        #"{"transaction_id": "b2c1-77", "customer_id": "neuratech", "event_type": "inference", "timestamp": "2026-10-03T14:05:09.120Z", "properties": {"model": "model-a", "tokens": 1830, "region": "us"}}"#,
+        #"{"transaction_id":"t","customer_id":"c","event_type":"e","timestamp":"2026-09-05T23:12:38-07:00","properties":{"gb":246.505,"ok":true,"no":false,"x":null,"s":"0.25","e":1E+3,"z":-0.0}}"#,
+        #"  {"properties": null, "timestamp": "2026-09-11t15:26:49z", "event_type": "s", "customer_id": "c", "transaction_id": "x", "extra": 5, "more": null}  "#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {}}"#,
+    ]
+
+    static let edge = [
+        #"{"transaction_id": "a", "transaction_id": "b", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {"k": 1, "k": 2}}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:60Z"}"#,
+        #"{"transaction_id": "", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": 5, "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {"n": {"deep": 1}}}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": "x"}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {"v": 01}}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {"v": NaN}}"#,
+        #"{"transaction_id": "a\u0062", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": "é", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z",}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z"} x"#,
+        #"[{"transaction_id": "a"}]"#,
+        "\u{FEFF}{\"transaction_id\": \"a\", \"customer_id\": \"c\", \"event_type\": \"e\", \"timestamp\": \"2026-10-01T00:00:00Z\"}",
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "properties": {"a": [1]}}"#,
+        #"{"transaction_id": "a", "customer_id": "c", "event_type": "e", "timestamp": "2026-10-01T00:00:00Z", "list": [1, 2], "o": {"a": 1}}"#,
+    ]
+
+    /// The strict parser alone (the fast path disabled by an escape it refuses: none here — so
+    /// compare against `validate(StrictJSON.parse(...))`, which never takes the fast path).
+    func strict(_ bytes: [UInt8]) -> Result<UsageEvent, InvalidEvent> {
+        do { return UsageEvent.validate(try StrictJSON.parse(bytes)) } catch {
+            return .failure(InvalidEvent(.malformedJSON, "\(error)"))
+        }
+    }
+
+    func agree(_ bytes: [UInt8]) -> Bool {
+        switch (UsageEvent.parse(bytes[...]), strict(bytes)) {
+        case (.success(let a), .success(let b)): return a == b
+        case (.failure(let a), .failure(let b)): return a.reason == b.reason
+        default: return false
+        }
+    }
+
+    @Test func validEventsTakeTheFastPathAndAgree() throws {
+        for text in Self.valid {
+            let bytes = Array(text.utf8)
+            #expect(agree(bytes), "\(text)")
+            #expect((try? UsageEvent.parse(bytes[...]).get()) != nil, "\(text)")
+        }
+    }
+
+    @Test func edgeCasesAgree() {
+        for text in Self.edge { #expect(agree(Array(text.utf8)), "\(text)") }
+    }
+
+    @Test func mutationsAgree() {
+        var rng = SplitMixForTests(seed: 7)
+        let alphabet = Array(#"{}[]":,.-+eE0123456789 tfnulrsa\"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+        var checked = 0
+        for text in Self.valid {
+            let base = Array(text.utf8)
+            for _ in 0..<3_000 {
+                var bytes = base
+                for _ in 0..<(1 + Int(rng.next() % 3)) {
+                    let at = Int(rng.next() % UInt64(bytes.count))
+                    switch rng.next() % 3 {
+                    case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                    case 1: bytes.remove(at: at)
+                    default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                    }
+                    if bytes.isEmpty { bytes = [0x7B] }
+                }
+                #expect(agree(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+                checked += 1
+            }
+        }
+        #expect(checked == 15_000)
+    }
+}
+
+struct SplitMixForTests {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
