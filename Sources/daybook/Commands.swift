@@ -275,31 +275,7 @@ struct Discrepancies: ParsableCommand {
                     history ? "no resolved drift" : "no open drift: every finalized invoice matches the live breakdown")
                 return
             }
-            print(
-                TableWriter.text(
-                    engine.discrepancySummary(records),
-                    rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
-            var table = engine.discrepanciesTable(records)
-            let keep = [
-                "invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total",
-                "current_total",
-                "delta_total", "late_transaction_ids", "via_invoices",
-            ]
-            let idx = keep.map { table.columns.firstIndex(of: $0)! }
-            table = Table(
-                columns: keep,
-                rows: table.rows.map { row in
-                    idx.map { i in
-                        let v = row[i]
-                        return v.count > 40 ? String(v.prefix(37)) + "..." : v
-                    }
-                })
-            print(
-                TableWriter.text(
-                    table,
-                    rightAligned: [
-                        "finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total",
-                    ]), terminator: "")
+            printDiscrepancyReport(engine, records, causes: true)
         }
     }
 }

@@ -74,18 +74,7 @@ struct Demo: ParsableCommand {
         print("A backfill of \(lateSummary.accepted) acme events dated Oct 20–29 arrives on Nov 3.\n")
         let drifts = try engine.discrepancies()
         print("Discrepancies: finalized invoices that no longer match the live breakdown")
-        print(
-            TableWriter.text(
-                engine.discrepancySummary(drifts),
-                rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"]))
-        var drift = engine.discrepanciesTable(drifts)
-        let keep = [
-            "invoice_id", "line_item_id", "finalized_quantity", "current_quantity", "finalized_total", "current_total",
-            "delta_total",
-        ]
-        let idx = keep.map { drift.columns.firstIndex(of: $0)! }
-        drift = Table(columns: keep, rows: drift.rows.map { row in idx.map { row[$0] } })
-        print(TableWriter.text(drift, rightAligned: Set(keep.dropFirst(2))), terminator: "")
+        printDiscrepancyReport(engine, drifts, causes: false)
         print("\nTry: daybook discrepancies --format json --data \(path)")
         print("     daybook invoice show \(id) --data \(path) --now 2026-11-03T09:00:00Z")
     }

@@ -61,6 +61,23 @@ struct GoldenScenarioTests {
         }
         #expect(want.count == 27)
         #expect(project(got) == project(want))
+        // --customer filters; CSV has one row per record; `invoice show` adds up to the expected deltas.
+        let globex = try cli.run(["discrepancies", "--customer", "globex", "--format", "json"], now: now)
+        let globexRecords = try JSONSerialization.jsonObject(with: Data(globex.stdout.utf8)) as! [[String: Any]]
+        #expect(globexRecords.count == want.filter { $0["customer_id"] as? String == "globex" }.count)
+        #expect(globexRecords.allSatisfy { $0["customer_id"] as? String == "globex" })
+        let csv = try cli.run(["discrepancies", "--format", "csv"], now: now)
+        #expect(csv.stdout.split(separator: "\n").count == want.count + 1)
+        let invoice = "acme-2026/2026-10-01"
+        func cents(_ s: String) -> Int { Int(s.replacingOccurrences(of: ".", with: ""))! }
+        let expectedDelta = want.filter { $0["invoice_id"] as? String == invoice }.map {
+            cents($0["delta_total"] as! String)
+        }.reduce(0, +)
+        let show = try cli.run(["invoice", "show", invoice, "--format", "csv"], now: now)
+        let totalRow = try #require(
+            show.stdout.split(separator: "\n").last?.split(separator: ",", omittingEmptySubsequences: false))
+        #expect(totalRow.first == "*")
+        #expect(totalRow.last.map { cents(String($0)) } == expectedDelta)
         for record in got {
             let causes = record["causes"] as? [String: Any]
             #expect(causes?["late_transaction_ids"] is [String] && causes?["via_invoices"] is [String], "\(record)")

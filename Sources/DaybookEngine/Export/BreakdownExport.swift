@@ -11,6 +11,21 @@ public struct Table: Sendable, Hashable {
     }
 }
 
+extension Table {
+    /// The named columns only, in that order; cells longer than `maxCellWidth` cut with "...".
+    public func projected(_ names: [String], maxCellWidth: Int? = nil) -> Table {
+        let indices = names.map { name in columns.firstIndex(of: name)! }
+        return Table(
+            columns: names,
+            rows: rows.map { row in
+                indices.map { i in
+                    guard let width = maxCellWidth, row[i].count > width else { return row[i] }
+                    return String(row[i].prefix(width - 3)) + "..."
+                }
+            })
+    }
+}
+
 /// The three warehouse tables of SPEC §5 (`invoice_breakdown.invoices`, `.line_items`, `.balances`).
 public struct BreakdownExport: Sendable, Hashable {
     public static let invoiceColumns = [
