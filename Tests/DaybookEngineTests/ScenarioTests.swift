@@ -277,3 +277,20 @@ struct RecordSplittingTests {
         #expect(streamed == whole)
     }
 }
+
+@Suite("Checkpoints")
+struct CheckpointTests {
+    @Test func aCheckpointCommitsWithItsBatch() throws {
+        let h = try ScenarioTests.Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        #expect(try h.engine.checkpoint(source: "file:x") == nil)
+        let record = IngestRecord(
+            bytes: Array(
+                "{\"transaction_id\": \"c1\", \"customer_id\": \"c\", \"event_type\": \"inference\", \"timestamp\": \"2026-10-03T01:00:00Z\", \"properties\": {\"tokens\": 1}}"
+                    .utf8), position: "offset 0")
+        _ = try h.engine.ingest(
+            [record], source: "file:x", now: try Timestamp(parsing: "2026-10-04T00:00:00Z"),
+            checkpoint: Checkpoint(source: "file:x", value: [0, 0, 0, 143]))
+        #expect(try h.engine.checkpoint(source: "file:x") == [0, 0, 0, 143])
+        #expect(try h.engine.isLogged(transactionID: "c1"))
+    }
+}

@@ -113,7 +113,4 @@ final class ContractPlan: Sendable {
         }
         return items.sorted { $0.id.utf8Precedes($1.id) }
     }
-
-    /// Aggregation of a line item's product (nil for fixed products).
-    func aggregation(ofProduct id: String) -> Aggregation? { usage[id]?.metric.aggregation }
 }

@@ -326,11 +326,4 @@ final class WorkingSet {
         }
         return n
     }
-
-    /// Drops every loaded invoice and pending recompute (after a failed transaction).
-    func reset() {
-        lastApplied = nil
-        entries.removeAll()
-        sweeps.removeAll()
-    }
 }
