@@ -63,6 +63,8 @@ final class WorkingSet {
     /// Set for transactions that change the live breakdown for real (ingest, finalize, catalog):
     /// drift of finalized invoices is then kept up to date at ``flush(_:seq:)``.
     var drift: DriftContext?
+    /// Events of this transaction billed to finalized invoices (invoice key → (seq, transaction id)).
+    private var lateEvents: [[UInt8]: [(UInt64, String)]] = [:]
     /// The invoice the previous event went to (events arrive in runs of one customer).
     private var lastApplied: InvoiceEntry?
 
@@ -137,7 +139,7 @@ final class WorkingSet {
             lastApplied = entry
         }
         if let seq, drift != nil, try entry.snapshot(store, txn) != nil {
-            try txn.put(Keys.lateEvent(invoice: entry.key, seq: seq), Array(event.transactionID.utf8), in: store.causes)
+            lateEvents[entry.key, default: []].append((seq, event.transactionID))
         }
         for rate in rates {
             guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
@@ -298,6 +300,17 @@ final class WorkingSet {
     /// Settles, counts changed rows, and writes back every invoice that changed.
     func flush(_ txn: borrowing Transaction, seq: UInt64) throws {
         try settle(txn)
+        // One `causes` record per invoice and transaction, keyed by its last seq (drift reads them).
+        for (key, events) in lateEvents {
+            var w = ByteWriter(capacity: events.count * 24)
+            w.uvarint(events.count)
+            for (seq, tid) in events {
+                w.uvarint(seq)
+                w.string(tid)
+            }
+            try txn.put(Keys.lateEvent(invoice: key, seq: events.last!.0), w.bytes, in: store.causes)
+        }
+        lateEvents.removeAll()
         for entry in entries.values {
             if let original = entry.original, original == entry.state { continue }
             counters.lineItemDaysChanged += changedRows(entry)

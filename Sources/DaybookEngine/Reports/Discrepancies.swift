@@ -41,7 +41,8 @@ extension Engine {
         var versions: [UInt32] = []
         try txn.scan(in: store.causes, prefix: invoice) { k, v in
             if k[invoice.count] == 1 {
-                late.append((Keys.readSeq(k, at: invoice.count + 1), String(decoding: v, as: UTF8.self)))
+                var r = ByteReader(v)
+                for _ in 0..<(try r.int()) { late.append((try r.uvarint(), try r.string())) }
             } else {
                 versions.append([UInt8].readBigEndianUInt32(k, at: invoice.count + 1))
             }

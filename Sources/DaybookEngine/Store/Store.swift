@@ -32,8 +32,9 @@ struct Store: Sendable {
     let snapshots: Database
     /// `source name` → checkpoint bytes (byte offset, stream sequence).
     let checkpoints: Database
-    /// Why a finalized invoice moved: `invoice key, 0x01, seq` → transaction id of an event billed
-    /// to it after finalization; `invoice key, 0x02, version` → empty: a catalog version that rebuilt it.
+    /// Why a finalized invoice moved: `invoice key, 0x01, last seq` → the (seq, transaction id) of
+    /// the events one transaction billed to it after finalization; `invoice key, 0x02, version` →
+    /// empty: a catalog version that rebuilt it.
     let causes: Database
     /// `invoice key, line item` → ``DriftRecord``: open drift of finalized invoices.
     let drift: Database
