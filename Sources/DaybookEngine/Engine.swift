@@ -241,12 +241,13 @@ public final class Engine {
                 case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
                 }
                 let tid = Array(event.transactionID.utf8)
-                // The transaction sees its own writes: a repeat inside this batch is found here too.
-                if try txn.contains(tid, in: store.transactions) {
-                    summary.duplicates += 1
-                    continue
-                }
+                // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
+                // transaction sees its own writes: a repeat inside this batch is found too.)
                 if event.timestamp < earliest || event.timestamp > latest {
+                    if try txn.contains(tid, in: store.transactions) {
+                        summary.duplicates += 1
+                        continue
+                    }
                     let tooLate = event.timestamp < earliest
                     let message =
                         tooLate
@@ -258,10 +259,15 @@ public final class Engine {
                     summary.deadLettered += 1
                     continue
                 }
+                // On time: one B-tree descent both checks and records the id.
+                let seqKey = Keys.seq(state.lastSeq + 1)
+                guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
+                    summary.duplicates += 1
+                    continue
+                }
                 state.lastSeq += 1
                 let seq = state.lastSeq
-                try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
-                try txn.put(tid, Keys.seq(seq), in: store.transactions)
+                try txn.put(seqKey, logRecord, in: store.log, flags: .append)
                 try txn.put(
                     Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
                 if let metrics = plan.metricsByEventType[event.eventType] {
