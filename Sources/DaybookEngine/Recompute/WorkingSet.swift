@@ -66,7 +66,7 @@ final class WorkingSet {
     /// Events of this transaction billed to finalized invoices (invoice key → (seq, transaction id)).
     private var lateEvents: [[UInt8]: [(UInt64, String)]] = [:]
     /// The invoice the previous event went to (events arrive in runs of one customer).
-    private var lastApplied: InvoiceEntry?
+    private var lastApplied: (contract: ContractPlan, entry: InvoiceEntry)?
 
     init(store: Store, plan: PricingPlan) {
         self.store = store
@@ -125,19 +125,25 @@ final class WorkingSet {
         -> Bool
     {
         let day = event.day
-        guard let contract = plan.contract(customer: event.customerID, day: day) else { return false }
-        guard let rates = contract.usageByEventType[event.eventType] else { return true }
+        let contract: ContractPlan
         let entry: InvoiceEntry
-        if let last = lastApplied, last.state.contractID == contract.contract.id, last.state.period.contains(day) {
-            entry = last  // consecutive events of one customer and period: skip the key and the lookup
+        if let last = lastApplied, last.contract.contract.customerID == event.customerID,
+            last.entry.state.period.contains(day)
+        {
+            // Consecutive events of one customer and period: no contract search, key or lookup.
+            // (A customer's contracts do not overlap, so the period's contract is the event's.)
+            (contract, entry) = last
         } else {
-            let period = contract.contract.period(containing: day)!
-            if try invoice(contract: contract, start: period.start, txn) == nil {
-                try materialize(contract, through: period.start, txn)
+            guard let found = plan.contract(customer: event.customerID, day: day) else { return false }
+            let period = found.contract.period(containing: day)!
+            if try invoice(contract: found, start: period.start, txn) == nil {
+                try materialize(found, through: period.start, txn)
             }
-            entry = try invoice(contract: contract, start: period.start, txn)!
-            lastApplied = entry
+            contract = found
+            entry = try invoice(contract: found, start: period.start, txn)!
+            lastApplied = (found, entry)
         }
+        guard let rates = contract.usageByEventType[event.eventType] else { return true }
         if let seq, drift != nil, try entry.snapshot(store, txn) != nil {
             lateEvents[entry.key, default: []].append((seq, event.transactionID))
         }
@@ -154,7 +160,7 @@ final class WorkingSet {
         _ contribution: MetricContribution, product: String, group: String, aggregation: Aggregation,
         day: Day, to entry: InvoiceEntry, _ txn: borrowing Transaction
     ) throws {
-        let lineItemID = product + group
+        let lineItemID = group.isEmpty ? product : product + group
         let k = Int(day.number - entry.state.period.start.number)
         let index =
             entry.state.index(ofLineItem: lineItemID)
