@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "daybook", targets: ["daybook"]),
         .library(name: "DaybookEngine", targets: ["DaybookEngine"]),
+        .library(name: "DaybookStore", targets: ["DaybookStore"]),
+        .library(name: "DaybookOutput", targets: ["DaybookOutput"]),
+        .library(name: "DaybookWorkload", targets: ["DaybookWorkload"]),
         .library(name: "DaybookCore", targets: ["DaybookCore"]),
         .library(name: "LMDB", targets: ["LMDB"]),
     ],
@@ -24,24 +27,35 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // Pure domain: exact decimals, strict JSON, time, catalog, events, pricing. No I/O.
         .target(name: "DaybookCore"),
-        // The store and the incremental engine: log, dedup, recompute, finalization, exports.
-        .target(name: "DaybookEngine", dependencies: ["DaybookCore", "LMDB"]),
+        // The store: LMDB databases, key layout, record codecs. What is on disk and how it is read back.
+        .target(name: "DaybookStore", dependencies: ["DaybookCore", "LMDB"]),
+        // Tables and their writers (text, CSV, NDJSON, JSON). No store, no engine.
+        .target(name: "DaybookOutput", dependencies: ["DaybookCore"]),
+        // The engine: the one writer, ingest pipeline, incremental recompute, finalization, drift,
+        // catalog versions, verify, and the read queries over a read transaction.
+        .target(name: "DaybookEngine", dependencies: ["DaybookCore", "DaybookStore", "DaybookOutput", "LMDB"]),
+        // A seeded synthetic workload and the example catalog (demo, benchmarks, tests).
+        .target(name: "DaybookWorkload", dependencies: ["DaybookCore"]),
+        // Rooms for the next stages, each kept out of the core's dependency graph:
+        //   DaybookSources   (file tail; JetStream through a CNATS .systemLibrary shim over libnats-dev)
+        //   DaybookServer    (Hummingbird HTTP: ingest, read API, /metrics, dashboard)
+        //   DaybookWarehouse (postgres-nio export)
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",
             dependencies: [
-                "DaybookEngine",
+                "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Test support: temporary stores, event and catalog builders.
-        .target(name: "DaybookTestSupport", dependencies: ["DaybookEngine"], path: "Tests/DaybookTestSupport"),
+        .target(name: "DaybookTestSupport", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload"], path: "Tests/DaybookTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
-        .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookTestSupport"]),
+        .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookTestSupport", "daybook"],
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport", "daybook"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -15,6 +15,9 @@
 import Benchmark
 import DaybookCore
 import DaybookEngine
+import DaybookOutput
+import DaybookStore
+import DaybookWorkload
 import Foundation
 
 #if canImport(Glibc)

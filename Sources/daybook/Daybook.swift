@@ -1,6 +1,9 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 import Foundation
 
 /// `daybook`: the command-line front of the engine. Commands parse arguments and call

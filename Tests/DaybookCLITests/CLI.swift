@@ -1,4 +1,7 @@
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 import Foundation
 import Testing
 

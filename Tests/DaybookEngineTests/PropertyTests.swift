@@ -1,5 +1,8 @@
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 import DaybookTestSupport
 import Foundation
 import Testing

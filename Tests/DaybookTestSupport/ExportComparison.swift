@@ -1,4 +1,7 @@
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 
 /// Row-by-row comparison of two exports, naming the first difference of each table.
 public enum ExportComparison {

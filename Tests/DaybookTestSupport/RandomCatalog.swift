@@ -1,5 +1,8 @@
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 
 extension SplitMix64 {
     /// A uniform integer in `range`.

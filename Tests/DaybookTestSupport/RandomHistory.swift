@@ -1,5 +1,8 @@
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 
 /// A seeded random usage history: catalog versions and ingest batches with a moving clock.
 ///

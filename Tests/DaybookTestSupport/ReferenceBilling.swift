@@ -1,5 +1,8 @@
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 
 /// A from-scratch, deliberately naive implementation of SPEC §3 billing and the §5 export.
 ///

@@ -1,4 +1,7 @@
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 import Foundation
 
 /// A fresh store in its own temporary directory, removed when the value goes away.

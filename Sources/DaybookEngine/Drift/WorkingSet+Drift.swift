@@ -1,4 +1,6 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 import LMDB
 
 /// Where and when the changes of a write transaction happen, for drift records.

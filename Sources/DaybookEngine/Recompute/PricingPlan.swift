@@ -1,4 +1,6 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 
 /// A catalog prepared for the hot path: metrics by event type, and per contract what to bill.
 final class PricingPlan: Sendable {

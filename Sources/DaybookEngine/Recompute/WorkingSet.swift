@@ -1,18 +1,7 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 import LMDB
-
-/// Recompute work counters (SPEC-visible through `daybook stats`).
-public struct RecomputeCounters: Sendable, Hashable {
-    /// Line-item days whose quantity and amount were re-evaluated.
-    public var lineItemDaysEvaluated: UInt64 = 0
-    /// Line-item day rows whose visible values (quantity, subtotal, credits, commits) changed.
-    public var lineItemDaysChanged: UInt64 = 0
-    /// Contract days whose balance draw-down was re-evaluated.
-    public var drawDownDaysEvaluated: UInt64 = 0
-    /// Events read back from the log to recompute (only catalog changes do this).
-    public var eventsReread: UInt64 = 0
-    public init() {}
-}
 
 /// One invoice loaded into a write transaction, with the dirt that still has to be recomputed.
 final class InvoiceEntry {

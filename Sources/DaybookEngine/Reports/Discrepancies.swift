@@ -1,4 +1,6 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 import LMDB
 
 extension Engine {

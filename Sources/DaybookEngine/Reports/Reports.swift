@@ -1,4 +1,6 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 import LMDB
 
 /// A read verb's failure that the user can fix (unknown invoice id, no catalog yet, …).

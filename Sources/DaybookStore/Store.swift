@@ -6,42 +6,42 @@ import LMDB
 /// See `docs/architecture.md` for the full key layout. All integers in keys are big-endian so
 /// that byte order is numeric order; strings in keys are length-prefixed so a prefix never
 /// matches a longer id.
-struct Store: Sendable {
-    let env: Environment
+package struct Store: Sendable {
+    package let env: Environment
     /// `name` → value: last sequence, horizon, catalog version, counters.
-    let meta: Database
+    package let meta: Database
     /// `seq` (u64) → ``LoggedEvent``: the append-only event log.
-    let log: Database
+    package let log: Database
     /// `transaction_id` → `seq`: idempotency, for ever.
-    let transactions: Database
+    package let transactions: Database
     /// `customer, seq` → day: the events of a customer, in log order.
-    let byCustomer: Database
+    package let byCustomer: Database
     /// `n` (u64) → ``DeadLetter``.
-    let deadLetters: Database
+    package let deadLetters: Database
     /// `seq, metric id` → reason: metric rejections.
-    let rejections: Database
+    package let rejections: Database
     /// `version` (u32) → ``CatalogVersion``.
-    let catalogs: Database
+    package let catalogs: Database
     /// `invoice key` → ``InvoiceState``.
-    let invoices: Database
+    package let invoices: Database
     /// `invoice key, line item, canonical value` → first day index: distinct values of `unique_count` line items.
-    let distinct: Database
+    package let distinct: Database
     /// `period end, invoice key` → empty: invoices not yet finalized, by period end.
-    let openInvoices: Database
+    package let openInvoices: Database
     /// `invoice key` → ``Snapshot``: immutable finalization snapshots.
-    let snapshots: Database
+    package let snapshots: Database
     /// `source name` → checkpoint bytes (byte offset, stream sequence).
-    let checkpoints: Database
+    package let checkpoints: Database
     /// Why a finalized invoice moved: `invoice key, 0x01, last seq` → the (seq, transaction id) of
     /// the events one transaction billed to it after finalization; `invoice key, 0x02, version` →
     /// empty: a catalog version that rebuilt it.
-    let causes: Database
+    package let causes: Database
     /// `invoice key, line item` → ``DriftRecord``: open drift of finalized invoices.
-    let drift: Database
+    package let drift: Database
     /// `invoice key, line item, resolved seq` → ``DriftRecord``: drift that returned to the snapshot.
-    let driftHistory: Database
+    package let driftHistory: Database
 
-    init(path: String, durable: Bool = true) throws {
+    package init(path: String, durable: Bool = true) throws {
         env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
         meta = try env.database("meta")
         log = try env.database("log")
@@ -62,40 +62,40 @@ struct Store: Sendable {
 }
 
 /// Key encoders. Each returns the full key bytes for one database.
-enum Keys {
-    static func seq(_ seq: UInt64) -> [UInt8] {
+package enum Keys {
+    package static func seq(_ seq: UInt64) -> [UInt8] {
         var k: [UInt8] = []
         k.reserveCapacity(8)
         k.appendBigEndian(seq)
         return k
     }
 
-    static func readSeq(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
+    package static func readSeq(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
         [UInt8].readBigEndianUInt64(bytes, at: offset)
     }
 
-    static func appendString(_ s: String, to k: inout [UInt8]) {
+    package static func appendString(_ s: String, to k: inout [UInt8]) {
         k.appendBigEndian(UInt32(s.utf8.count))
         k.append(contentsOf: s.utf8)
     }
 
     /// A day as an order-preserving u32 (offset so negative day numbers sort first).
-    static func appendDay(_ d: Day, to k: inout [UInt8]) {
+    package static func appendDay(_ d: Day, to k: inout [UInt8]) {
         k.appendBigEndian(UInt32(bitPattern: d.number) ^ 0x8000_0000)
     }
 
-    static func readDay(_ bytes: [UInt8], at offset: Int) -> Day {
+    package static func readDay(_ bytes: [UInt8], at offset: Int) -> Day {
         Day(number: Int32(bitPattern: [UInt8].readBigEndianUInt32(bytes, at: offset) ^ 0x8000_0000))
     }
 
-    static func invoice(contract: String, start: Day) -> [UInt8] {
+    package static func invoice(contract: String, start: Day) -> [UInt8] {
         var k: [UInt8] = []
         appendString(contract, to: &k)
         appendDay(start, to: &k)
         return k
     }
 
-    static func invoicePrefix(contract: String) -> [UInt8] {
+    package static func invoicePrefix(contract: String) -> [UInt8] {
         var k: [UInt8] = []
         appendString(contract, to: &k)
         return k
@@ -104,72 +104,72 @@ enum Keys {
     /// `customer, seq`: a customer's events in log order. Keyed by sequence, not by day, so that
     /// every insert is an append within the customer's range (backdated events would otherwise
     /// dirty a page per day they touch); the day is the value.
-    static func customerEvent(_ customer: String, seq: UInt64) -> [UInt8] {
+    package static func customerEvent(_ customer: String, seq: UInt64) -> [UInt8] {
         var k = customerPrefix(customer)
         k.appendBigEndian(seq)
         return k
     }
 
-    static func dayValue(_ day: Day) -> [UInt8] {
+    package static func dayValue(_ day: Day) -> [UInt8] {
         var v: [UInt8] = []
         appendDay(day, to: &v)
         return v
     }
 
-    static func customerPrefix(_ customer: String) -> [UInt8] {
+    package static func customerPrefix(_ customer: String) -> [UInt8] {
         var k: [UInt8] = []
         appendString(customer, to: &k)
         return k
     }
 
-    static func distinctValue(invoice: [UInt8], lineItem: String, value: String) -> [UInt8] {
+    package static func distinctValue(invoice: [UInt8], lineItem: String, value: String) -> [UInt8] {
         var k = distinctPrefix(invoice: invoice)
         appendString(lineItem, to: &k)
         k.append(contentsOf: value.utf8)
         return k
     }
 
-    static func distinctPrefix(invoice: [UInt8]) -> [UInt8] {
+    package static func distinctPrefix(invoice: [UInt8]) -> [UInt8] {
         var k: [UInt8] = []
         k.appendBigEndian(UInt32(invoice.count))
         k.append(contentsOf: invoice)
         return k
     }
 
-    static func openInvoice(end: Day, invoice: [UInt8]) -> [UInt8] {
+    package static func openInvoice(end: Day, invoice: [UInt8]) -> [UInt8] {
         var k: [UInt8] = []
         appendDay(end, to: &k)
         k.append(contentsOf: invoice)
         return k
     }
 
-    static func rejection(seq: UInt64, metric: String) -> [UInt8] {
+    package static func rejection(seq: UInt64, metric: String) -> [UInt8] {
         var k = Keys.seq(seq)
         k.append(contentsOf: metric.utf8)
         return k
     }
 
-    static func lineItem(invoice: [UInt8], _ lineItem: String) -> [UInt8] {
+    package static func lineItem(invoice: [UInt8], _ lineItem: String) -> [UInt8] {
         var k = distinctPrefix(invoice: invoice)
         appendString(lineItem, to: &k)
         return k
     }
 
-    static func lateEvent(invoice: [UInt8], seq: UInt64) -> [UInt8] {
+    package static func lateEvent(invoice: [UInt8], seq: UInt64) -> [UInt8] {
         var k = invoice
         k.append(1)
         k.appendBigEndian(seq)
         return k
     }
 
-    static func catalogCause(invoice: [UInt8], version: UInt32) -> [UInt8] {
+    package static func catalogCause(invoice: [UInt8], version: UInt32) -> [UInt8] {
         var k = invoice
         k.append(2)
         k.appendBigEndian(version)
         return k
     }
 
-    static func version(_ v: UInt32) -> [UInt8] {
+    package static func version(_ v: UInt32) -> [UInt8] {
         var k: [UInt8] = []
         k.appendBigEndian(v)
         return k

@@ -7,19 +7,30 @@ import DaybookCore
 /// commits covered; for each contract balance, the amount remaining after each day. Daily
 /// quantity and subtotal are differences of the cumulative values (SPEC §3), so daily rows
 /// always add up to the period totals.
-struct InvoiceState: Sendable, Equatable {
-    var contractID: String
-    var period: BillingPeriod
+package struct InvoiceState: Sendable, Equatable {
+    package var contractID: String
+    package var period: BillingPeriod
     /// Sorted by line-item id in UTF-8 byte order (the draw-down order of SPEC §3).
-    var lineItems: [LineItemState]
+    package var lineItems: [LineItemState]
     /// `closing[day][balance]`: remaining amount after the day, balances in draw order.
-    var closing: [[FixedDecimal]]
+    package var closing: [[FixedDecimal]]
     /// Log sequence of the last change to any value of this invoice.
-    var lastChangedSeq: UInt64
+    package var lastChangedSeq: UInt64
 
-    var dayCount: Int { period.dayCount }
+    package var dayCount: Int { period.dayCount }
 
-    func index(ofLineItem id: String) -> Int? {
+    package init(
+        contractID: String, period: BillingPeriod, lineItems: [LineItemState], closing: [[FixedDecimal]],
+        lastChangedSeq: UInt64
+    ) {
+        self.contractID = contractID
+        self.period = period
+        self.lineItems = lineItems
+        self.closing = closing
+        self.lastChangedSeq = lastChangedSeq
+    }
+
+    package func index(ofLineItem id: String) -> Int? {
         // Binary search over byte order.
         var lo = 0, hi = lineItems.count
         while lo < hi {
@@ -31,7 +42,7 @@ struct InvoiceState: Sendable, Equatable {
     }
 
     /// Inserts a line item in byte order and returns its index.
-    mutating func insert(_ item: LineItemState) -> Int {
+    package mutating func insert(_ item: LineItemState) -> Int {
         let at = lineItems.firstIndex { item.id.utf8Precedes($0.id) } ?? lineItems.count
         lineItems.insert(item, at: at)
         return at
@@ -39,22 +50,22 @@ struct InvoiceState: Sendable, Equatable {
 }
 
 /// One line item of an invoice, day by day.
-struct LineItemState: Sendable, Equatable {
-    var id: String
-    var productID: String
+package struct LineItemState: Sendable, Equatable {
+    package var id: String
+    package var productID: String
     /// The `{prop=value,…}` part of the id ("" when ungrouped).
-    var group: String
+    package var group: String
     /// The day's own contribution: sum of values, number of events, daily maximum, or number of
     /// distinct values first seen that day.
-    var daily: [FixedDecimal]
+    package var daily: [FixedDecimal]
     /// Period-to-date quantity `Q(d)`.
-    var cumQuantity: [FixedDecimal]
+    package var cumQuantity: [FixedDecimal]
     /// `A(d) = round(P(Q(d)))`.
-    var cumAmount: [FixedDecimal]
-    var credits: [FixedDecimal]
-    var commits: [FixedDecimal]
+    package var cumAmount: [FixedDecimal]
+    package var credits: [FixedDecimal]
+    package var commits: [FixedDecimal]
 
-    init(id: String, productID: String, group: String, days: Int) {
+    package init(id: String, productID: String, group: String, days: Int) {
         self.id = id
         self.productID = productID
         self.group = group
@@ -65,18 +76,18 @@ struct LineItemState: Sendable, Equatable {
         commits = daily
     }
 
-    func quantity(_ k: Int) -> FixedDecimal { cumQuantity[k] - (k > 0 ? cumQuantity[k - 1] : .zero) }
-    func subtotal(_ k: Int) -> FixedDecimal { cumAmount[k] - (k > 0 ? cumAmount[k - 1] : .zero) }
-    func total(_ k: Int) -> FixedDecimal { subtotal(k) - credits[k] - commits[k] }
+    package func quantity(_ k: Int) -> FixedDecimal { cumQuantity[k] - (k > 0 ? cumQuantity[k - 1] : .zero) }
+    package func subtotal(_ k: Int) -> FixedDecimal { cumAmount[k] - (k > 0 ? cumAmount[k - 1] : .zero) }
+    package func total(_ k: Int) -> FixedDecimal { subtotal(k) - credits[k] - commits[k] }
 
     /// Whether the visible row of day `k` (quantity, subtotal, credits, commits) equals `other`'s.
-    func sameRow(_ k: Int, as other: LineItemState) -> Bool {
+    package func sameRow(_ k: Int, as other: LineItemState) -> Bool {
         quantity(k) == other.quantity(k) && subtotal(k) == other.subtotal(k)
             && credits[k] == other.credits[k] && commits[k] == other.commits[k]
     }
 
     /// Period totals: quantity, subtotal, credits, commits, total.
-    var periodTotals: Totals {
+    package var periodTotals: Totals {
         var t = Totals()
         guard let last = cumQuantity.indices.last else { return t }
         t.quantity = cumQuantity[last]
@@ -95,7 +106,7 @@ public struct Totals: Sendable, Hashable {
     public var total: FixedDecimal { subtotal - credits - commits }
     public init() {}
 
-    static func += (a: inout Totals, b: Totals) {
+    package static func += (a: inout Totals, b: Totals) {
         a.quantity = a.quantity + b.quantity
         a.subtotal = a.subtotal + b.subtotal
         a.credits = a.credits + b.credits
@@ -106,9 +117,9 @@ public struct Totals: Sendable, Hashable {
 // MARK: - Encoding
 
 extension InvoiceState {
-    static let formatVersion: UInt64 = 1
+    package static let formatVersion: UInt64 = 1
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 256 + lineItems.count * dayCount * 8)
         w.uvarint(Self.formatVersion)
         w.string(contractID)
@@ -130,7 +141,7 @@ extension InvoiceState {
         return w.bytes
     }
 
-    init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == Self.formatVersion else { throw StoreCorruption("unknown invoice record version") }
         contractID = try r.string()

@@ -24,7 +24,7 @@ public struct DriftRecord: Sendable, Hashable {
 
     public var deltaTotal: FixedDecimal { current.total - finalized.total }
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 160 + lateTransactionIDs.count * 16)
         w.uvarint(UInt64(1))
         for s in [invoiceID, customerID, lineItemID] { w.string(s) }
@@ -41,7 +41,7 @@ public struct DriftRecord: Sendable, Hashable {
         return w.bytes
     }
 
-    init(
+    package init(
         invoiceID: String, customerID: String, lineItemID: String, finalized: Totals, current: Totals,
         firstDetectedSeq: UInt64, firstDetectedAt: Timestamp
     ) {
@@ -59,7 +59,7 @@ public struct DriftRecord: Sendable, Hashable {
         catalogVersions = []
     }
 
-    init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == 1 else { throw StoreCorruption("unknown drift record version") }
         invoiceID = try r.string()

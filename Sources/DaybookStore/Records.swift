@@ -12,7 +12,7 @@ public struct LoggedEvent: Sendable, Hashable {
     /// The record's bytes exactly as received.
     public var raw: [UInt8]
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: raw.count + source.utf8.count + 32)
         w.timestamp(ingestTime)
         w.string(source)
@@ -21,7 +21,7 @@ public struct LoggedEvent: Sendable, Hashable {
         return w.bytes
     }
 
-    init(seq: UInt64, ingestTime: Timestamp, source: String, position: String, raw: [UInt8]) {
+    package init(seq: UInt64, ingestTime: Timestamp, source: String, position: String, raw: [UInt8]) {
         self.seq = seq
         self.ingestTime = ingestTime
         self.source = source
@@ -29,7 +29,7 @@ public struct LoggedEvent: Sendable, Hashable {
         self.raw = raw
     }
 
-    init(seq: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(seq: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         self.seq = seq
         ingestTime = try r.timestamp()
@@ -39,7 +39,7 @@ public struct LoggedEvent: Sendable, Hashable {
     }
 
     /// The validated event (the log only holds valid events).
-    func event() throws(StoreCorruption) -> UsageEvent {
+    package func event() throws(StoreCorruption) -> UsageEvent {
         switch UsageEvent.parse(raw[...]) {
         case .success(let e): return e
         case .failure(let why): throw StoreCorruption("log entry \(seq) no longer validates: \(why)")
@@ -58,7 +58,7 @@ public struct DeadLetter: Sendable, Hashable {
     public var ingestTime: Timestamp
     public var raw: [UInt8]
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: raw.count + 96)
         w.string(reason.rawValue)
         w.string(field ?? "")
@@ -70,7 +70,7 @@ public struct DeadLetter: Sendable, Hashable {
         return w.bytes
     }
 
-    init(
+    package init(
         number: UInt64, reason: DeadLetterReason, field: String?, message: String, source: String,
         position: String, ingestTime: Timestamp, raw: [UInt8]
     ) {
@@ -84,7 +84,7 @@ public struct DeadLetter: Sendable, Hashable {
         self.raw = raw
     }
 
-    init(number: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(number: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         self.number = number
         guard let reason = DeadLetterReason(rawValue: try r.string()) else {
@@ -102,14 +102,14 @@ public struct DeadLetter: Sendable, Hashable {
 }
 
 /// A stored catalog version: the document and the log position from which it was in force.
-struct CatalogVersion: Sendable {
-    var version: UInt32
-    var appliedAt: Timestamp
+package struct CatalogVersion: Sendable {
+    package var version: UInt32
+    package var appliedAt: Timestamp
     /// The last log sequence before this version took effect.
-    var afterSeq: UInt64
-    var document: [UInt8]
+    package var afterSeq: UInt64
+    package var document: [UInt8]
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: document.count + 32)
         w.timestamp(appliedAt)
         w.uvarint(afterSeq)
@@ -117,14 +117,14 @@ struct CatalogVersion: Sendable {
         return w.bytes
     }
 
-    init(version: UInt32, appliedAt: Timestamp, afterSeq: UInt64, document: [UInt8]) {
+    package init(version: UInt32, appliedAt: Timestamp, afterSeq: UInt64, document: [UInt8]) {
         self.version = version
         self.appliedAt = appliedAt
         self.afterSeq = afterSeq
         self.document = document
     }
 
-    init(version: UInt32, decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(version: UInt32, decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         self.version = version
         appliedAt = try r.timestamp()
@@ -138,6 +138,10 @@ public struct Snapshot: Sendable, Hashable {
     public struct Line: Sendable, Hashable {
         public var lineItemID: String
         public var totals: Totals
+        package init(lineItemID: String, totals: Totals) {
+            self.lineItemID = lineItemID
+            self.totals = totals
+        }
     }
     public var invoiceID: String
     public var customerID: String
@@ -158,7 +162,7 @@ public struct Snapshot: Sendable, Hashable {
         lines.first { $0.lineItemID == lineItem }?.totals ?? Totals()
     }
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + lines.count * 48)
         w.string(invoiceID)
         w.string(customerID)
@@ -176,7 +180,7 @@ public struct Snapshot: Sendable, Hashable {
         return w.bytes
     }
 
-    init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line])
+    package init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line])
     {
         self.invoiceID = invoiceID
         self.customerID = customerID
@@ -186,7 +190,7 @@ public struct Snapshot: Sendable, Hashable {
         self.lines = lines
     }
 
-    init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+    package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         invoiceID = try r.string()
         customerID = try r.string()

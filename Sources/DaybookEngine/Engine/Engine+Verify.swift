@@ -1,4 +1,6 @@
 import DaybookCore
+import DaybookOutput
+import DaybookStore
 import LMDB
 
 /// One difference between the materialized breakdown and a rebuild from the log.

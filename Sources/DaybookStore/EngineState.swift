@@ -1,6 +1,19 @@
 import DaybookCore
 import LMDB
 
+/// Recompute work counters (SPEC-visible through `daybook stats`).
+public struct RecomputeCounters: Sendable, Hashable {
+    /// Line-item days whose quantity and amount were re-evaluated.
+    public var lineItemDaysEvaluated: UInt64 = 0
+    /// Line-item day rows whose visible values (quantity, subtotal, credits, commits) changed.
+    public var lineItemDaysChanged: UInt64 = 0
+    /// Contract days whose balance draw-down was re-evaluated.
+    public var drawDownDaysEvaluated: UInt64 = 0
+    /// Events read back from the log to recompute (only catalog changes do this).
+    public var eventsReread: UInt64 = 0
+    public init() {}
+}
+
 /// Engine-wide counters, kept in the store (`daybook stats`).
 public struct EngineCounters: Sendable, Hashable {
     public var events: UInt64 = 0
@@ -11,7 +24,7 @@ public struct EngineCounters: Sendable, Hashable {
     public var recompute = RecomputeCounters()
     public init() {}
 
-    mutating func add(_ r: RecomputeCounters) {
+    package mutating func add(_ r: RecomputeCounters) {
         recompute.lineItemDaysEvaluated += r.lineItemDaysEvaluated
         recompute.lineItemDaysChanged += r.lineItemDaysChanged
         recompute.drawDownDaysEvaluated += r.drawDownDaysEvaluated
@@ -21,18 +34,18 @@ public struct EngineCounters: Sendable, Hashable {
 
 /// The engine's small mutable state: positions, horizon, catalog version, counters.
 /// One record in `meta`, read at the start and written at the end of every write transaction.
-struct EngineState: Sendable {
-    var lastSeq: UInt64 = 0
-    var lastDeadLetter: UInt64 = 0
+package struct EngineState: Sendable {
+    package var lastSeq: UInt64 = 0
+    package var lastDeadLetter: UInt64 = 0
     /// The last day through which every contract's invoices are materialized.
-    var horizon: Day?
-    var catalogVersion: UInt32 = 0
-    var counters = EngineCounters()
+    package var horizon: Day?
+    package var catalogVersion: UInt32 = 0
+    package var counters = EngineCounters()
 
-    static let key = Array("state".utf8)
-    static let formatVersion: UInt64 = 1
+    package static let key = Array("state".utf8)
+    package static let formatVersion: UInt64 = 1
 
-    static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
+    package static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
         guard let bytes = try txn.get(key, in: store.meta) else { return EngineState() }
         var r = ByteReader(bytes)
         guard try r.uvarint() == formatVersion else { throw StoreCorruption("unknown engine state version") }
@@ -53,7 +66,7 @@ struct EngineState: Sendable {
         return s
     }
 
-    func save(_ store: Store, _ txn: borrowing Transaction) throws {
+    package func save(_ store: Store, _ txn: borrowing Transaction) throws {
         var w = ByteWriter()
         w.uvarint(Self.formatVersion)
         w.uvarint(lastSeq)

@@ -1,4 +1,7 @@
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 
 /// Prints open drift for people: a summary per customer, then one row per drifted line item
 /// (long cause lists cut to 40 characters).

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
+import DaybookStore
+import DaybookOutput
+import DaybookWorkload
 import Foundation
 
 /// The main job on an embedded default: a fresh store, the example catalog, a generated month

@@ -1,0 +1,137 @@
+import DaybookCore
+import DaybookOutput
+import DaybookStore
+import Dispatch
+import LMDB
+import Synchronization
+
+extension Engine {
+    // MARK: Catalog
+
+    /// Validates and stores a new catalog version, then recomputes exactly the contracts whose
+    /// billing it changes (SPEC §2 "Catalog changes"): their invoices are rebuilt from the log;
+    /// finalization snapshots are never touched.
+    ///
+    /// - Throws: ``CatalogError`` (nothing is changed) or a store error.
+    @discardableResult
+    public func applyCatalog(_ document: [UInt8], now: Timestamp) throws -> CatalogChange {
+        let catalog = try Catalog.parse(document)
+        let store = self.store
+        let old = plan
+        let result: (PricingPlan, CatalogChange) = try transaction(now: now) { txn, ws, state in
+            let version = state.catalogVersion + 1
+            try txn.put(
+                Keys.version(version),
+                CatalogVersion(version: version, appliedAt: now, afterSeq: state.lastSeq, document: document).encoded(),
+                in: store.catalogs)
+            let new = PricingPlan(catalog: catalog, version: version)
+            var change = CatalogChange(version: version)
+            var droppedFinalized: [String: [([UInt8], InvoiceState)]] = [:]
+            for (id, contract) in old.contracts.sorted(by: { $0.key.utf8Precedes($1.key) })
+            where new.contracts[id]?.fingerprint != contract.fingerprint {
+                droppedFinalized[id] = try dropInvoices(ofContract: id, txn)
+                if new.contracts[id] == nil { change.removed.append(id) }
+            }
+            ws.plan = new
+            ws.drift?.catalogVersion = version
+            let horizon = max(state.horizon ?? now.day, now.day)
+            for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                // Every contract, changed or not, gets the periods begun by the (possibly later) horizon.
+                try ws.materialize(contract, through: horizon, txn)
+                guard old.contracts[id]?.fingerprint != contract.fingerprint else { continue }
+                if old.contracts[id] == nil { change.added.append(id) } else { change.changed.append(id) }
+                try rebuild(contract, ws, txn)
+            }
+            // Finalized invoices whose period no longer exists (contract removed, anchor or dates
+            // changed) have no live breakdown any more: they drift to zero.
+            for (_, dropped) in droppedFinalized.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                for (key, _) in dropped where ws.entries[key] == nil {
+                    guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) })
+                    else { continue }
+                    try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
+                    try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
+                }
+            }
+            state.horizon = horizon
+            state.catalogVersion = version
+            change.eventsReread = ws.counters.eventsReread
+            return (new, change)
+        }
+        plan = result.0
+        return result.1
+    }
+
+    /// Deletes the materialized invoices of a contract (not its snapshots).
+    @discardableResult
+    func dropInvoices(ofContract id: String, _ txn: borrowing Transaction) throws -> [([UInt8], InvoiceState)] {
+        var keys: [([UInt8], InvoiceState)] = []
+        try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: id)) { key, value in
+            keys.append((key, try InvoiceState(decoding: value)))
+            return true
+        }
+        for (key, state) in keys {
+            try txn.delete(key, in: store.invoices)
+            try txn.delete(Keys.openInvoice(end: state.period.end, invoice: key), in: store.openInvoices)
+            var distinct: [[UInt8]] = []
+            try txn.scan(in: store.distinct, prefix: Keys.distinctPrefix(invoice: key)) { k, _ in
+                distinct.append(k)
+                return true
+            }
+            for k in distinct { try txn.delete(k, in: store.distinct) }
+        }
+        return keys
+    }
+
+    /// Re-applies the logged events of the contract's customer inside its range.
+    func rebuild(_ contract: ContractPlan, _ ws: WorkingSet, _ txn: borrowing Transaction) throws {
+        let c = contract.contract
+        var seqs: [UInt64] = []
+        let prefix = Keys.customerPrefix(c.customerID)
+        try txn.scan(in: store.byCustomer, prefix: prefix) { key, value in
+            if c.covers(Keys.readDay(value, at: 0)) { seqs.append(Keys.readSeq(key, at: prefix.count)) }
+            return true
+        }
+        for seq in seqs {
+            guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else {
+                throw StoreCorruption("index names missing log entry \(seq)")
+            }
+            let event = try LoggedEvent(seq: seq, decoding: bytes).event()
+            ws.counters.eventsReread += 1
+            try ws.apply(event, outcomes: ws.plan.outcomes(for: event), txn)
+        }
+    }
+
+}
+
+extension Catalog {
+    /// A catalog with nothing in it (before the first `catalog apply`).
+    static let empty = Catalog(
+        currency: "USD", currencyDecimals: 2, maxLatenessDays: 34, finalizationGraceHours: 24,
+        metrics: [:], products: [:], rateCards: [:], customers: [])
+}
+
+extension PricingPlan {
+    /// The event evaluated against every metric of its type (aligned with `metricsByEventType`).
+    func outcomes(for event: UsageEvent) -> [MetricOutcome] {
+        guard let metrics = metricsByEventType[event.eventType] else { return [] }
+        return metrics.map { $0.evaluate(event) }
+    }
+}
+
+/// A record after the pure part of ingest: invalid, or a valid event with its metric outcomes
+/// and its encoded log entry.
+enum PreparedRecord: Sendable {
+    case invalid(InvalidEvent)
+    case valid(UsageEvent, [MetricOutcome], [UInt8])
+}
+
+
+/// What a catalog version changed.
+public struct CatalogChange: Sendable, Hashable {
+    public var version: UInt32
+    public var added: [String] = []
+    public var changed: [String] = []
+    public var removed: [String] = []
+    public var eventsReread: UInt64 = 0
+}
+

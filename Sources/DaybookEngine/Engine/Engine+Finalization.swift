@@ -1,0 +1,72 @@
+import DaybookCore
+import DaybookOutput
+import DaybookStore
+import Dispatch
+import LMDB
+import Synchronization
+
+extension Engine {
+    // MARK: Horizon and finalization
+
+    /// Materializes every contract's invoices whose period begins on or before `day`.
+    func advanceHorizon(_ ws: WorkingSet, _ state: inout EngineState, to day: Day, _ txn: borrowing Transaction) throws
+    {
+        if let h = state.horizon, day <= h { return }
+        for contract in ws.plan.contracts.values { try ws.materialize(contract, through: day, txn) }
+        state.horizon = day
+    }
+
+    /// Freezes a snapshot of every open invoice due by the clock (period end + grace ≤ now) or
+    /// whose period ends on or before `through`.
+    @discardableResult
+    func finalizeDue(
+        _ ws: WorkingSet, _ state: inout EngineState, now: Timestamp, through: Day?,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        try ws.settle(txn)
+        let grace = Int64(ws.plan.catalog.finalizationGraceHours) * 3600
+        var due: [[UInt8]] = []
+        try txn.scan(in: store.openInvoices) { key, _ in
+            let end = Keys.readDay(key, at: 0)
+            let byClock = Timestamp(day: end).adding(seconds: grace) <= now
+            guard byClock || through.map({ end <= $0 }) == true else { return false }
+            due.append(key)
+            return true
+        }
+        var finalized: [String] = []
+        for openKey in due {
+            try txn.delete(openKey, in: store.openInvoices)
+            let key = Array(openKey[4...])
+            let invoice: InvoiceState
+            if let entry = ws.entries[key] {
+                invoice = entry.state
+            } else if let bytes = try txn.get(key, in: store.invoices) {
+                invoice = try InvoiceState(decoding: bytes)
+            } else {
+                continue  // its contract was removed from the catalog
+            }
+            guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
+            let id = contract.contract.invoiceID(invoice.period)
+            let snapshot = Snapshot(
+                invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,
+                finalizedAt: now, seq: state.lastSeq,
+                lines: invoice.lineItems.map { Snapshot.Line(lineItemID: $0.id, totals: $0.periodTotals) })
+            try txn.put(key, snapshot.encoded(), in: store.snapshots)
+            ws.entries[key]?.didFinalize(snapshot)
+            state.counters.invoicesFinalized += 1
+            finalized.append(id)
+        }
+        return finalized
+    }
+
+    /// Finalizes what is due by the clock and, with `through`, every invoice whose period ends
+    /// on or before that date (SPEC §4). Returns the ids of the invoices finalized.
+    @discardableResult
+    public func finalize(now: Timestamp, through: Day? = nil) throws -> [String] {
+        try transaction(now: now) { txn, ws, state in
+            try advanceHorizon(ws, &state, to: max(now.day, through.map { $0.adding(days: -1) } ?? now.day), txn)
+            return try finalizeDue(ws, &state, now: now, through: through, txn)
+        }
+    }
+
+}

@@ -1,0 +1,221 @@
+import DaybookCore
+import DaybookOutput
+import DaybookStore
+import Dispatch
+import LMDB
+import Synchronization
+
+extension Engine {
+    // MARK: Ingest
+
+    /// Ingests one batch in one durable write transaction (SPEC §1): validate, deduplicate,
+    /// check lateness, append, update the breakdown, store the checkpoint. Nothing is
+    /// acknowledged (returned) before the transaction has committed.
+    ///
+    /// Before the batch, invoices due by the engine clock are finalized (SPEC §4).
+    public func ingest(
+        _ records: [IngestRecord], source: String, now: Timestamp,
+        checkpoint: Checkpoint? = nil
+    ) throws -> IngestSummary {
+        try write(
+            records, Self.prepare(records, plan: plan, source: source, now: now), source: source, now: now,
+            checkpoint: checkpoint)
+    }
+
+    /// Ingests consecutive batches, each in its own durable transaction, preparing the next
+    /// batch (parsing, validation, metric evaluation) on other cores while the current one is
+    /// written. `committed` is called after each commit, in order, with the batch and its summary.
+    public func ingest(
+        batches: [[IngestRecord]], source: String, now: Timestamp,
+        committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
+    ) throws -> IngestSummary {
+        var iterator = batches.makeIterator()
+        return try ingest(nextBatch: { iterator.next() }, source: source, now: now, committed: committed)
+    }
+
+    /// Ingests the batches `nextBatch` returns until it returns nil (a stream read as it goes:
+    /// only the batch being written and the one being prepared are in memory). An empty input
+    /// is one empty batch, so the clock's finalization check still runs.
+    public func ingest(
+        nextBatch: () throws -> [IngestRecord]?, source: String, now: Timestamp,
+        committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
+    ) throws -> IngestSummary {
+        var total = IngestSummary()
+        let plan = self.plan
+        // An empty input still runs one (empty) batch: the clock's finalization check and horizon.
+        var current = try nextBatch() ?? []
+        var prepared = Self.prepare(current, plan: plan, source: source, now: now)
+        while true {
+            let next = try nextBatch()
+            let ahead = Mutex<[PreparedRecord]?>(nil)
+            let group = DispatchGroup()
+            if let next {
+                DispatchQueue.global().async(group: group) {
+                    let result = Self.prepare(next, plan: plan, source: source, now: now)
+                    ahead.withLock { $0 = result }
+                }
+            }
+            let summary = try write(current, prepared, source: source, now: now, checkpoint: nil)
+            total += summary
+            try committed(current, summary)
+            group.wait()
+            guard let next else { return total }
+            current = next
+            prepared = ahead.withLock { $0 } ?? []
+        }
+    }
+
+    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log record.
+    static func prepare(
+        _ records: [IngestRecord], plan: PricingPlan, source: String,
+        now: Timestamp
+    ) -> [PreparedRecord] {
+        parallelMap(records) { record in
+            switch UsageEvent.parse(record.bytes[...]) {
+            case .failure(let invalid): return .invalid(invalid)
+            case .success(let event):
+                let logged = LoggedEvent(
+                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
+                return .valid(event, plan.outcomes(for: event), logged.encoded())
+            }
+        }
+    }
+
+    /// The serial part of ingest: one durable write transaction for the batch.
+    func write(
+        _ records: [IngestRecord], _ prepared: [PreparedRecord], source: String, now: Timestamp,
+        checkpoint: Checkpoint?
+    ) throws -> IngestSummary {
+        let store = self.store
+        let plan = self.plan
+        return try transaction(now: now) { txn, ws, state in
+            try advanceHorizon(ws, &state, to: now.day, txn)
+            try finalizeDue(ws, &state, now: now, through: nil, txn)
+
+            var summary = IngestSummary()
+            let lateness = Int64(plan.catalog.maxLatenessDays) * 86_400
+            let earliest = now.adding(seconds: -lateness)
+            let latest = now.adding(seconds: 86_400)
+            for (record, prepared) in zip(records, prepared) {
+                let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
+                switch prepared {
+                case .invalid(let invalid):
+                    try deadLetter(record, invalid, source: source, now: now, &state, txn)
+                    summary.deadLettered += 1
+                    continue
+                case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
+                }
+                let tid = Array(event.transactionID.utf8)
+                // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
+                // transaction sees its own writes: a repeat inside this batch is found too.)
+                if event.timestamp < earliest || event.timestamp > latest {
+                    if try txn.contains(tid, in: store.transactions) {
+                        summary.duplicates += 1
+                        continue
+                    }
+                    let tooLate = event.timestamp < earliest
+                    let message =
+                        tooLate
+                        ? "timestamp \(event.timestamp) is more than \(plan.catalog.maxLatenessDays) days before ingest time \(now)"
+                        : "timestamp \(event.timestamp) is more than 1 day after ingest time \(now)"
+                    try deadLetter(
+                        record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
+                        source: source, now: now, &state, txn)
+                    summary.deadLettered += 1
+                    continue
+                }
+                // On time: one B-tree descent both checks and records the id.
+                let seqKey = Keys.seq(state.lastSeq + 1)
+                guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
+                    summary.duplicates += 1
+                    continue
+                }
+                state.lastSeq += 1
+                let seq = state.lastSeq
+                try txn.put(seqKey, logRecord, in: store.log, flags: .append)
+                try txn.put(
+                    Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+                if let metrics = plan.metricsByEventType[event.eventType] {
+                    for (i, outcome) in outcomes.enumerated() {
+                        guard case .rejected(let why) = outcome else { continue }
+                        try txn.put(
+                            Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
+                            in: store.rejections)
+                        summary.metricRejections += 1
+                    }
+                }
+                if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
+                try ws.apply(event, seq: seq, outcomes: outcomes, txn)
+                summary.accepted += 1
+            }
+            if let checkpoint { try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints) }
+            state.counters.events += UInt64(summary.accepted)
+            state.counters.duplicates += UInt64(summary.duplicates)
+            state.counters.deadLetters += UInt64(summary.deadLettered)
+            state.counters.metricRejections += UInt64(summary.metricRejections)
+            return summary
+        }
+    }
+
+    func deadLetter(
+        _ record: IngestRecord, _ invalid: InvalidEvent, source: String, now: Timestamp,
+        _ state: inout EngineState, _ txn: borrowing Transaction
+    ) throws {
+        state.lastDeadLetter += 1
+        let letter = DeadLetter(
+            number: state.lastDeadLetter, reason: invalid.reason, field: invalid.field,
+            message: invalid.message, source: source, position: record.position,
+            ingestTime: now, raw: record.bytes)
+        try txn.put(Keys.seq(state.lastDeadLetter), letter.encoded(), in: store.deadLetters, flags: .append)
+    }
+
+    /// The stored checkpoint of a source (byte offset, stream sequence), if any.
+    public func checkpoint(source: String) throws -> [UInt8]? {
+        let store = self.store
+        return try store.env.read { txn in try txn.get(Array(source.utf8), in: store.checkpoints) }
+    }
+
+}
+
+/// One input record: its bytes and where it came from inside its source.
+public struct IngestRecord: Sendable, Hashable {
+    public var bytes: [UInt8]
+    /// `line 12`, `element 3`, `offset 4096`, `stream seq 77`.
+    public var position: String
+    public init(bytes: [UInt8], position: String) {
+        self.bytes = bytes
+        self.position = position
+    }
+}
+
+/// A source's read position, committed in the same transaction as the events read up to it.
+public struct Checkpoint: Sendable, Hashable {
+    public var source: String
+    public var value: [UInt8]
+    public init(source: String, value: [UInt8]) {
+        self.source = source
+        self.value = value
+    }
+}
+
+/// How the records of an ingest ended (SPEC §7): every record is exactly one of accepted,
+/// duplicate or dead-lettered; metric rejections count (event, metric) pairs of accepted events.
+public struct IngestSummary: Sendable, Hashable {
+    public var accepted = 0
+    public var duplicates = 0
+    public var deadLettered = 0
+    public var metricRejections = 0
+    public init() {}
+
+    public static func += (a: inout IngestSummary, b: IngestSummary) {
+        a.accepted += b.accepted
+        a.duplicates += b.duplicates
+        a.deadLettered += b.deadLettered
+        a.metricRejections += b.metricRejections
+    }
+
+    /// `{"accepted": n, "duplicates": n, "dead_lettered": n, "metric_rejections": n}` (SPEC §7).
+    public var json: String {
+        "{\"accepted\": \(accepted), \"duplicates\": \(duplicates), \"dead_lettered\": \(deadLettered), \"metric_rejections\": \(metricRejections)}"
+    }
+}

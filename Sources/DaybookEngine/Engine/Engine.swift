@@ -1,0 +1,74 @@
+import DaybookCore
+import DaybookOutput
+import DaybookStore
+import Dispatch
+import LMDB
+import Synchronization
+
+/// A Daybook store: the event log in LMDB and the per-day invoice breakdown kept up to date
+/// from it incrementally.
+///
+/// An `Engine` is used from one thread: it is the store's only writer in this process
+/// (LMDB allows one write transaction at a time; all writes happen inside
+/// ``ingest(_:source:now:checkpoint:)``, ``applyCatalog(_:now:)`` and ``finalize(now:through:)``).
+///
+/// ```swift
+/// let engine = try Engine(path: "./daybook-data")
+/// try engine.applyCatalog(catalogBytes, now: now)
+/// let summary = try engine.ingest(records, source: "file:events.ndjson", now: now)
+/// ```
+public final class Engine {
+    let store: Store
+    var plan: PricingPlan
+
+    /// Opens (creating if needed) the store at `path`.
+    ///
+    /// - Parameter durable: sync every commit to disk (the default; only scratch stores turn it off).
+    public init(path: String, durable: Bool = true) throws {
+        store = try Store(path: path, durable: durable)
+        let store = self.store
+        plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
+    }
+
+    /// The catalog in force, if one was applied.
+    public var catalog: Catalog? { plan.version == 0 ? nil : plan.catalog }
+
+    static func loadPlan(_ store: Store, _ txn: borrowing Transaction) throws -> PricingPlan {
+        let state = try EngineState.load(store, txn)
+        guard state.catalogVersion > 0,
+            let bytes = try txn.get(Keys.version(state.catalogVersion), in: store.catalogs)
+        else {
+            return PricingPlan(catalog: .empty, version: 0)
+        }
+        let version = try CatalogVersion(version: state.catalogVersion, decoding: bytes)
+        do {
+            return PricingPlan(catalog: try Catalog.parse(version.document), version: state.catalogVersion)
+        } catch {
+            throw StoreCorruption("stored catalog version \(state.catalogVersion) no longer validates")
+        }
+    }
+
+    /// One write transaction of the engine: loads the engine state, runs `body` with a working
+    /// set over the current plan (drift tracked), then recomputes and writes back what changed,
+    /// adds the recompute counters and saves the state. All of it commits together or not at all.
+    func transaction<R>(
+        now: Timestamp,
+        _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R
+    ) throws -> R {
+        let store = self.store
+        let plan = self.plan
+        return try store.env.write { txn in
+            var state = try EngineState.load(store, txn)
+            let ws = WorkingSet(store: store, plan: plan)
+            ws.drift = DriftContext(seq: state.lastSeq, now: now)
+            let result = try body(txn, ws, &state)
+            ws.drift?.seq = state.lastSeq
+            try ws.flush(txn, seq: state.lastSeq)
+            state.counters.add(ws.counters)
+            try state.save(store, txn)
+            return result
+        }
+    }
+
+}
+

@@ -1,0 +1,16 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import DaybookOutput
+import DaybookStore
+import DaybookWorkload
+import Foundation
+
+struct DeadLetters: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters",
+        abstract: "Records that were not accepted, with reason and position.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine(mustExist: true).deadLettersTable()) }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import DaybookOutput
+import DaybookStore
+import DaybookWorkload
+import Foundation
+
+struct Rejections: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Metric rejections: accepted events a sum/max metric could not use, with the reason.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine(mustExist: true).metricRejectionsTable()) }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import DaybookOutput
+import DaybookStore
+import DaybookWorkload
+import Foundation
+
+struct Unbilled: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Logged events no contract covers.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOption
+    func run() throws { output.emit(try global.engine(mustExist: true).unbilledTable()) }
+}
