@@ -117,46 +117,6 @@ struct FormatOption: ParsableArguments {
     }
 }
 
-/// Reads an input file or standard input in chunks.
-final class InputReader {
-    private let handle: FileHandle
-    private var first: Data?
-    static let chunkSize = 4 << 20
-
-    init(path: String) throws {
-        if path == "-" {
-            handle = FileHandle.standardInput
-        } else {
-            guard let h = FileHandle(forReadingAtPath: path) else {
-                throw UsageError("cannot read \(path): no such file or not readable")
-            }
-            handle = h
-        }
-        first = try handle.read(upToCount: Self.chunkSize)
-    }
-
-    /// Whether the first non-whitespace byte is `[` (a JSON array of events).
-    var startsWithArray: Bool {
-        first?.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "[")
-    }
-
-    /// The next chunk, or nil at the end.
-    func read() throws -> Data? {
-        if let f = first {
-            first = nil
-            return f.isEmpty ? nil : f
-        }
-        guard let chunk = try handle.read(upToCount: Self.chunkSize), !chunk.isEmpty else { return nil }
-        return chunk
-    }
-
-    func readAll() throws -> [UInt8] {
-        var all: [UInt8] = []
-        while let chunk = try read() { all.append(contentsOf: chunk) }
-        return all
-    }
-}
-
 func readInput(_ path: String) throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
     guard let data = FileManager.default.contents(atPath: path) else {

@@ -17,8 +17,8 @@ extension Engine {
     public func applyCatalog(_ document: [UInt8], now: Timestamp) throws -> CatalogChange {
         let catalog = try Catalog.parse(document)
         let store = self.store
-        let old = plan
         let result: (PricingPlan, CatalogChange) = try transaction(now: now) { txn, ws, state in
+            let old = ws.plan  // the version stored now, also when another process applied it
             let version = state.catalogVersion + 1
             try txn.put(
                 Keys.version(version),
@@ -109,22 +109,6 @@ extension Catalog {
         currency: "USD", currencyDecimals: 2, maxLatenessDays: 34, finalizationGraceHours: 24,
         metrics: [:], products: [:], rateCards: [:], customers: [])
 }
-
-extension PricingPlan {
-    /// The event evaluated against every metric of its type (aligned with `metricsByEventType`).
-    func outcomes(for event: UsageEvent) -> [MetricOutcome] {
-        guard let metrics = metricsByEventType[event.eventType] else { return [] }
-        return metrics.map { $0.evaluate(event) }
-    }
-}
-
-/// A record after the pure part of ingest: invalid, or a valid event with its metric outcomes
-/// and its encoded log entry.
-enum PreparedRecord: Sendable {
-    case invalid(InvalidEvent)
-    case valid(UsageEvent, [MetricOutcome], [UInt8])
-}
-
 
 /// What a catalog version changed.
 public struct CatalogChange: Sendable, Hashable {

@@ -17,9 +17,8 @@ extension Engine {
         _ records: [IngestRecord], source: String, now: Timestamp,
         checkpoint: Checkpoint? = nil
     ) throws -> IngestSummary {
-        try write(
-            records, Self.prepare(records, plan: plan, source: source, now: now), source: source, now: now,
-            checkpoint: checkpoint)
+        let batch = IngestBatch(records: records, source: source, now: now, checkpoint: checkpoint)
+        return try write([Self.prepare(batch, plan: plan)])[0]
     }
 
     /// Ingests consecutive batches, each in its own durable transaction, preparing the next
@@ -29,48 +28,35 @@ extension Engine {
         batches: [[IngestRecord]], source: String, now: Timestamp,
         committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
     ) throws -> IngestSummary {
-        var iterator = batches.makeIterator()
-        return try ingest(nextBatch: { iterator.next() }, source: source, now: now, committed: committed)
-    }
-
-    /// Ingests the batches `nextBatch` returns until it returns nil (a stream read as it goes:
-    /// only the batch being written and the one being prepared are in memory). An empty input
-    /// is one empty batch, so the clock's finalization check still runs.
-    public func ingest(
-        nextBatch: () throws -> [IngestRecord]?, source: String, now: Timestamp,
-        committed: ([IngestRecord], IngestSummary) throws -> Void = { _, _ in }
-    ) throws -> IngestSummary {
         var total = IngestSummary()
-        let plan = self.plan
         // An empty input still runs one (empty) batch: the clock's finalization check and horizon.
-        var current = try nextBatch() ?? []
-        var prepared = Self.prepare(current, plan: plan, source: source, now: now)
-        while true {
-            let next = try nextBatch()
-            let ahead = Mutex<[PreparedRecord]?>(nil)
+        let all = batches.isEmpty ? [[]] : batches
+        var prepared = Self.prepare(IngestBatch(records: all[0], source: source, now: now), plan: plan)
+        for i in all.indices {
+            let ahead = Mutex<PreparedBatch?>(nil)
             let group = DispatchGroup()
-            if let next {
+            if i + 1 < all.count {
+                let next = IngestBatch(records: all[i + 1], source: source, now: now)
+                let plan = self.plan
                 DispatchQueue.global().async(group: group) {
-                    let result = Self.prepare(next, plan: plan, source: source, now: now)
+                    let result = Self.prepare(next, plan: plan)
                     ahead.withLock { $0 = result }
                 }
             }
-            let summary = try write(current, prepared, source: source, now: now, checkpoint: nil)
+            let summary = try write([prepared])[0]
             total += summary
-            try committed(current, summary)
+            try committed(all[i], summary)
             group.wait()
-            guard let next else { return total }
-            current = next
-            prepared = ahead.withLock { $0 } ?? []
+            if let next = ahead.withLock({ $0 }) { prepared = next }
         }
+        return total
     }
 
-    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log record.
-    static func prepare(
-        _ records: [IngestRecord], plan: PricingPlan, source: String,
-        now: Timestamp
-    ) -> [PreparedRecord] {
-        parallelMap(records) { record in
+    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log
+    /// record. The result remembers the catalog version it was evaluated with.
+    static func prepare(_ batch: IngestBatch, plan: PricingPlan) -> PreparedBatch {
+        let source = batch.source, now = batch.now
+        let records = parallelMap(batch.records) { record -> PreparedRecord in
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): return .invalid(invalid)
             case .success(let event):
@@ -79,82 +65,98 @@ extension Engine {
                 return .valid(event, plan.outcomes(for: event), logged.encoded())
             }
         }
+        return PreparedBatch(batch: batch, prepared: records, planVersion: plan.version)
     }
 
-    /// The serial part of ingest: one durable write transaction for the batch.
-    func write(
-        _ records: [IngestRecord], _ prepared: [PreparedRecord], source: String, now: Timestamp,
-        checkpoint: Checkpoint?
+    /// The serial part of ingest: one durable write transaction for the batches (group commit),
+    /// each applied in order with its own finalization check, checkpoint and summary. A batch
+    /// prepared with another catalog version than the one stored is evaluated again first.
+    func write(_ batches: [PreparedBatch]) throws -> [IngestSummary] {
+        try transaction(now: batches.first?.batch.now ?? Timestamp(seconds: 0)) { txn, ws, state in
+            var summaries: [IngestSummary] = []
+            for var prepared in batches {
+                if prepared.planVersion != ws.plan.version { prepared = Self.prepare(prepared.batch, plan: ws.plan) }
+                ws.drift?.now = prepared.batch.now
+                summaries.append(try apply(prepared, ws, &state, txn))
+            }
+            return summaries
+        }
+    }
+
+    /// Applies one prepared batch inside the current write transaction.
+    private func apply(
+        _ prepared: PreparedBatch, _ ws: WorkingSet, _ state: inout EngineState, _ txn: borrowing Transaction
     ) throws -> IngestSummary {
         let store = self.store
-        let plan = self.plan
-        return try transaction(now: now) { txn, ws, state in
-            try advanceHorizon(ws, &state, to: now.day, txn)
-            try finalizeDue(ws, &state, now: now, through: nil, txn)
+        let plan = ws.plan
+        let (records, source, now) = (prepared.batch.records, prepared.batch.source, prepared.batch.now)
+        try advanceHorizon(ws, &state, to: now.day, txn)
+        try finalizeDue(ws, &state, now: now, through: nil, txn)
 
-            var summary = IngestSummary()
-            let lateness = Int64(plan.catalog.maxLatenessDays) * 86_400
-            let earliest = now.adding(seconds: -lateness)
-            let latest = now.adding(seconds: 86_400)
-            for (record, prepared) in zip(records, prepared) {
-                let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
-                switch prepared {
-                case .invalid(let invalid):
-                    try deadLetter(record, invalid, source: source, now: now, &state, txn)
-                    summary.deadLettered += 1
-                    continue
-                case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
-                }
-                let tid = Array(event.transactionID.utf8)
-                // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
-                // transaction sees its own writes: a repeat inside this batch is found too.)
-                if event.timestamp < earliest || event.timestamp > latest {
-                    if try txn.contains(tid, in: store.transactions) {
-                        summary.duplicates += 1
-                        continue
-                    }
-                    let tooLate = event.timestamp < earliest
-                    let message =
-                        tooLate
-                        ? "timestamp \(event.timestamp) is more than \(plan.catalog.maxLatenessDays) days before ingest time \(now)"
-                        : "timestamp \(event.timestamp) is more than 1 day after ingest time \(now)"
-                    try deadLetter(
-                        record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
-                        source: source, now: now, &state, txn)
-                    summary.deadLettered += 1
-                    continue
-                }
-                // On time: one B-tree descent both checks and records the id.
-                let seqKey = Keys.seq(state.lastSeq + 1)
-                guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
+        var summary = IngestSummary()
+        let lateness = Int64(plan.catalog.maxLatenessDays) * 86_400
+        let earliest = now.adding(seconds: -lateness)
+        let latest = now.adding(seconds: 86_400)
+        for (record, item) in zip(records, prepared.prepared) {
+            let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
+            switch item {
+            case .invalid(let invalid):
+                try deadLetter(record, invalid, source: source, now: now, &state, txn)
+                summary.deadLettered += 1
+                continue
+            case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
+            }
+            let tid = Array(event.transactionID.utf8)
+            // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
+            // transaction sees its own writes: a repeat inside this batch is found too.)
+            if event.timestamp < earliest || event.timestamp > latest {
+                if try txn.contains(tid, in: store.transactions) {
                     summary.duplicates += 1
                     continue
                 }
-                state.lastSeq += 1
-                let seq = state.lastSeq
-                try txn.put(seqKey, logRecord, in: store.log, flags: .append)
-                try txn.put(
-                    Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
-                if let metrics = plan.metricsByEventType[event.eventType] {
-                    for (i, outcome) in outcomes.enumerated() {
-                        guard case .rejected(let why) = outcome else { continue }
-                        try txn.put(
-                            Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
-                            in: store.rejections)
-                        summary.metricRejections += 1
-                    }
-                }
-                if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
-                try ws.apply(event, seq: seq, outcomes: outcomes, txn)
-                summary.accepted += 1
+                let tooLate = event.timestamp < earliest
+                let message =
+                    tooLate
+                    ? "timestamp \(event.timestamp) is more than \(plan.catalog.maxLatenessDays) days before ingest time \(now)"
+                    : "timestamp \(event.timestamp) is more than 1 day after ingest time \(now)"
+                try deadLetter(
+                    record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
+                    source: source, now: now, &state, txn)
+                summary.deadLettered += 1
+                continue
             }
-            if let checkpoint { try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints) }
-            state.counters.events += UInt64(summary.accepted)
-            state.counters.duplicates += UInt64(summary.duplicates)
-            state.counters.deadLetters += UInt64(summary.deadLettered)
-            state.counters.metricRejections += UInt64(summary.metricRejections)
-            return summary
+            // On time: one B-tree descent both checks and records the id.
+            let seqKey = Keys.seq(state.lastSeq + 1)
+            guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
+                summary.duplicates += 1
+                continue
+            }
+            state.lastSeq += 1
+            let seq = state.lastSeq
+            try txn.put(seqKey, logRecord, in: store.log, flags: .append)
+            try txn.put(
+                Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+            if let metrics = plan.metricsByEventType[event.eventType] {
+                for (i, outcome) in outcomes.enumerated() {
+                    guard case .rejected(let why) = outcome else { continue }
+                    try txn.put(
+                        Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
+                        in: store.rejections)
+                    summary.metricRejections += 1
+                }
+            }
+            if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
+            try ws.apply(event, seq: seq, outcomes: outcomes, txn)
+            summary.accepted += 1
         }
+        if let checkpoint = prepared.batch.checkpoint {
+            try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints)
+        }
+        state.counters.events += UInt64(summary.accepted)
+        state.counters.duplicates += UInt64(summary.duplicates)
+        state.counters.deadLetters += UInt64(summary.deadLettered)
+        state.counters.metricRejections += UInt64(summary.metricRejections)
+        return summary
     }
 
     func deadLetter(
@@ -175,6 +177,46 @@ extension Engine {
         return try store.env.read { txn in try txn.get(Array(source.utf8), in: store.checkpoints) }
     }
 
+}
+
+extension PricingPlan {
+    /// The event evaluated against every metric of its type (aligned with `metricsByEventType`).
+    func outcomes(for event: UsageEvent) -> [MetricOutcome] {
+        guard let metrics = metricsByEventType[event.eventType] else { return [] }
+        return metrics.map { $0.evaluate(event) }
+    }
+}
+
+/// A record after the pure part of ingest: invalid, or a valid event with its metric outcomes
+/// and its encoded log entry.
+enum PreparedRecord: Sendable {
+    case invalid(InvalidEvent)
+    case valid(UsageEvent, [MetricOutcome], [UInt8])
+}
+
+
+/// A batch of input records from one source, with the source position it reaches.
+public struct IngestBatch: Sendable {
+    public var records: [IngestRecord]
+    /// `file:PATH`, `stdin`, `nats:STREAM/CONSUMER`, `http`: stored with every event and dead letter.
+    public var source: String
+    /// The engine clock for this batch (ingest time, lateness, finalization).
+    public var now: Timestamp
+    /// Committed in the same transaction as the batch's events.
+    public var checkpoint: Checkpoint?
+    public init(records: [IngestRecord], source: String, now: Timestamp, checkpoint: Checkpoint? = nil) {
+        self.records = records
+        self.source = source
+        self.now = now
+        self.checkpoint = checkpoint
+    }
+}
+
+/// A batch after the pure part of ingest, with the catalog version its metrics were evaluated against.
+struct PreparedBatch: Sendable {
+    var batch: IngestBatch
+    var prepared: [PreparedRecord]
+    var planVersion: UInt32
 }
 
 /// One input record: its bytes and where it came from inside its source.

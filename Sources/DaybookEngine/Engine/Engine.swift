@@ -30,6 +30,12 @@ public final class Engine {
         plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
     }
 
+    /// Reloads the plan when the stored catalog version is not the one this engine holds.
+    func refreshPlan(_ state: EngineState, _ txn: borrowing Transaction) throws {
+        guard state.catalogVersion != plan.version else { return }
+        plan = try Engine.loadPlan(store, txn)
+    }
+
     /// The catalog in force, if one was applied.
     public var catalog: Catalog? { plan.version == 0 ? nil : plan.catalog }
 
@@ -51,14 +57,18 @@ public final class Engine {
     /// One write transaction of the engine: loads the engine state, runs `body` with a working
     /// set over the current plan (drift tracked), then recomputes and writes back what changed,
     /// adds the recompute counters and saves the state. All of it commits together or not at all.
+    ///
+    /// The catalog version is checked first: when another process applied a new version since
+    /// this one loaded its plan, the plan is reloaded from the store inside this transaction, so
+    /// every batch is billed with the version current when it commits (SPEC §7).
     func transaction<R>(
         now: Timestamp,
         _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R
     ) throws -> R {
         let store = self.store
-        let plan = self.plan
         return try store.env.write { txn in
             var state = try EngineState.load(store, txn)
+            try refreshPlan(state, txn)
             let ws = WorkingSet(store: store, plan: plan)
             ws.drift = DriftContext(seq: state.lastSeq, now: now)
             let result = try body(txn, ws, &state)

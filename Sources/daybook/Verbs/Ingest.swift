@@ -15,49 +15,20 @@ struct Ingest: ParsableCommand {
     @Option(help: "Records per durable write transaction.") var batchSize: Int = 20_000
     @Flag(help: "Report each committed batch on standard error.") var progress = false
 
-    func report(_ batch: [IngestRecord], _ summary: IngestSummary) {
-        if progress, let last = batch.last {
+    func report(_ batch: IngestBatch, _ summary: IngestSummary) {
+        if progress, let last = batch.records.last {
             FileHandle.standardError.write(Data("committed through \(last.position): \(summary.json)\n".utf8))
         }
     }
 
     func run() throws {
-        let source = file == "-" ? "stdin" : "file:\(file)"
-        let engine = try global.engine()
         let now = try global.clock()
-        let size = max(1, batchSize)
-        let reader = try InputReader(path: file)
-        var count = 0
-        let summary: IngestSummary
-        if reader.startsWithArray {
-            // A JSON array is split as a whole (its elements cannot be told apart before the end).
-            let records = try RecordSplitter.split(try reader.readAll(), source: file == "-" ? "stdin" : file)
-            count = records.count
-            let batches = stride(from: 0, to: records.count, by: size).map {
-                Array(records[$0..<min($0 + size, records.count)])
-            }
-            summary = try engine.ingest(batches: batches, source: source, now: now, committed: report)
-        } else {
-            // NDJSON is streamed: only the batch being written and the next one are in memory.
-            var lines = LineAccumulator()
-            var pending: [IngestRecord] = []
-            var ended = false
-            summary = try engine.ingest(
-                nextBatch: {
-                    while pending.count < size && !ended {
-                        if let chunk = try reader.read() {
-                            pending += lines.feed(chunk)
-                        } else {
-                            pending += lines.finish(); ended = true
-                        }
-                    }
-                    guard !pending.isEmpty else { return nil }
-                    let batch = Array(pending.prefix(size))
-                    pending.removeFirst(batch.count)
-                    count += batch.count
-                    return batch
-                }, source: source, now: now, committed: report)
-        }
+        let reader = try RecordReader(path: file)
+        let writer = try Writer(path: global.data)
+        defer { writer.close() }
+        let pipeline = IngestPipeline(source: file == "-" ? "stdin" : "file:\(file)", now: now, batchSize: batchSize)
+        let result = try pipeline.run(reader, into: writer, committed: report)
+        let (count, summary) = (result.records, result.summary)
         switch output.resolved(summary: true) {
         case .json: print(summary.json)
         case .csv:

@@ -1,0 +1,282 @@
+import DaybookCore
+import DaybookStore
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The store's one writer, as a service: a dedicated thread that owns the ``Engine`` and takes
+/// batches from any number of producers (file tails, NATS, HTTP handlers, `daybook ingest`).
+///
+/// A producer submits a batch with its source and checkpoint and gets its summary back only
+/// after the durable commit that holds the batch's events *and* its checkpoint. Parsing,
+/// validation and metric evaluation run on other cores as soon as a batch is submitted; the
+/// writer thread does only the serial part. Batches that are ready together share one LMDB
+/// transaction (group commit), each applied in order with its own finalization check,
+/// checkpoint and summary; if such a shared transaction fails, its batches are retried one by
+/// one, so one failing batch never fails the others.
+///
+/// ```swift
+/// let writer = try Writer(path: "./daybook-data")
+/// let summary = try await writer.submit(IngestBatch(records: records, source: "http", now: now))
+/// writer.close()
+/// ```
+public final class Writer: Sendable {
+    private let core: WriterCore
+
+    /// Opens the store at `path` on a new writer thread. Throws what opening the store throws.
+    ///
+    /// - Parameter maxGroupRecords: records per shared transaction at most (a group never splits a batch).
+    public init(path: String, durable: Bool = true, maxGroupRecords: Int = 100_000) throws {
+        let opened = Completion<PricingPlan>()
+        let core = WriterCore(maxGroupRecords: max(1, maxGroupRecords))
+        // The engine is created on the writer thread and never leaves it.
+        let thread = Thread { [core] in
+            let engine: Engine
+            do {
+                engine = try Engine(path: path, durable: durable)
+            } catch {
+                opened.fulfil(.failure(error))
+                return
+            }
+            opened.fulfil(.success(engine.plan))
+            core.loop(engine)
+        }
+        thread.name = "daybook-writer"
+        thread.start()
+        let first = try opened.wait()
+        core.preparePlan.withLock { $0 = first }
+        self.core = core
+    }
+
+    deinit { core.close() }
+
+    /// Submits a batch; `completion` is called on the writer thread after the batch's durable
+    /// commit (with its summary) or its failure. Batches commit in submission order.
+    public func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
+        core.submit(batch, completion: completion)
+    }
+
+    /// Submits a batch and returns its summary after its durable commit.
+    public func submit(_ batch: IngestBatch) async throws -> IngestSummary {
+        try await withCheckedThrowingContinuation { continuation in
+            core.submit(batch) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Submits a batch and blocks the calling thread until its durable commit (for synchronous
+    /// callers such as the CLI; never call it from a completion handler, which runs on the writer).
+    public func submitAndWait(_ batch: IngestBatch) throws -> IngestSummary {
+        let done = Completion<IngestSummary>()
+        core.submit(batch) { done.fulfil($0) }
+        return try done.wait()
+    }
+
+    /// Runs `body` with the engine on the writer thread, between batches (catalog apply,
+    /// finalize, reads that must see the writer's own state), and returns its result.
+    public func perform<R: Sendable>(_ body: @escaping @Sendable (Engine) throws -> R) throws -> R {
+        try core.perform(body)
+    }
+
+    /// Stops taking batches, lets every submitted one commit, then ends the writer thread.
+    /// Idempotent; also done when the last reference goes away.
+    public func close() { core.close() }
+
+    /// How many transactions and batches the writer committed (group commit shows as fewer
+    /// transactions than batches).
+    public var statistics: WriterCounters { core.counters.withLock { $0 } }
+}
+
+/// The writer's queue and thread loop (shared by the thread and the ``Writer`` handle, so the
+/// handle's deinit can stop the thread).
+private final class WriterCore: Sendable {
+    let maxGroupRecords: Int
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    /// The plan batches are prepared with; refreshed by the writer thread after each transaction.
+    let preparePlan = Mutex<PricingPlan?>(nil)
+    let counters = Mutex(WriterCounters())
+
+    init(maxGroupRecords: Int) { self.maxGroupRecords = maxGroupRecords }
+
+    private struct Queue {
+        var nextTicket: UInt64 = 0
+        var items: [Item] = []
+        var closed = false
+        var finished = false
+    }
+
+    private final class Item: @unchecked Sendable {
+        // @unchecked: `prepared` is written once by the preparing thread and read by the writer
+        // thread, both under `queue`'s lock; the rest is immutable.
+        let ticket: UInt64
+        let work: Work
+        var prepared: PreparedBatch?
+        init(ticket: UInt64, work: Work) {
+            self.ticket = ticket
+            self.work = work
+        }
+    }
+
+    private enum Work: Sendable {
+        case batch(IngestBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)
+        case operation(@Sendable (Engine) -> Void)
+    }
+
+    // MARK: Producers
+
+    /// Submits a batch; `completion` is called on the writer thread after the batch's durable
+    /// commit (with its summary) or its failure. Batches of one producer commit in submission order.
+    func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
+        let plan = preparePlan.withLock { $0 }!
+        guard
+            let item = queue.withLock({ q -> Item? in
+                guard !q.closed else { return nil }
+                q.nextTicket += 1
+                let item = Item(ticket: q.nextTicket, work: .batch(batch, completion))
+                q.items.append(item)
+                return item
+            })
+        else {
+            completion(.failure(WriterError.closed))
+            return
+        }
+        // The pure part runs on other cores while the writer thread writes earlier batches.
+        DispatchQueue.global().async { [self] in
+            let prepared = Engine.prepare(batch, plan: plan)
+            queue.withLock { _ in item.prepared = prepared }
+            wake.signal()
+        }
+    }
+
+    func perform<R: Sendable>(_ body: @escaping @Sendable (Engine) throws -> R) throws -> R {
+        let done = Completion<R>()
+        let accepted = queue.withLock { q -> Bool in
+            guard !q.closed else { return false }
+            q.nextTicket += 1
+            q.items.append(Item(ticket: q.nextTicket, work: .operation({ engine in done.fulfil(Result { try body(engine) }) })))
+            return true
+        }
+        guard accepted else { throw WriterError.closed }
+        wake.signal()
+        return try done.wait()
+    }
+
+    func close() {
+        let first = queue.withLock { q -> Bool in
+            defer { q.closed = true }
+            return !q.closed && !q.finished
+        }
+        guard first else { return }
+        wake.signal()
+        stopped.wait()
+    }
+
+    // MARK: The writer thread
+
+    func loop(_ engine: Engine) {
+        while true {
+            wake.wait()
+            while let group = takeReady() {
+                switch group {
+                case .operation(let body):
+                    body(engine)
+                case .batches(let items):
+                    commit(items, engine)
+                }
+                preparePlan.withLock { $0 = engine.plan }
+            }
+            let finished = queue.withLock { q -> Bool in
+                q.finished = q.closed && q.items.isEmpty
+                return q.finished
+            }
+            if finished {
+                stopped.signal()
+                return
+            }
+        }
+    }
+
+    private enum Ready {
+        case operation(@Sendable (Engine) -> Void)
+        case batches([(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)])
+    }
+
+    /// The longest run of prepared batches at the head of the queue (up to `maxGroupRecords`),
+    /// or the operation at the head; nil when the head is still being prepared.
+    private func takeReady() -> Ready? {
+        queue.withLock { q -> Ready? in
+            guard let head = q.items.first else { return nil }
+            if case .operation(let body) = head.work {
+                q.items.removeFirst()
+                return .operation(body)
+            }
+            var group: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
+            var records = 0
+            for item in q.items {
+                guard case .batch(let batch, let completion) = item.work, let prepared = item.prepared else { break }
+                if !group.isEmpty && records + batch.records.count > maxGroupRecords { break }
+                group.append((prepared, completion))
+                records += batch.records.count
+            }
+            guard !group.isEmpty else { return nil }
+            q.items.removeFirst(group.count)
+            return .batches(group)
+        }
+    }
+
+    private func commit(
+        _ items: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)], _ engine: Engine
+    ) {
+        do {
+            let summaries = try engine.write(items.map(\.0))
+            counters.withLock {
+                $0.transactions += 1
+                $0.batches += UInt64(items.count)
+            }
+            for (item, summary) in zip(items, summaries) { item.1(.success(summary)) }
+        } catch {
+            guard items.count > 1 else {
+                items[0].1(.failure(error))
+                return
+            }
+            // Nothing of the shared transaction committed: give each batch its own.
+            for item in items { commit([item], engine) }
+        }
+    }
+}
+
+/// Transactions and batches a ``Writer`` committed.
+public struct WriterCounters: Sendable, Hashable {
+    public var transactions: UInt64 = 0
+    public var batches: UInt64 = 0
+}
+
+/// Why a ``Writer`` refused work.
+public enum WriterError: Error, Sendable, CustomStringConvertible {
+    /// The writer was closed; nothing of the batch was stored.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .closed: "the writer is closed: nothing of this batch was stored; open a new Writer"
+        }
+    }
+}
+
+/// A one-shot result handed from one thread to another.
+final class Completion<R: Sendable>: Sendable {
+    private let result = Mutex<Result<R, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func fulfil(_ value: Result<R, any Error>) {
+        result.withLock { $0 = value }
+        done.signal()
+    }
+
+    func wait() throws -> R {
+        done.wait()
+        return try result.withLock { $0 }!.get()
+    }
+}
+
