@@ -8,34 +8,62 @@ import Synchronization
 extension Engine {
     // MARK: Reading
 
-    /// Runs `body` on the live state materialized through `day`, in a transaction that is
-    /// rolled back afterwards: reads never change the store, yet see every invoice that has
-    /// begun by then (fixed fees and draw-down included).
-    func withLiveView<R>(through day: Day, _ body: (borrowing Transaction, EngineState) throws -> R) throws -> R {
+    /// Runs `body` on the live state materialized through `day`, in an LMDB read transaction
+    /// (MVCC): it sees the last committed state and never waits for, or blocks, a writer in this
+    /// process or another. Periods no write has materialized yet (fixed fees, draw-down into
+    /// periods after the last write) are computed in memory over the read snapshot and never
+    /// written. A catalog version applied by another process since this engine loaded its plan
+    /// is picked up first.
+    func withLiveView<R>(through day: Day, _ body: (borrowing Transaction, LiveView) throws -> R) throws -> R {
         let store = self.store
-        let plan = self.plan
-        return try store.env.scratchWrite { txn in
+        return try store.env.read { txn in
             var state = try EngineState.load(store, txn)
-            let ws = WorkingSet(store: store, plan: plan)
+            try refreshPlan(state, txn)
+            let ws = WorkingSet(store: store, plan: plan, overlay: true)
             try advanceHorizon(ws, &state, to: day, txn)
-            try ws.flush(txn, seq: state.lastSeq)
-            return try body(txn, state)
+            try ws.settle(txn)
+            return try body(txn, LiveView(ws: ws, state: state))
         }
     }
 
-    /// Loads every materialized invoice of the plan's contracts, ordered by invoice id.
-    func loadInvoices(_ txn: borrowing Transaction) throws -> [(
+    /// Every invoice of the plan's contracts in the view (stored or computed in memory), ordered by invoice id.
+    func loadInvoices(_ txn: borrowing Transaction, _ view: LiveView) throws -> [(
         key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState
     )] {
         var result: [(key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState)] = []
-        for contract in plan.contracts.values {
+        for contract in view.plan.contracts.values {
+            var seen = Set<[UInt8]>()
             try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { key, value in
-                let state = try InvoiceState(decoding: value)
+                let state = try view.ws.entries[key]?.state ?? InvoiceState(decoding: value)
+                seen.insert(key)
                 result.append((key, contract.contract.invoiceID(state.period), contract, state))
                 return true
+            }
+            // Periods begun after the last write: only in the view.
+            for entry in view.ws.entries.values
+            where entry.original == nil && entry.state.contractID == contract.contract.id && !seen.contains(entry.key) {
+                result.append((entry.key, contract.contract.invoiceID(entry.state.period), contract, entry.state))
             }
         }
         return result.sorted { $0.id.utf8Precedes($1.id) }
     }
 }
 
+/// A read transaction's view of the live state: the stored invoices, plus those computed in
+/// memory for periods no write has materialized yet.
+final class LiveView {
+    let ws: WorkingSet
+    let state: EngineState
+    var plan: PricingPlan { ws.plan }
+
+    init(ws: WorkingSet, state: EngineState) {
+        self.ws = ws
+        self.state = state
+    }
+
+    /// The invoice stored under `key`, as the view sees it.
+    func invoice(_ key: [UInt8], _ txn: borrowing Transaction) throws -> InvoiceState? {
+        if let entry = ws.entries[key] { return entry.state }
+        return try txn.get(key, in: ws.store.invoices).map { try InvoiceState(decoding: $0) }
+    }
+}

@@ -36,13 +36,13 @@ extension Engine {
     /// active day before it. Rows carry live values; `status` is the invoice's state now.
     public func export(asOf date: Day) throws -> BreakdownExport {
         let lastDay = date.adding(days: -1)
-        return try withLiveView(through: lastDay) { txn, _ in
+        return try withLiveView(through: lastDay) { txn, view in
             var out = BreakdownExport()
             let decimals = plan.currencyDecimals
             let currency = plan.catalog.currency
             func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
             var byContract: [String: [Day: InvoiceState]] = [:]
-            for invoice in try loadInvoices(txn) {
+            for invoice in try loadInvoices(txn, view) {
                 byContract[invoice.contract.contract.id, default: [:]][invoice.state.period.start] = invoice.state
                 let state = invoice.state
                 guard state.period.start < date else { continue }

@@ -57,9 +57,14 @@ final class WorkingSet {
     /// The invoice the previous event went to (events arrive in runs of one customer).
     private var lastApplied: (contract: ContractPlan, entry: InvoiceEntry)?
 
-    init(store: Store, plan: PricingPlan) {
+    /// A read transaction's in-memory overlay: invoices are loaded and computed, never written
+    /// (no `open_invoices` entries, no `distinct` values, no flush).
+    let overlay: Bool
+
+    init(store: Store, plan: PricingPlan, overlay: Bool = false) {
         self.store = store
         self.plan = plan
+        self.overlay = overlay
     }
 
     // MARK: Loading and materializing invoices
@@ -86,7 +91,7 @@ final class WorkingSet {
                 lineItems: contract.initialLineItems(days: period.dayCount),
                 closing: Array(repeating: amounts, count: period.dayCount), lastChangedSeq: 0)
             entries[key] = InvoiceEntry(key: key, state: state, original: nil)
-            if try !txn.contains(key, in: store.snapshots) {
+            if !overlay, try !txn.contains(key, in: store.snapshots) {
                 try txn.put(Keys.openInvoice(end: period.end, invoice: key), [], in: store.openInvoices)
             }
             markSweep(contract.contract.id, from: period.start, through: period.end.adding(days: -1))
@@ -294,6 +299,7 @@ final class WorkingSet {
 
     /// Settles, counts changed rows, and writes back every invoice that changed.
     func flush(_ txn: borrowing Transaction, seq: UInt64) throws {
+        precondition(!overlay, "a read overlay is never written")
         try settle(txn)
         // One `causes` record per invoice and transaction, keyed by its last seq (drift reads them).
         for (key, events) in lateEvents {

@@ -153,8 +153,8 @@ extension Engine {
         let contractID = String(invoiceID[..<slash])
         let key = Keys.invoice(contract: contractID, start: start)
         let d = plan.currencyDecimals
-        return try withLiveView(through: max(now.day, start)) { txn, _ in
-            let live = try txn.get(key, in: store.invoices).map { try InvoiceState(decoding: $0) }
+        return try withLiveView(through: max(now.day, start)) { txn, view in
+            let live = try view.invoice(key, txn)
             let snapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
             guard live != nil || snapshot != nil else {
                 throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\" (see `daybook invoices`)")

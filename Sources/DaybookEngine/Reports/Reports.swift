@@ -31,9 +31,9 @@ public struct InvoiceSummary: Sendable, Hashable {
 extension Engine {
     /// Every invoice that has begun by `now`, with its live period totals and status.
     public func invoices(now: Timestamp, customer: String? = nil) throws -> [InvoiceSummary] {
-        try withLiveView(through: now.day) { txn, _ in
+        try withLiveView(through: now.day) { txn, view in
             var result: [InvoiceSummary] = []
-            for invoice in try loadInvoices(txn) {
+            for invoice in try loadInvoices(txn, view) {
                 let c = invoice.contract.contract
                 if let customer, c.customerID != customer { continue }
                 var totals = Totals()
@@ -75,22 +75,21 @@ extension Engine {
     /// One row per day × line item of an invoice, then one total row per day (line item `*`).
     public func breakdown(invoiceID: String, now: Timestamp) throws -> Table {
         guard let slash = invoiceID.lastIndex(of: "/"),
-            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...])),
-            let contract = plan.contracts[String(invoiceID[..<slash])]
+            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...]))
         else {
             throw EngineError(
                 code: .notFound,
                 message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
         }
-        let decimals = plan.currencyDecimals
-        func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
-        return try withLiveView(through: max(now.day, start)) { txn, _ in
-            guard
-                let bytes = try txn.get(Keys.invoice(contract: contract.contract.id, start: start), in: store.invoices)
+        let contractID = String(invoiceID[..<slash])
+        return try withLiveView(through: max(now.day, start)) { txn, view in
+            let decimals = view.plan.currencyDecimals
+            func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
+            guard let contract = view.plan.contracts[contractID],
+                let state = try view.invoice(Keys.invoice(contract: contract.contract.id, start: start), txn)
             else {
                 throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\" (see `daybook invoices`)")
             }
-            let state = try InvoiceState(decoding: bytes)
             var table = Table(columns: [
                 "day", "line_item_id", "quantity", "unit_price", "subtotal", "credits_applied",
                 "commits_applied", "total",

@@ -84,6 +84,9 @@ public final class Writer: Sendable {
     /// How many transactions and batches the writer committed (group commit shows as fewer
     /// transactions than batches).
     public var statistics: WriterCounters { core.counters.withLock { $0 } }
+
+    /// Batches queued and already prepared, not yet taken by the writer thread (for tests).
+    package var queuedAndPrepared: Int { core.queuedAndPrepared }
 }
 
 /// The writer's queue and thread loop (shared by the thread and the ``Writer`` handle, so the
@@ -160,6 +163,10 @@ private final class WriterCore: Sendable {
         guard accepted else { throw WriterError.closed }
         wake.signal()
         return try done.wait()
+    }
+
+    var queuedAndPrepared: Int {
+        queue.withLock { q in q.items.filter { $0.prepared != nil }.count }
     }
 
     func close() {
