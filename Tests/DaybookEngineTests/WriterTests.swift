@@ -24,16 +24,6 @@ struct WriterTests {
                     .utf8), position: "line \(tid)")
     }
 
-    /// Polls `condition` until it holds or `seconds` pass (a bounded wait, not a sleep).
-    static func wait(seconds: Int = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds) * 1_000_000_000
-        while DispatchTime.now().uptimeNanoseconds < deadline {
-            if try condition() { return true }
-            sched_yield()
-        }
-        return try condition()
-    }
-
     @Test func fourProducersEachCheckpointCommitsWithExactlyItsBatch() throws {
         let store = try TemporaryStore()
         try store.engine.applyCatalog(Self.catalog, now: Self.now)
@@ -135,7 +125,7 @@ struct WriterTests {
                 done.signal()
             }
         }
-        #expect(Self.wait { writer.queuedAndPrepared == 3 })
+        #expect(waitUntil { writer.queuedAndPrepared == 3 })
         let before = writer.statistics.transactions
         release.signal()
         for _ in 0..<3 { done.wait() }
@@ -164,7 +154,7 @@ struct WriterTests {
                 done.signal()
             }
         }
-        #expect(Self.wait { writer.queuedAndPrepared == 3 })
+        #expect(waitUntil { writer.queuedAndPrepared == 3 })
         release.signal()
         for _ in 0..<3 { done.wait() }
         #expect(outcomes.withLock { $0 } == [0: true, 1: false, 2: true])
