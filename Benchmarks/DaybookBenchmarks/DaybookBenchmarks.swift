@@ -8,6 +8,9 @@
 //                         backdated records) ingested in durable transactions of 20,000 records.
 //   backdated-apply-1M    20,000 backdated events applied in one durable ingest call on top of a
 //   backdated-apply-2M    history of 1M / 2M events (10M instead of 2M with DAYBOOK_BENCH_LARGE=1).
+//   drift-detection-1M    20,000 events backdated into a year of finalized invoices (issue 4).
+//   read-verbs-*-10M      invoices, breakdown, discrepancies (JSON) and export on 10M events with a
+//                         1M-event backfill into finalized invoices (issue 7); see ReadVerbs.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -200,6 +203,58 @@ func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLaten
     return Array((head + "\"customers\": [\n" + contracts + "\n  ]\n}\n").utf8)
 }
 
+/// Ingests a generated history of `size` events over `start..<end` for `customers`,
+/// chronologically in `chunkDays`-day chunks, each ingested (batches of 50,000) with the clock at
+/// the chunk's end, so nothing is too late and every invoice due by then finalizes on the clock.
+/// No duplicates or invalid records; the generator's default 5% backdated by up to 5 days.
+/// With `monthAligned` no chunk crosses the first of a month, so every event of a month is in
+/// before the month's invoices finalize (a chunk that crossed a month end would otherwise be
+/// ingested after the clock finalized that month, and its first days would drift).
+/// Returns the generator's per-weekday volume per customer (`eventsPerDay`).
+@discardableResult
+func ingestHistory(
+    _ engine: Engine, customers: [String], from start: Day, to end: Day, size: Int, chunkDays: Int = 7,
+    monthAligned: Bool = false
+) throws -> Int {
+    let totalDays = start.distance(to: end)
+    // Weekday-equivalent days (weekends run at 40%) times the generator's per-day volume:
+    // eventsPerDay * (customers + 1) events on a weekday.
+    var weight = 0.0
+    for d in 0..<totalDays {
+        let weekday = Int((start.adding(days: d).number % 7 + 7 + 3) % 7)
+        weight += weekday >= 5 ? 0.4 : 1.0
+    }
+    let eventsPerDay = Int((Double(size) / (weight * Double(customers.count + 1))).rounded(.up)) + 1
+    var ingested = 0
+    var chunk = 0
+    var chunkStart = start
+    while chunkStart < end && ingested < size {
+        var days = min(chunkDays, chunkStart.distance(to: end))
+        if monthAligned {
+            let nextMonth = chunkStart.adding(
+                days: Day.daysInMonth(year: chunkStart.year, month: chunkStart.month) - chunkStart.dayOfMonth + 1)
+            days = min(days, chunkStart.distance(to: nextMonth))
+        }
+        var generator = WorkloadGenerator(start: chunkStart)
+        generator.customers = customers
+        generator.days = days
+        generator.eventsPerDay = eventsPerDay
+        generator.seed = UInt64(1000 + chunk)
+        generator.idPrefix = "h\(chunk)-"
+        generator.duplicatePerMille = 0
+        generator.invalidPerMille = 0
+        var lines = generator.lines()
+        if ingested + lines.count > size { lines.removeLast(ingested + lines.count - size) }
+        let summary = try ingestInBatches(
+            engine, records(lines), batch: 50_000, source: "history",
+            now: Timestamp(day: chunkStart.adding(days: days)))
+        ingested += summary.accepted
+        chunk += 1
+        chunkStart = chunkStart.adding(days: days)
+    }
+    return eventsPerDay
+}
+
 /// A store holding a long history (2026-01-01 through 2026-10-31), built once per process in the
 /// benchmark's setup hook, onto which each iteration applies 20,000 backdated events.
 final class BackdatedFixture: @unchecked Sendable {
@@ -241,45 +296,17 @@ final class BackdatedFixture: @unchecked Sendable {
         let clock = ContinuousClock()
         let began = clock.now
         let customers = Self.customers
-        let totalDays = historyStart.distance(to: Self.historyEnd)
-        // Weekday-equivalent days (weekends run at 40%) times the generator's per-day volume:
-        // eventsPerDay * (customers + 1) events on a weekday.
-        var weight = 0.0
-        for d in 0..<totalDays {
-            let weekday = Int((historyStart.adding(days: d).number % 7 + 7 + 3) % 7)
-            weight += weekday >= 5 ? 0.4 : 1.0
-        }
-        let eventsPerDay = Int((Double(historySize) / (weight * Double(customers.count + 1))).rounded(.up)) + 1
         do {
             let engine = try Engine(path: path, durable: false)
             try engine.applyCatalog(
                 historyCatalog(customers: customers, starts: historyStart, maxLatenessDays: drift ? 400 : 34),
                 now: Timestamp(day: historyStart))
-            var ingested = 0
-            var chunk = 0
-            var chunkStart = historyStart
-            while chunkStart < Self.historyEnd && ingested < historySize {
-                let days = min(Self.chunkDays, chunkStart.distance(to: Self.historyEnd))
-                var generator = WorkloadGenerator(start: chunkStart)
-                generator.customers = customers
-                generator.days = days
-                generator.eventsPerDay = eventsPerDay
-                generator.seed = UInt64(1000 + chunk)
-                generator.idPrefix = "h\(chunk)-"
-                generator.duplicatePerMille = 0
-                generator.invalidPerMille = 0
-                var lines = generator.lines()
-                if ingested + lines.count > historySize { lines.removeLast(ingested + lines.count - historySize) }
-                let summary = try ingestInBatches(
-                    engine, records(lines), batch: 50_000, source: "history",
-                    now: Timestamp(day: chunkStart.adding(days: days)))
-                ingested += summary.accepted
-                chunk += 1
-                chunkStart = chunkStart.adding(days: days)
-            }
+            let eventsPerDay = try ingestHistory(
+                engine, customers: customers, from: historyStart, to: Self.historyEnd, size: historySize,
+                chunkDays: Self.chunkDays)
             // Bring the clock to `now` (materializes the current invoices) outside the measurement.
             // (In drift mode this also finalizes every invoice through October.)
-            try engine.ingest([], source: "history", now: now)
+            _ = try engine.ingest([], source: "history", now: now)
             let stats = try counters(engine)
             report(
                 "\(name): built history of \(stats["events"] ?? 0) events in \(clock.now - began) "
@@ -401,6 +428,8 @@ let benchmarks: @Sendable () -> Void = {
     }
     // (d) issue 4: drift detection for backdated events into a year of finalized history.
     register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
+    // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
+    registerReadVerbs()
 }
 
 /// Registers a benchmark that applies 20,000 backdated events per iteration onto a fixture's history.
