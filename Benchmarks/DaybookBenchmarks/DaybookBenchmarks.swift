@@ -421,6 +421,52 @@ let benchmarks: @Sendable () -> Void = {
                 + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
     }
 
+    // (a') the same records through the path `daybook ingest` takes since issue 7: the file read
+    // by `RecordReader`, batches submitted by `IngestPipeline` to the `Writer` thread (two in flight).
+    Benchmark(
+        "ingest-throughput-writer",
+        configuration: .init(
+            metrics: standardMetrics + [DaybookMetric.eventsPerSecond],
+            warmupIterations: 1,
+            maxDuration: .seconds(60),
+            maxIterations: 5,
+            setup: { workload.prepare() }
+        )
+    ) { benchmark in
+        let records = workload.records
+        let path = try makeTemporaryDirectory("ingest-writer")
+        defer { removeDirectory(path) }
+        var file: [UInt8] = []
+        for r in records {
+            file += r.bytes
+            file.append(0x0A)
+        }
+        let input = path + "-input.ndjson"
+        FileManager.default.createFile(atPath: input, contents: Data(file))
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        var summary = IngestSummary()
+        let seconds: Double
+        do {
+            let engine = try Engine(path: path)  // durable commits
+            try engine.applyCatalog(ExampleCatalog.bytes, now: Timestamp(day: day(2026, 1, 1)))
+            let writer = try Writer(path: path)
+            defer { writer.close() }
+            let clock = ContinuousClock()
+            benchmark.startMeasurement()
+            let began = clock.now
+            let pipeline = IngestPipeline(source: "bench", now: IngestWorkload.now, batchSize: IngestWorkload.batchSize)
+            summary = try pipeline.run(try RecordReader(path: input), into: writer).summary
+            let elapsed = clock.now - began
+            benchmark.stopMeasurement()
+            seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        let rate = Double(records.count) / seconds
+        benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
+        report(
+            "ingest-throughput-writer: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
+                + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
+    }
+
     // (b)
     let sizes = large ? [(1_000_000, "1M"), (10_000_000, "10M")] : [(1_000_000, "1M"), (2_000_000, "2M")]
     for (size, label) in sizes {
