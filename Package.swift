@@ -36,7 +36,9 @@ let package = Package(
         ),
         // Test support: temporary stores, event and catalog builders.
         .target(name: "DaybookTestSupport", dependencies: ["DaybookEngine"], path: "Tests/DaybookTestSupport"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        // A helper the LMDB tests run as a second process (holding a write, growing the map, ...).
+        .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/Tools/lmdb-probe"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookTestSupport"]),
         .testTarget(
