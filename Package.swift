@@ -49,13 +49,19 @@ let package = Package(
             ]
         ),
         // Test support: temporary stores, event and catalog builders.
-        .target(name: "DaybookTestSupport", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload"], path: "Tests/DaybookTestSupport"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .target(
+            name: "DaybookTestSupport", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload"],
+            path: "Tests/DaybookTestSupport"),
+        // A helper the tests run as a second process (holding a write, growing the map, ...).
+        .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/Tools/lmdb-probe"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport", "daybook"],
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport", "daybook",
+                "lmdb-probe",
+            ],
             exclude: ["Fixtures"]
         ),
     ]

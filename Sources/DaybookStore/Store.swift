@@ -41,23 +41,21 @@ package struct Store: Sendable {
     /// `invoice key, line item, resolved seq` → ``DriftRecord``: drift that returned to the snapshot.
     package let driftHistory: Database
 
+    /// The databases of a store, in the order `init` assigns them.
+    static let names = [
+        "meta", "log", "transactions", "by_customer", "dead_letters", "rejections", "catalogs", "invoices",
+        "distinct", "open_invoices", "snapshots", "checkpoints", "causes", "drift", "drift_history",
+    ]
+
+    /// Opens the store at `path`. An existing store's databases are opened in one read
+    /// transaction (no write lock: a reader never waits for a writer); only a new store, or one
+    /// missing a database, takes a write transaction to create them.
     package init(path: String, durable: Bool = true) throws {
         env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
-        meta = try env.database("meta")
-        log = try env.database("log")
-        transactions = try env.database("transactions")
-        byCustomer = try env.database("by_customer")
-        deadLetters = try env.database("dead_letters")
-        rejections = try env.database("rejections")
-        catalogs = try env.database("catalogs")
-        invoices = try env.database("invoices")
-        distinct = try env.database("distinct")
-        openInvoices = try env.database("open_invoices")
-        snapshots = try env.database("snapshots")
-        checkpoints = try env.database("checkpoints")
-        causes = try env.database("causes")
-        drift = try env.database("drift")
-        driftHistory = try env.database("drift_history")
+        let dbs = try env.openDatabases(Self.names, create: true)
+        (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
+        (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
+        (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
     }
 }
 

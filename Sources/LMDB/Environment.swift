@@ -18,13 +18,23 @@ public struct EnvironmentOptions: Sendable {
     /// When true, every commit is synced to disk. False sets `MDB_NOSYNC`: faster, but a crash
     /// can lose or corrupt recent commits, so use it only for scratch stores.
     public var durable: Bool
+    /// How long a transaction that needs to resize the map waits for this process's other transactions
+    /// to end (LMDB resizes the map only while no transaction is open in the process): a write that
+    /// ran out of map space, or any transaction adopting a map grown by another process. When the
+    /// time runs out the transaction fails with ``LMDBError/Code/mapFull`` (or ``LMDBError/Code/mapResized``)
+    /// and the store is left as it was.
+    public var growthTimeout: Duration
 
     /// Creates options; the defaults suit a durable store.
-    public init(mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 126, durable: Bool = true) {
+    public init(
+        mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 126, durable: Bool = true,
+        growthTimeout: Duration = .seconds(2)
+    ) {
         self.mapSize = mapSize
         self.maxDatabases = maxDatabases
         self.maxReaders = maxReaders
         self.durable = durable
+        self.growthTimeout = growthTimeout
     }
 }
 
@@ -65,35 +75,44 @@ private let environmentCounter = Atomic<UInt64>(0)
 /// reference goes away.
 ///
 /// Transactions must not be nested on one thread: a write inside a write throws ``LMDBError/Code/nestedWrite``,
-/// and an open transaction keeps the map from growing.
+/// and an open read transaction keeps the map from growing.
 public final class Environment: @unchecked Sendable {
     // @unchecked Sendable: the MDB_env is thread-safe for concurrent transactions (MDB_NOTLS); the one
     // non-thread-safe call, mdb_env_set_mapsize, runs only under the exclusive side of `resizeLock`,
-    // which every transaction holds shared. Writers are serialized by `writerLock`. All mutable Swift
-    // state is inside a Mutex.
+    // which every transaction holds shared. Writers are serialized by `writerLock`; transactions that
+    // open database handles by `databaseLock` (LMDB allows one such transaction at a time per process).
+    // All mutable Swift state is inside a Mutex.
 
     /// The canonical (absolute, symlink-free) path of the environment directory.
     public let path: String
     private let handle: OpaquePointer
     private let id: UInt64
+    private let growthTimeout: Duration
     private let resizeLock = ReadWriteLock()
-    private let writerLock = WriterLock()
+    private let writerLock = PlainLock()
+    /// Held (always after `writerLock`, if both) around every transaction that calls mdb_dbi_open.
+    private let databaseLock = PlainLock()
     private let state = Mutex(State())
+    /// Set if a failed mdb_env_set_mapsize left no usable memory map (changed under `resizeLock`).
+    private let unmapped = Atomic<Bool>(false)
+
+    /// How many times one write grows the map after MDB_MAP_FULL before giving up (each doubles it).
+    private static let maxGrowths = 8
+    /// How many times one transaction adopts a map grown by another process before giving up.
+    private static let maxAdoptions = 8
 
     private struct State {
         var databases: [String: Database] = [:]
         /// The thread inside `writerLock`, to turn a nested write into an error instead of a deadlock.
         var writerThread: UInt?
-        /// Open read transactions per thread; growth never waits on the caller's own readers.
+        /// Open read transactions per thread; resizing never waits on the caller's own transactions.
         var readers: [UInt: Int] = [:]
-        /// Set after a write failed with MDB_MAP_FULL, so the next write doubles the map even if
-        /// the 60% rule does not fire (an aborted transaction leaves the used size unchanged).
-        var growOnNextWrite = false
     }
 
-    private init(path: String, handle: OpaquePointer) {
+    private init(path: String, handle: OpaquePointer, growthTimeout: Duration) {
         self.path = path
         self.handle = handle
+        self.growthTimeout = growthTimeout
         self.id = environmentCounter.add(1, ordering: .relaxed).newValue
     }
 
@@ -107,13 +126,17 @@ public final class Environment: @unchecked Sendable {
 
     /// Opens the environment in `path`, creating the directory if missing, or returns the instance
     /// already open in this process (whose options then stay as they were).
+    ///
+    /// A directory or file the process may not create or open fails with ``LMDBError/Code/permissionDenied``
+    /// (or ``LMDBError/Code/notPermitted``, ``LMDBError/Code/readOnlyFileSystem``) naming the path.
     public static func open(path: String, options: EnvironmentOptions = .init()) throws -> Environment {
         guard options.mapSize > 0, options.maxDatabases >= 0, options.maxReaders > 0,
-            options.maxDatabases <= Int(UInt32.max), options.maxReaders <= Int(UInt32.max)
+            options.maxDatabases <= Int(UInt32.max), options.maxReaders <= Int(UInt32.max),
+            options.growthTimeout >= .zero
         else {
             throw LMDBError(
-                .invalidArgument, "Environment.open",
-                detail: "mapSize and maxReaders must be positive, maxDatabases non-negative")
+                .invalidArgument, "Environment.open", path: path,
+                detail: "mapSize and maxReaders must be positive, maxDatabases and growthTimeout non-negative")
         }
         try makeDirectories(path)
         let canonical = try canonicalPath(path)
@@ -124,7 +147,8 @@ public final class Environment: @unchecked Sendable {
                     if let environment = entry.value { return .open(environment) }
                     return .closing
                 }
-                let environment = Environment(path: canonical, handle: try openHandle(canonical, options))
+                let environment = Environment(
+                    path: canonical, handle: try openHandle(canonical, options), growthTimeout: options.growthTimeout)
                 entries[canonical] = WeakEnvironment(value: environment)
                 return .open(environment)
             }
@@ -138,7 +162,7 @@ public final class Environment: @unchecked Sendable {
     private static func openHandle(_ path: String, _ options: EnvironmentOptions) throws(LMDBError) -> OpaquePointer {
         var created: OpaquePointer?
         try check(mdb_env_create(&created), "mdb_env_create")
-        guard let env = created else { throw LMDBError(.invalidArgument, "mdb_env_create") }
+        guard let env = created else { throw LMDBError(.invalidArgument, "mdb_env_create", path: path) }
         do {
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)), "mdb_env_set_maxdbs")
@@ -150,63 +174,166 @@ public final class Environment: @unchecked Sendable {
             _ = mdb_reader_check(env, &dead)  // frees reader slots left by crashed processes
         } catch {
             mdb_env_close(env)
-            throw error
+            throw error.inStore(path)
         }
         return env
     }
 
-    /// Opens (creating if needed) a named database. Call before any other transaction is open on this
-    /// thread: it runs its own short write transaction, and the handle is only visible to transactions
-    /// begun after it. Opening the same name again returns the cached handle.
-    public func database(_ name: String, dupSort: Bool = false) throws -> Database {
-        if let cached = state.withLock({ $0.databases[name] }) {
-            guard cached.isDupSort == dupSort else { throw incompatible(name) }
-            return cached
+    // MARK: - Databases
+
+    /// Opens a named database, creating it first when `create` is true and it does not exist yet.
+    /// Opening the same name again returns the cached handle.
+    ///
+    /// An existing database is opened in a read-only transaction, so this takes no write lock and
+    /// does not wait for a writer in this or another process; only creating one takes a short write
+    /// transaction (do not call it with `create: true` inside a write on the same thread). A handle is
+    /// visible to transactions begun after it was opened. See ``openDatabases(_:dupSort:create:)``.
+    public func database(_ name: String, dupSort: Bool = false, create: Bool = true) throws -> Database {
+        try openDatabases([name], dupSort: dupSort ? [name] : [], create: create)[0]
+    }
+
+    /// Opens several named databases at once, returning their handles in the order of `names`.
+    ///
+    /// Names not cached yet are opened together in ONE read-only transaction, without `MDB_CREATE`,
+    /// which is then committed (LMDB shares a handle with later transactions only once the transaction
+    /// that opened it commits). That takes no write lock: a reader never waits for, or holds up, a
+    /// writer. If some names do not exist:
+    /// - with `create == false`, nothing is opened and the call throws ``LMDBError/Code/notFound``
+    ///   naming the missing databases and the store;
+    /// - with `create == true`, one write transaction creates all the missing ones.
+    ///
+    /// - Parameters:
+    ///   - names: database names; each must be new or opened with the same `dupSort` setting as before.
+    ///   - dupSort: the names (a subset of `names`) that keep several sorted values per key.
+    ///     A mismatch with how an existing database was created throws ``LMDBError/Code/incompatible``.
+    ///   - create: whether missing databases are created (in a write transaction) or reported.
+    public func openDatabases(_ names: [String], dupSort: Set<String> = [], create: Bool) throws -> [Database] {
+        guard dupSort.isSubset(of: names) else {
+            throw LMDBError(
+                .invalidArgument, "Environment.openDatabases", path: path,
+                detail: "every name in dupSort must also be in names")
         }
-        let opened = try withTransaction(.write) { txn in
+        var found: [String: Database] = [:]
+        var pending: [String] = []
+        state.withLock { state in
+            for name in names where found[name] == nil {
+                if let cached = state.databases[name] { found[name] = cached } else if !pending.contains(name) {
+                    pending.append(name)
+                }
+            }
+        }
+        for database in found.values where database.isDupSort != dupSort.contains(database.name) {
+            throw incompatible(database.name)
+        }
+        if !pending.isEmpty {
+            var missing: [String] = []
+            let existing = try withTransaction(.openRead) { txn in
+                try open(pending, dupSort: dupSort, create: false, in: txn, missing: &missing)
+            }
+            if !missing.isEmpty {
+                guard create else { throw notFound(missing) }
+                var none: [String] = []
+                let created = try withTransaction(.openWrite) { txn in
+                    try open(missing, dupSort: dupSort, create: true, in: txn, missing: &none)
+                }
+                found.merge(created) { old, _ in old }
+            }
+            found.merge(existing) { old, _ in old }
+            // Another thread may have cached a name meanwhile; the first handle stays (they are equal).
+            found = state.withLock { state in
+                for (name, database) in found {
+                    if let cached = state.databases[name] { found[name] = cached } else {
+                        state.databases[name] = database
+                    }
+                }
+                return found
+            }
+        }
+        return names.map { found[$0]! }
+    }
+
+    /// Opens `names` in `txn`; names that do not exist (only without `create`) go to `missing`.
+    private func open(
+        _ names: [String], dupSort: Set<String>, create: Bool, in txn: borrowing Transaction,
+        missing: inout [String]
+    ) throws(LMDBError) -> [String: Database] {
+        var opened: [String: Database] = [:]
+        for name in names {
+            let isDupSort = dupSort.contains(name)
             var dbi: MDB_dbi = 0
-            let flags = UInt32(MDB_CREATE) | (dupSort ? UInt32(MDB_DUPSORT) : 0)
-            try check(mdb_dbi_open(txn.pointer, name, flags, &dbi), "mdb_dbi_open")
+            let flags = (create ? UInt32(MDB_CREATE) : 0) | (isDupSort ? UInt32(MDB_DUPSORT) : 0)
+            let rc = mdb_dbi_open(txn.pointer, name, flags, &dbi)
+            if rc == MDB_NOTFOUND && !create {
+                missing.append(name)
+                continue
+            }
+            try check(rc, "mdb_dbi_open")
             var actual: UInt32 = 0
             try check(mdb_dbi_flags(txn.pointer, dbi, &actual), "mdb_dbi_flags")
             // An existing database keeps its creation flags whatever we pass; catch the mismatch.
-            guard (actual & UInt32(MDB_DUPSORT) != 0) == dupSort else { throw incompatible(name) }
-            return Database(name: name, isDupSort: dupSort, dbi: dbi, environmentID: id)
+            guard (actual & UInt32(MDB_DUPSORT) != 0) == isDupSort else { throw incompatible(name) }
+            opened[name] = Database(name: name, isDupSort: isDupSort, dbi: dbi, environmentID: id)
         }
-        return state.withLock { state in
-            if let existing = state.databases[name] { return existing }
-            state.databases[name] = opened
-            return opened
-        }
+        return opened
     }
 
     private func incompatible(_ name: String) -> LMDBError {
-        LMDBError(.incompatible, "mdb_dbi_open", detail: "database \"\(name)\" exists with a different dupSort setting")
+        LMDBError(
+            .incompatible, "mdb_dbi_open", path: path,
+            detail: "database \"\(name)\" exists with a different dupSort setting")
     }
 
+    private func notFound(_ names: [String]) -> LMDBError {
+        let list = names.map { "\"\($0)\"" }.joined(separator: ", ")
+        let subject = names.count == 1 ? "database \(list) does not exist" : "databases \(list) do not exist"
+        return LMDBError(
+            .notFound, "mdb_dbi_open", path: path,
+            detail: "\(subject) in \(path); the store was not created by this version — run a write first")
+    }
+
+    // MARK: - Transactions
+
     /// Runs body in a read-only transaction; the transaction cannot escape the closure.
-    /// It sees a consistent snapshot as of its start.
+    /// It sees a consistent snapshot as of its start. If another process grew the map beyond this
+    /// process's mapping, the new size is adopted first (waiting up to
+    /// ``EnvironmentOptions/growthTimeout`` for this process's other transactions to end).
     public func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         try withTransaction(.read, body)
     }
 
-    /// Runs body in a write transaction: commits when body returns, aborts when it throws. Before
-    /// beginning, grows the map (doubling) when more than 60% of it is used; growing happens with no
-    /// transaction open, as LMDB requires, so it is skipped while any other transaction is open.
-    /// Writers are serialized; do not nest a write inside another transaction on the same thread.
+    /// Runs body in a write transaction: commits when body returns, aborts when it throws.
+    ///
+    /// **Body may run more than once.** When the body or the commit runs out of map space
+    /// (`MDB_MAP_FULL`, noticed even if the body catches or wraps the error), the transaction is
+    /// aborted — nothing of that attempt persists — the map is doubled, and the body runs again in a
+    /// fresh transaction, up to 8 times. So the body must be re-runnable: no side effects outside the
+    /// transaction that a second run would repeat wrongly (or make them idempotent). Growing needs
+    /// no transaction open in this process, so it waits up to ``EnvironmentOptions/growthTimeout``
+    /// for this process's other read transactions to end; it never waits on the calling thread's own.
+    /// If the map cannot grow (readers stay open, the caller has a read open, or the resize fails),
+    /// the write throws ``LMDBError/Code/mapFull`` saying what was tried; the store is intact: earlier
+    /// commits stay readable and a later write grows the map once the cause is gone.
+    ///
+    /// Before beginning, the map is also doubled while more than 60% of it is used, if that can be
+    /// done without waiting long. Writers are serialized; do not nest a write inside another
+    /// transaction on the same thread.
     public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         try withTransaction(.write, body)
     }
 
     /// Runs body in a write transaction that is always aborted at the end (what-if computations on a
-    /// scratch view). It still excludes other writers while it runs.
+    /// scratch view). It still excludes other writers while it runs. Like ``write(_:)``, the body runs
+    /// again after growing the map if it ran out of map space, so it must be re-runnable.
     public func scratchWrite<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         try withTransaction(.scratch, body)
     }
 
     /// Entries, used pages, map size (for stats).
     public func info() throws -> EnvironmentInfo {
-        try resizeLock.withShared { try rawInfo() }
+        try resizeLock.withShared {
+            try requireMapped()
+            return try rawInfo()
+        }
     }
 
     /// The number of entries (key/value pairs) in `db`.
@@ -218,20 +345,44 @@ public final class Environment: @unchecked Sendable {
     /// The directory is created if missing and must not already hold a `data.mdb`.
     public func copy(to directory: String) throws {
         try makeDirectories(directory)
-        try resizeLock.withShared {
-            try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2")
+        try resizeLock.withShared { () throws(LMDBError) in
+            try requireMapped()
+            do throws(LMDBError) {
+                try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2")
+            } catch {
+                throw error.inStore(directory)
+            }
         }
     }
 
-    // MARK: - Transactions
+    enum TransactionKind {
+        case read, write, scratch
+        /// A read-only transaction that opens database handles and is committed to keep them.
+        case openRead
+        /// A write transaction that creates database handles.
+        case openWrite
 
-    enum TransactionKind { case read, write, scratch }
+        var isWrite: Bool { self == .write || self == .scratch || self == .openWrite }
+        var commits: Bool { self == .write || self == .openWrite || self == .openRead }
+        var opensDatabases: Bool { self == .openRead || self == .openWrite }
+    }
 
     private enum Attempt<R> { case done(R), mapResized }
 
     private func withTransaction<R>(_ kind: TransactionKind, _ body: (borrowing Transaction) throws -> R) throws -> R {
+        do {
+            return try serialized(kind, body)
+        } catch let error as LMDBError {
+            throw error.inStore(path)
+        }
+    }
+
+    /// Takes the locks `kind` needs, then runs the transaction (again after growing the map, for writes).
+    private func serialized<R>(_ kind: TransactionKind, _ body: (borrowing Transaction) throws -> R) throws -> R {
         let thread = currentThreadID()
-        guard kind != .read else {
+        // Resizing waits for this process's transactions to end; never for the caller's own ones.
+        let ownOpen = state.withLock { $0.readers[thread] != nil || $0.writerThread == thread }
+        guard kind.isWrite else {
             state.withLock { $0.readers[thread, default: 0] += 1 }
             defer {
                 state.withLock { state in
@@ -239,7 +390,10 @@ public final class Environment: @unchecked Sendable {
                     state.readers[thread] = open > 0 ? open : nil
                 }
             }
-            return try run(kind, body)
+            if kind.opensDatabases {
+                return try databaseLock.withLock { try run(kind, ownOpen: ownOpen, mapFull: nil, body) }
+            }
+            return try run(kind, ownOpen: ownOpen, mapFull: nil, body)
         }
         // LMDB's writer mutex is not recursive: a nested write would hang forever.
         if state.withLock({ $0.writerThread == thread }) {
@@ -248,38 +402,50 @@ public final class Environment: @unchecked Sendable {
         return try writerLock.withLock {
             state.withLock { $0.writerThread = thread }
             defer { state.withLock { $0.writerThread = nil } }
-            // Waiting for readers is only safe when none of them is ours.
-            try growMapIfNeeded(mayWait: state.withLock { $0.readers[thread] == nil })
-            return try run(kind, body)
+            growMapIfNeeded(mayWait: !ownOpen)
+            var growths = 0
+            while true {
+                let mapFull = MapFullFlag()
+                do {
+                    if kind.opensDatabases {
+                        return try databaseLock.withLock { try run(kind, ownOpen: ownOpen, mapFull: mapFull, body) }
+                    }
+                    return try run(kind, ownOpen: ownOpen, mapFull: mapFull, body)
+                } catch {
+                    // The attempt was aborted (or its commit failed, which frees it): nothing persisted.
+                    guard mapFull.isSet || (error as? LMDBError)?.code == .mapFull else { throw error }
+                    growths += 1
+                    try growAfterMapFull(growth: growths, ownOpen: ownOpen)
+                }
+            }
         }
     }
 
-    /// Begins, runs and ends one transaction under the shared side of `resizeLock`.
-    private func run<R>(_ kind: TransactionKind, _ body: (borrowing Transaction) throws -> R) throws -> R {
-        let isWrite = kind != .read
-        var adoptedResize = false
+    /// Begins, runs and ends one transaction under the shared side of `resizeLock`, first adopting
+    /// (a bounded number of times) a map grown by another process.
+    private func run<R>(
+        _ kind: TransactionKind, ownOpen: Bool, mapFull: MapFullFlag?,
+        _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
+        var adoptions = 0
         while true {
             let attempt: Attempt<R> = try resizeLock.withShared {
+                try requireMapped()
                 var created: OpaquePointer?
-                let rc = mdb_txn_begin(handle, nil, isWrite ? 0 : UInt32(MDB_RDONLY), &created)
-                if rc == MDB_MAP_RESIZED && !adoptedResize { return .mapResized }
+                let rc = mdb_txn_begin(handle, nil, kind.isWrite ? 0 : UInt32(MDB_RDONLY), &created)
+                if rc == MDB_MAP_RESIZED { return .mapResized }  // mdb_txn_begin freed the transaction
                 try check(rc, "mdb_txn_begin")
                 guard let txn = created else { throw LMDBError(.badTransaction, "mdb_txn_begin") }
                 let result: R
                 do {
-                    result = try body(Transaction(pointer: txn, isReadOnly: !isWrite, environmentID: id))
+                    result = try body(
+                        Transaction(pointer: txn, isReadOnly: !kind.isWrite, environmentID: id, mapFull: mapFull))
                 } catch {
                     mdb_txn_abort(txn)
-                    noteMapFull(error)
                     throw error
                 }
-                if kind == .write {
-                    do {
-                        try check(mdb_txn_commit(txn), "mdb_txn_commit")  // frees txn even on failure
-                    } catch {
-                        noteMapFull(error)
-                        throw error
-                    }
+                if kind.commits {
+                    try check(mdb_txn_commit(txn), "mdb_txn_commit")  // frees txn even on failure
                 } else {
                     mdb_txn_abort(txn)
                 }
@@ -289,48 +455,125 @@ public final class Environment: @unchecked Sendable {
             case .done(let result):
                 return result
             case .mapResized:
-                // Another process grew the map: adopt its size (0 = "use the size on disk"), then retry once.
-                adoptedResize = true
-                _ = try resizeLock.tryExclusive(attempts: 5000) {
-                    try check(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize")
-                }
+                adoptions += 1
+                try adoptGrownMap(adoption: adoptions, ownOpen: ownOpen)
             }
         }
     }
 
-    private func noteMapFull(_ error: any Error) {
-        if let error = error as? LMDBError, error.code == .mapFull {
-            state.withLock { $0.growOnNextWrite = true }
+    /// Another process grew the map past this process's mapping: take the size recorded on disk.
+    private func adoptGrownMap(adoption: Int, ownOpen: Bool) throws(LMDBError) {
+        guard adoption <= Self.maxAdoptions else {
+            throw LMDBError(
+                .mapResized, "mdb_txn_begin",
+                detail: "another process grew the map again each of the \(Self.maxAdoptions) times this process adopted the new size")
+        }
+        guard !ownOpen else {
+            throw LMDBError(
+                .mapResized, "mdb_txn_begin",
+                detail: "another process grew the map, and a transaction open on this thread keeps this process from adopting the new size (LMDB resizes only while no transaction is open in the process)")
+        }
+        // 0 = "the size recorded in the environment", rounded up to what the data needs.
+        guard let rc = resizeLock.tryExclusive(within: growthTimeout, { setMapSize(0) }) else {
+            throw LMDBError(
+                .mapResized, "mdb_env_set_mapsize",
+                detail: "another process grew the map, and read transactions in this process stayed open for more than \(milliseconds(growthTimeout)) ms, so the new size could not be adopted")
+        }
+        try check(rc, "mdb_env_set_mapsize")
+    }
+
+    /// After MDB_MAP_FULL: doubles the map, or throws a `.mapFull` error saying what was tried.
+    /// Called with `writerLock` held and no transaction of this thread open (unless `ownOpen`).
+    private func growAfterMapFull(growth: Int, ownOpen: Bool) throws(LMDBError) {
+        let before = try resizeLock.withShared { () throws(LMDBError) in
+            try requireMapped()
+            return try rawInfo()
+        }
+        func full(_ reason: String, tried target: Int?) -> LMDBError {
+            var figures = "map size \(before.mapSize) bytes, \(before.usedBytes) bytes used"
+            if let target { figures += ", tried to grow the map to \(target) bytes" }
+            return LMDBError(
+                .mapFull, "Environment.write",
+                detail: "the store is full and could not grow: \(reason) (\(figures); growth \(growth) of \(Self.maxGrowths))")
+        }
+        guard growth <= Self.maxGrowths else {
+            throw full(
+                "the transaction still did not fit after \(Self.maxGrowths) doublings of the map; split it into smaller transactions",
+                tried: nil)
+        }
+        let target = doubled(before.mapSize)
+        guard target > before.mapSize else { throw full("the map size cannot be doubled any further", tried: nil) }
+        guard !ownOpen else {
+            throw full(
+                "a read transaction open on this thread keeps the map from growing (LMDB resizes only while no transaction is open in the process); finish it before writing",
+                tried: target)
+        }
+        let outcome = resizeLock.tryExclusive(within: growthTimeout) { () -> (rc: Int32, target: Int) in
+            // Re-read: another process may have grown the map meanwhile (the size is per process).
+            let current = (try? rawInfo())?.mapSize ?? before.mapSize
+            let target = max(target, doubled(current))
+            return (setMapSize(target), target)
+        }
+        guard let outcome else {
+            throw full(
+                "read transactions in this process stayed open for more than \(milliseconds(growthTimeout)) ms (LMDB resizes only while no transaction is open in the process); end long-running reads",
+                tried: target)
+        }
+        guard outcome.rc == MDB_SUCCESS else {
+            throw full(
+                "mdb_env_set_mapsize failed: \(String(cString: mdb_strerror(outcome.rc)))", tried: outcome.target)
         }
     }
 
-    /// Doubles the map while more than 60% of it is used (or once after MDB_MAP_FULL). Called with
-    /// `writerLock` held. Needs `resizeLock` exclusively, i.e. no transaction open in this process:
-    /// it waits up to about a second for readers to finish when growth is urgent (forced, or more than
-    /// 80% used), a few milliseconds otherwise, then gives up until the next write.
-    private func growMapIfNeeded(mayWait: Bool) throws {
-        let forced = state.withLock { $0.growOnNextWrite }
-        let current = try resizeLock.withShared { try rawInfo() }
+    /// Grows the map before a write while more than 60% of it is used, if that is possible without a
+    /// long wait; otherwise leaves it to the MDB_MAP_FULL retry. Called with `writerLock` held.
+    private func growMapIfNeeded(mayWait: Bool) {
+        guard let current = try? resizeLock.withShared({ () throws(LMDBError) in try rawInfo() }) else { return }
         // Used share of the map in per mille (integers: no floating point anywhere in the store).
         let usedPerMille = current.mapSize > 0 ? current.usedBytes / (current.mapSize / 1000 + 1) : 1000
-        guard forced || usedPerMille > 600 else { return }
-        let attempts = !mayWait ? 1 : (forced || usedPerMille > 800) ? 5000 : 20
-        _ = try resizeLock.tryExclusive(attempts: attempts) {
-            let info = try rawInfo()
-            var newSize = forced ? doubled(info.mapSize) : info.mapSize
+        guard usedPerMille > 600 else { return }
+        let wait: Duration = !mayWait ? .zero : usedPerMille > 800 ? .milliseconds(50) : .milliseconds(4)
+        _ = resizeLock.tryExclusive(within: wait) { () -> Int32 in
+            guard let info = try? rawInfo() else { return MDB_SUCCESS }
+            var newSize = info.mapSize
             while info.usedBytes / 6 > newSize / 10 && newSize < Int.max / 2 {
                 newSize = doubled(newSize)
             }
-            if newSize != info.mapSize {
-                try check(mdb_env_set_mapsize(handle, newSize), "mdb_env_set_mapsize")
-            }
-            state.withLock { $0.growOnNextWrite = false }
+            guard newSize != info.mapSize else { return MDB_SUCCESS }
+            // A failure here is not fatal: the write still runs, and MDB_MAP_FULL retries report it.
+            return setMapSize(newSize)
+        }
+    }
+
+    /// mdb_env_set_mapsize, called holding `resizeLock` exclusively. LMDB unmaps the old map before
+    /// mapping the new size and cannot map again after a failure, so first check that the address
+    /// space for `size` can be had (0, "the size on disk", is not checked: another process maps it).
+    /// If LMDB still fails, the environment is marked unusable, so no transaction touches a missing map.
+    private func setMapSize(_ size: Int) -> Int32 {
+        if size > 0, !addressSpaceAvailable(size) { return ENOMEM }
+        let rc = mdb_env_set_mapsize(handle, size)
+        // EINVAL is returned before unmapping (a write transaction is active); anything else after.
+        if rc != MDB_SUCCESS && rc != EINVAL { unmapped.store(true, ordering: .relaxed) }
+        return rc
+    }
+
+    /// Throws if a failed resize left the environment without a memory map. Holds `resizeLock`.
+    private func requireMapped() throws(LMDBError) {
+        if unmapped.load(ordering: .relaxed) {
+            throw LMDBError(
+                .panic, "mdb_env_set_mapsize", path: path,
+                detail: "a failed resize left no memory map; the files are intact, but this Environment must be released and the store opened again")
         }
     }
 
     private func doubled(_ size: Int) -> Int {
         let (result, overflow) = size.multipliedReportingOverflow(by: 2)
         return overflow ? size : result
+    }
+
+    private func milliseconds(_ duration: Duration) -> Int64 {
+        let parts = duration.components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
     }
 
     /// Reads `mdb_env_info` and `mdb_env_stat`; the caller holds `resizeLock`.

@@ -56,25 +56,40 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
         public static let badValueSize = Code(rawValue: MDB_BAD_VALSIZE)
         /// `MDB_BAD_DBI`: the database handle is not valid here.
         public static let badDatabase = Code(rawValue: MDB_BAD_DBI)
-        /// `EACCES`: a write was attempted in a read-only transaction (or the files are not accessible).
-        public static let readOnly = Code(rawValue: EACCES)
+        /// `EACCES`: the process may not open or create the store's directory or files (owner or mode).
+        public static let permissionDenied = Code(rawValue: EACCES)
+        /// `EPERM`: the operating system refused the operation on the store's files.
+        public static let notPermitted = Code(rawValue: EPERM)
+        /// `EROFS`: the store lies on a read-only file system.
+        public static let readOnlyFileSystem = Code(rawValue: EROFS)
+        /// `ENOSPC`: the disk holding the store is full.
+        public static let diskFull = Code(rawValue: ENOSPC)
+        /// A write (put, delete, drop) was attempted in a read-only transaction. This layer's own
+        /// code (outside both the `MDB_*` range and `errno` values), raised before LMDB is called.
+        public static let readOnlyTransaction = Code(rawValue: -30_600)
+        /// Former name of ``readOnlyTransaction`` (it used to share `EACCES` with file permission errors).
+        @available(*, deprecated, renamed: "readOnlyTransaction")
+        public static let readOnly = readOnlyTransaction
         /// `EINVAL`: an invalid argument was passed to LMDB.
         public static let invalidArgument = Code(rawValue: EINVAL)
         /// `EDEADLK`: a write transaction was begun while this thread already has one open, which would deadlock.
         public static let nestedWrite = Code(rawValue: EDEADLK)
+
+        /// Whether the code says the file system refused access to the store.
+        var isPermissionError: Bool { self == .permissionDenied || self == .notPermitted || self == .readOnlyFileSystem }
 
         /// What the caller should do, for codes with a useful remedy.
         var hint: String? {
             switch self {
             case .mapFull:
                 return
-                    "grow the map: the next write doubles it automatically, so retry the operation or split it into smaller transactions"
+                    "end long-running read transactions, free disk space, or raise EnvironmentOptions.mapSize; the store is intact: earlier commits are kept and the next write tries to grow the map again"
             case .readersFull:
                 return "too many open read transactions; raise EnvironmentOptions.maxReaders or end long-running reads"
             case .dbsFull:
                 return "raise EnvironmentOptions.maxDatabases"
             case .mapResized:
-                return "another process grew the map; retry the transaction"
+                return "another process grew the map; end long-running read transactions in this process and retry"
             case .keyExists:
                 return "the key is already present (with .append: the key does not sort after the last key)"
             case .transactionFull:
@@ -89,8 +104,14 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
                 return "open the database with the same dupSort setting it was created with"
             case .badTransaction:
                 return "the transaction already failed and can only be aborted; do not swallow errors inside write"
-            case .readOnly:
+            case .readOnlyTransaction:
                 return "use Environment.write for changes"
+            case .permissionDenied, .notPermitted:
+                return "check the owner and mode of the store directory and its data.mdb/lock.mdb"
+            case .readOnlyFileSystem:
+                return "move the store to a writable file system, or remount it read-write"
+            case .diskFull:
+                return "free disk space; the failed transaction was not committed and the store is intact"
             case .nestedWrite:
                 return "do not nest transactions: finish the outer write first"
             default:
@@ -103,20 +124,43 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     /// The C function (or check) that failed, e.g. `"mdb_put"`.
     public let operation: String
+    /// The store directory (or the path being created) the error concerns, when known.
+    public let path: String?
     /// Replaces the `mdb_strerror` text when this layer knows better (its own checks, paths).
     let detail: String?
 
-    init(_ code: Code, _ operation: String, detail: String? = nil) {
+    init(_ code: Code, _ operation: String, path: String? = nil, detail: String? = nil) {
         self.code = code
         self.operation = operation
+        self.path = path
         self.detail = detail
     }
 
-    /// The operation, LMDB's message, and what to do about it.
+    /// This error, naming `path` unless it already names one.
+    func inStore(_ path: String) -> LMDBError {
+        self.path != nil ? self : LMDBError(code, operation, path: path, detail: detail)
+    }
+
+    /// What failed, where (the path when known), why, and what to do about it. File-system refusals
+    /// read as such: `permission denied: cannot open PATH (mdb_env_open: ...); check the owner ...`.
     public var description: String {
         let reason = detail ?? String(cString: mdb_strerror(code.rawValue))
-        var text = "\(operation) failed: \(reason)"
-        if let hint = code.hint { text += " (\(hint))" }
+        var text: String
+        if code.isPermissionError {
+            let problem = code == .readOnlyFileSystem ? "read-only file system" : "permission denied"
+            let verb = operation == "mkdir" ? "cannot create" : "cannot open"
+            text = "\(problem): \(verb) \(path ?? "the store")" + (code == .readOnlyFileSystem ? " for writing" : "")
+            text += " (\(operation): \(reason))"
+        } else {
+            text = "\(operation) failed"
+            if let path, !reason.contains(path) { text += " in \(path)" }
+            text += ": \(reason)"
+        }
+        if code.isPermissionError && operation == "mkdir" && code != .readOnlyFileSystem {
+            text += "; check the owner and mode of its parent directories, or keep the store elsewhere"
+        } else if let hint = code.hint {
+            text += code.isPermissionError ? "; \(hint)" : " (\(hint))"
+        }
         return text
     }
 }

@@ -27,21 +27,21 @@ final class ReadWriteLock: @unchecked Sendable {
 
     /// Runs body holding the lock shared. Recursive shared locking is fine: nobody ever blocks
     /// waiting for the exclusive side (see `tryExclusive`), so readers never queue behind a writer.
-    func withShared<R>(_ body: () throws -> R) rethrows -> R {
+    func withShared<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let rc = pthread_rwlock_rdlock(lock)
         precondition(rc == 0, "pthread_rwlock_rdlock failed: \(rc)")
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    /// Runs body holding the lock exclusively if it can be had within `attempts` tries spaced
-    /// 200 µs apart; returns nil otherwise. Never blocks indefinitely, so a thread whose own (or a
+    /// Runs body holding the lock exclusively if it can be had within `timeout`, trying every
+    /// 200 µs; returns nil otherwise. Never blocks indefinitely, so a thread whose own (or a
     /// waiting thread's) transaction is open cannot deadlock.
-    func tryExclusive<R>(attempts: Int = 1, _ body: () throws -> R) rethrows -> R? {
-        var remaining = attempts
+    func tryExclusive<R, E: Error>(within timeout: Duration, _ body: () throws(E) -> R) throws(E) -> R? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
         while pthread_rwlock_trywrlock(lock) != 0 {
-            remaining -= 1
-            if remaining <= 0 { return nil }
+            if clock.now >= deadline { return nil }
             usleep(200)
         }
         defer { pthread_rwlock_unlock(lock) }
@@ -49,9 +49,9 @@ final class ReadWriteLock: @unchecked Sendable {
     }
 }
 
-/// A plain pthread mutex held across a whole write transaction, so writers queue here, outside the
+/// A plain pthread mutex, held e.g. across a whole write transaction, so writers queue here, outside the
 /// shared side of `ReadWriteLock`, and never keep the map from growing while they wait.
-final class WriterLock: @unchecked Sendable {
+final class PlainLock: @unchecked Sendable {
     // @unchecked: the pthread mutex is the synchronization primitive; its address never changes.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -68,7 +68,7 @@ final class WriterLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let rc = pthread_mutex_lock(mutex)
         precondition(rc == 0, "pthread_mutex_lock failed: \(rc)")
         defer { pthread_mutex_unlock(mutex) }
@@ -93,9 +93,7 @@ func makeDirectories(_ path: String) throws(LMDBError) {
         if mkdir(prefix, 0o755) != 0 {
             let error = errno
             if error != EEXIST {
-                throw LMDBError(
-                    LMDBError.Code(rawValue: error), "mkdir",
-                    detail: "\(String(cString: strerror(error))): \(prefix)")
+                throw LMDBError(LMDBError.Code(rawValue: error), "mkdir", path: prefix)
             }
         }
         prefix += "/"
@@ -106,12 +104,24 @@ func makeDirectories(_ path: String) throws(LMDBError) {
 func canonicalPath(_ path: String) throws(LMDBError) -> String {
     guard let resolved = realpath(path, nil) else {
         let error = errno
-        throw LMDBError(
-            LMDBError.Code(rawValue: error), "realpath",
-            detail: "\(String(cString: strerror(error))): \(path)")
+        throw LMDBError(LMDBError.Code(rawValue: error), "realpath", path: path)
     }
     defer { free(resolved) }
     return String(cString: resolved)
+}
+
+/// Whether `size` bytes of address space can be mapped now (a PROT_NONE reservation, released at once).
+func addressSpaceAvailable(_ size: Int) -> Bool {
+    #if canImport(Darwin)
+        let flags = MAP_PRIVATE | MAP_ANON
+    #else
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+    #endif
+    guard let reserved = mmap(nil, size, PROT_NONE, flags, -1, 0),
+        reserved != UnsafeMutableRawPointer(bitPattern: -1)
+    else { return false }
+    munmap(reserved, size)
+    return true
 }
 
 /// Lends `bytes` to C as an `MDB_val` for the duration of body.

@@ -25,9 +25,12 @@ public struct PutFlags: OptionSet, Sendable {
 /// Keys are 1...511 bytes. Values returned are copies, safe to keep after the transaction.
 public struct Transaction: ~Copyable {
     let pointer: OpaquePointer
-    /// True for ``Environment/read(_:)`` transactions; writes in them throw ``LMDBError/Code/readOnly``.
+    /// True for ``Environment/read(_:)`` transactions; writes in them throw ``LMDBError/Code/readOnlyTransaction``.
     public let isReadOnly: Bool
     let environmentID: UInt64
+    /// Write transactions only: records an `MDB_MAP_FULL` even if the body swallows or wraps the
+    /// error, so ``Environment/write(_:)`` knows to grow the map and run the body again.
+    let mapFull: MapFullFlag?
 
     /// The value stored under `key`, copied out, or nil when absent. In a dupSort database, the first value.
     public func get(_ key: [UInt8], in db: Database) throws -> [UInt8]? {
@@ -59,7 +62,7 @@ public struct Transaction: ~Copyable {
     public func put(_ key: [UInt8], _ value: [UInt8], in db: Database, flags: PutFlags = []) throws {
         try requireWritable("mdb_put")
         try validate(db, "mdb_put")
-        try check(rawPut(key, value, db, flags.rawValue), "mdb_put")
+        try checkWrite(rawPut(key, value, db, flags.rawValue), "mdb_put")
     }
 
     /// Inserts only if the key is absent; returns false (and writes nothing) if present (MDB_NOOVERWRITE / MDB_KEYEXIST).
@@ -68,7 +71,7 @@ public struct Transaction: ~Copyable {
         try validate(db, "mdb_put")
         let rc = rawPut(key, value, db, UInt32(MDB_NOOVERWRITE))
         if rc == MDB_KEYEXIST { return false }
-        try check(rc, "mdb_put")
+        try checkWrite(rc, "mdb_put")
         return true
     }
 
@@ -87,7 +90,7 @@ public struct Transaction: ~Copyable {
         let txn = pointer
         let rc = withValue(key) { key in mdb_del(txn, db.dbi, &key, nil) }
         if rc == MDB_NOTFOUND { return false }
-        try check(rc, "mdb_del")
+        try checkWrite(rc, "mdb_del")
         return true
     }
 
@@ -101,7 +104,7 @@ public struct Transaction: ~Copyable {
             withValue(value) { value in mdb_del(txn, db.dbi, &key, &value) }
         }
         if rc == MDB_NOTFOUND { return false }
-        try check(rc, "mdb_del")
+        try checkWrite(rc, "mdb_del")
         return true
     }
 
@@ -109,7 +112,7 @@ public struct Transaction: ~Copyable {
     public func deleteAll(in db: Database) throws {
         try requireWritable("mdb_drop")
         try validate(db, "mdb_drop")
-        try check(mdb_drop(pointer, db.dbi, 0), "mdb_drop")
+        try checkWrite(mdb_drop(pointer, db.dbi, 0), "mdb_drop")
     }
 
     /// Iterates key/value pairs in key order starting at the first key >= `from` (or the first key when nil);
@@ -206,8 +209,14 @@ public struct Transaction: ~Copyable {
 
     private func requireWritable(_ operation: String) throws(LMDBError) {
         if isReadOnly {
-            throw LMDBError(.readOnly, operation, detail: "cannot write in a read-only transaction")
+            throw LMDBError(.readOnlyTransaction, operation, detail: "cannot write in a read-only transaction")
         }
+    }
+
+    /// `check` for calls that modify the database: notes `MDB_MAP_FULL` before throwing it.
+    private func checkWrite(_ rc: Int32, _ operation: String) throws(LMDBError) {
+        if rc == MDB_MAP_FULL { mapFull?.isSet = true }
+        try check(rc, operation)
     }
 
     private func validate(_ db: Database, _ operation: String) throws(LMDBError) {
@@ -217,6 +226,11 @@ public struct Transaction: ~Copyable {
                 detail: "database \"\(db.name)\" belongs to another environment")
         }
     }
+}
+
+/// Set when a write transaction ran out of map space; owned by one write attempt on one thread.
+final class MapFullFlag {
+    var isSet = false
 }
 
 @available(*, unavailable, message: "LMDB transactions belong to the thread and closure that began them")

@@ -35,6 +35,64 @@ struct ServiceTests {
         var count: Int { lines.withLock { $0.count } }
     }
 
+    /// While another process holds LMDB's write transaction open, read verbs answer at once with
+    /// the state of the last commit (MVCC read transactions, no write lock at open), including
+    /// periods that no write has materialized yet (computed in memory).
+    @Test func readVerbsAnswerWhileAnotherProcessHoldsTheWriteTransaction() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let usage = cli.file("usage.ndjson").path
+        try #require(
+            try cli.run([
+                "generate", "--seed", "9", "--start", "2026-10-01", "--days", "20", "--events-per-day", "50",
+                "--out", usage,
+            ]).status == 0)
+        let now = "2026-10-21T00:00:00Z"
+        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: now).status == 0)
+        try #require(try cli.run(["ingest", usage], now: now).status == 0)
+        // The same reads at the ingest clock and a month later (a new period no write has reached).
+        let later = "2026-11-21T00:00:00Z"
+        let verbs: [[String]] = [
+            ["invoices", "--format", "csv", "--now", now],
+            ["invoices", "--format", "csv", "--now", later],
+            ["breakdown", "--invoice", "acme-2026/2026-10-01", "--format", "csv", "--now", now],
+            ["export", "--as-of", "2026-10-21", "--out", cli.file("out").path],
+            ["discrepancies", "--format", "json", "--now", now],
+        ]
+        func read(_ args: [String]) throws -> CLI.Result? {
+            try CLI.run(args + ["--data", cli.store], timeout: 30)
+        }
+        var before: [CLI.Result] = []
+        for args in verbs { before.append(try #require(try read(args))) }
+        #expect(before.allSatisfy { $0.status == 0 })
+        #expect(
+            before[1].stdout.split(separator: "\n").count > before[0].stdout.split(separator: "\n").count,
+            "a month later shows periods no write has materialized")
+
+        let holder = Process()
+        holder.executableURL = CLI.binary.deletingLastPathComponent().appendingPathComponent("lmdb-probe")
+        holder.arguments = ["hold-write", cli.store]
+        let holderOut = Pipe(), holderIn = Pipe()
+        holder.standardOutput = holderOut
+        holder.standardInput = holderIn
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        let lines = LineCounter(holderOut.fileHandleForReading)
+        try #require(waitUntil { lines.lines.withLock { $0.contains("holding") } }, "the probe holds the write")
+
+        for (args, expected) in zip(verbs, before) {
+            let during = try read(args)
+            #expect(during != nil, "\(args[0]) must answer while another process holds the write transaction")
+            #expect(during?.status == 0)
+            #expect(during?.stdout == expected.stdout, "\(args[0]) sees the last commit")
+        }
+        #expect(holder.isRunning, "the write transaction was held throughout")
+        try holderIn.fileHandleForWriting.close()
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+    }
+
     /// Process A ingests batch after batch while process B applies a catalog with a changed
     /// price: every batch A commits after B's commit is billed with the new version, so A's
     /// store ends equal to a from-scratch run with the new catalog (and not to one with the old).
@@ -107,7 +165,10 @@ struct ServiceTests {
 extension CLI {
     /// Runs `daybook ARGS` exactly as given (no `--data` added), reading stdout and stderr
     /// concurrently so neither pipe can fill up and block the child.
-    static func run(_ args: [String]) throws -> Result {
+    static func run(_ args: [String]) throws -> Result { try run(args, timeout: 600)! }
+
+    /// Runs `daybook ARGS`; nil when it has not ended within `timeout` seconds (it is then killed).
+    static func run(_ args: [String], timeout: Int) throws -> Result? {
         let process = Process()
         process.executableURL = CLI.binary
         process.arguments = args
@@ -123,11 +184,21 @@ extension CLI {
             errData.withLock { $0 = data }
             errDone.signal()
         }.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = Mutex(Data())
+        let outDone = DispatchSemaphore(value: 0)
+        Thread {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            outData.withLock { $0 = data }
+            outDone.signal()
+        }.start()
+        guard outDone.wait(timeout: .now() + .seconds(timeout)) == .success else {
+            process.terminate()
+            return nil
+        }
         errDone.wait()
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            status: process.terminationStatus, stdout: String(decoding: outData.withLock { $0 }, as: UTF8.self),
             stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 }
