@@ -68,3 +68,69 @@ struct LatenessTests {
         #expect(window.rejection(try ts("2027-01-01T00:00:00Z"))?.reason.rawValue == "in_future")
     }
 }
+
+// MARK: - Finalization
+
+@Suite("Finalization due rule (SPEC §4)")
+struct FinalizationRuleTests {
+    // A January invoice: period end 2026-02-01 (exclusive, midnight UTC).
+    let end = Day(year: 2026, month: 2, day: 1)!
+
+    @Test func dueExactlyAtEndPlusGraceNotOneSecondBefore() throws {
+        // 24 h grace: due from 2026-02-02T00:00:00Z.
+        #expect(
+            FinalizationRule.isDue(periodEnd: end, now: try ts("2026-02-02T00:00:00Z"), graceHours: 24, through: nil))
+        #expect(
+            !FinalizationRule.isDue(periodEnd: end, now: try ts("2026-02-01T23:59:59Z"), graceHours: 24, through: nil))
+        #expect(
+            !FinalizationRule.isDue(
+                periodEnd: end, now: try ts("2026-02-01T23:59:59.999999999Z"), graceHours: 24, through: nil))
+        // 36 h grace: due from 2026-02-02T12:00:00Z.
+        #expect(
+            FinalizationRule.isDue(periodEnd: end, now: try ts("2026-02-02T12:00:00Z"), graceHours: 36, through: nil))
+        #expect(
+            !FinalizationRule.isDue(periodEnd: end, now: try ts("2026-02-02T11:59:59Z"), graceHours: 36, through: nil))
+        // No grace: due at the period end itself.
+        #expect(
+            FinalizationRule.isDue(periodEnd: end, now: try ts("2026-02-01T00:00:00Z"), graceHours: 0, through: nil))
+        #expect(
+            !FinalizationRule.isDue(periodEnd: end, now: try ts("2026-01-31T23:59:59Z"), graceHours: 0, through: nil))
+    }
+
+    @Test func throughFinalizesEndsOnOrBeforeItWhateverTheClock() throws {
+        let early = try ts("2026-01-15T00:00:00Z")  // long before end + grace
+        #expect(FinalizationRule.isDue(periodEnd: end, now: early, graceHours: 24, through: end))
+        #expect(FinalizationRule.isDue(periodEnd: end, now: early, graceHours: 24, through: end.adding(days: 1)))
+        #expect(!FinalizationRule.isDue(periodEnd: end, now: early, graceHours: 24, through: end.adding(days: -1)))
+        // `through` only adds: the clock still finalizes what it makes due.
+        #expect(
+            FinalizationRule.isDue(
+                periodEnd: end, now: try ts("2026-02-02T00:00:00Z"), graceHours: 24, through: end.adding(days: -10)))
+    }
+
+    @Test func latestDueEndIsWhereTheAscendingScanStops() throws {
+        // now − 24 h = 2026-02-01T00:00:00Z → ends up to Feb 1 are due.
+        let atGrace = FinalizationRule(now: try ts("2026-02-02T00:00:00Z"), graceHours: 24, through: nil)
+        #expect(atGrace.latestDueEnd == end)
+        // One second earlier: now − 24 h = 2026-01-31T23:59:59Z → Jan 31.
+        let before = FinalizationRule(now: try ts("2026-02-01T23:59:59Z"), graceHours: 24, through: nil)
+        #expect(before.latestDueEnd == end.adding(days: -1))
+        // through later than the clock's: through wins.
+        let through = FinalizationRule(
+            now: try ts("2026-02-01T23:59:59Z"), graceHours: 24, through: Day(year: 2026, month: 3, day: 1)!)
+        #expect(through.latestDueEnd == Day(year: 2026, month: 3, day: 1)!)
+
+        // isDue(e) ⇔ e ≤ latestDueEnd, for ends around the bound: so once one end in ascending
+        // order is not due, no later end is.
+        for rule in [atGrace, before, through] {
+            var seenNotDue = false
+            for offset in -40...40 {
+                let e = end.adding(days: offset)
+                let due = rule.isDue(periodEnd: e)
+                #expect(due == (e <= rule.latestDueEnd), "end \(e), now \(rule.now)")
+                if !due { seenNotDue = true }
+                #expect(!(seenNotDue && due), "end \(e) due after an earlier end was not")
+            }
+        }
+    }
+}
