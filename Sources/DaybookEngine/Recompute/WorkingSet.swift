@@ -229,25 +229,11 @@ final class WorkingSet {
         _ item: inout LineItemState, from: Int, lastTouched: Int, rate: ContractPlan.UsageRate,
         decimals: Int
     ) -> (first: Int, last: Int)? {
-        var first: Int?, last = from
-        let isMax = rate.metric.aggregation == .max
-        for k in from..<item.daily.count {
-            counters.lineItemDaysEvaluated += 1
-            let previous = k > 0 ? item.cumQuantity[k - 1] : .zero
-            let q = isMax ? max(previous, item.daily[k]) : previous + item.daily[k]
-            if q == item.cumQuantity[k] {
-                if k >= lastTouched { break }
-                continue
-            }
-            item.cumQuantity[k] = q
-            let a = rate.price.amount(for: q, decimals: decimals)
-            if a != item.cumAmount[k] {
-                item.cumAmount[k] = a
-                if first == nil { first = k }
-                last = k
-            }
-        }
-        return first.map { ($0, last) }
+        let result = CumulativeRecompute.run(
+            daily: item.daily, cumQuantity: &item.cumQuantity, cumAmount: &item.cumAmount, from: from,
+            lastTouched: lastTouched, isMax: rate.metric.aggregation == .max, price: rate.price, decimals: decimals)
+        counters.lineItemDaysEvaluated += UInt64(result.daysEvaluated)
+        return result.changedAmounts.map { ($0.lowerBound, $0.upperBound) }
     }
 
     /// Re-runs the day-by-day draw-down from `from`, across periods, until past `through` the
