@@ -279,3 +279,150 @@ struct CumulativeRecomputeTests {
         #expect(r == CumulativeRecompute.Result(changedAmounts: nil, daysEvaluated: 3))
     }
 }
+
+// MARK: - Draw-down sweep
+
+@Suite("Draw-down sweep with early cutoff (SPEC §3 Balances)")
+struct DrawDownSweepTests {
+    func balance(
+        _ id: String, _ kind: Balance.Kind, _ amount: String, products: Set<String>? = nil, priority: Int = 0,
+        starts: Day = jan(1), ends: Day = Day(year: 2026, month: 3, day: 1)!
+    ) -> Balance {
+        Balance(
+            id: id, kind: kind, amount: dec(amount), starts: starts, ends: ends, products: products, priority: priority)
+    }
+
+    /// One stored day: its charges and its closing before the sweep.
+    struct StoredDay {
+        var charges: [(product: String, subtotal: FixedDecimal)]
+        var closing: [FixedDecimal]
+    }
+
+    /// Drives the sweep the way the engine does: from `from`, one stored day per step, until it
+    /// converges or the stored days end. Returns the steps taken.
+    func run(_ sweep: inout DrawDownSweep, _ stored: [Day: StoredDay]) -> [DrawDownSweep.Step] {
+        var steps: [DrawDownSweep.Step] = []
+        while !sweep.isConverged, let day = stored[sweep.day] {
+            steps.append(sweep.step(charges: day.charges, storedClosing: day.closing))
+        }
+        return steps
+    }
+
+    @Test func aCommitRunsOutMidPeriod() {
+        // Commit 25.00; 10.00 of api a day. Days 1–5: draws 10, 10, 5, 0, 0; closing 15, 5, 0, 0, 0.
+        let commit = balance("c", .commit, "25")
+        var sweep = DrawDownSweep(balances: [commit], from: jan(1), through: jan(5), opening: [dec("25")])
+        var stored: [Day: StoredDay] = [:]
+        for d in 1...5 { stored[jan(d)] = StoredDay(charges: [("api", dec("10"))], closing: [dec("25")]) }
+        let steps = run(&sweep, stored)
+        #expect(steps.map(\.day) == (1...5).map(jan))
+        #expect(steps.map { $0.applied[0].commits } == decs(["10", "10", "5", "0", "0"]))
+        #expect(steps.map { $0.applied[0].credits } == decs(["0", "0", "0", "0", "0"]))
+        #expect(steps.map { $0.closing[0] } == decs(["15", "5", "0", "0", "0"]))
+        #expect(sweep.daysEvaluated == 5)
+        // Past through, 0 remaining ≠ the stored 25: not converged (only the stored days ran out).
+        #expect(sweep.day == jan(6) && !sweep.isConverged)
+    }
+
+    @Test func creditsDrawBeforeCommitsWithinAPriority() {
+        // Draw order (priority, credits before commits, ends, id):
+        //   s: credit 10, storage only, ends Feb 1, priority 0
+        //   k: credit 25, all products, ends Mar 1, priority 0
+        //   c: commit 40, all products, priority 0
+        //   p: commit 5, all products, priority −1 (a lower priority draws first, commit or not)
+        let s = balance("s", .credit, "10", products: ["storage"], ends: Day(year: 2026, month: 2, day: 1)!)
+        let k = balance("k", .credit, "25")
+        let c = balance("c", .commit, "40")
+        let p = balance("p", .commit, "5", priority: -1)
+        let ordered = [c, k, p, s].sorted(by: Balance.drawsBefore)
+        #expect(ordered.map(\.id) == ["p", "s", "k", "c"])
+        // One day: api 30.00 then storage 20.00 (line-item id order).
+        //   api 30: p gives 5 (commit), s does not apply, k gives 25 (credit) → credits 25, commits 5.
+        //   storage 20: s gives 10 (credit), k is empty, c gives 10 → credits 10, commits 10.
+        // Closing: p 0, s 0, k 0, c 30.
+        var sweep = DrawDownSweep(
+            balances: ordered, from: jan(1), through: jan(1), opening: ordered.map(\.amount))
+        let step = sweep.step(
+            charges: [("api", dec("30")), ("storage", dec("20"))], storedClosing: ordered.map(\.amount))
+        #expect(
+            step.applied == [
+                DrawDown.Applied(credits: dec("25"), commits: dec("5")),
+                DrawDown.Applied(credits: dec("10"), commits: dec("10")),
+            ])
+        #expect(step.closing == decs(["0", "0", "0", "30"]))
+        #expect(sweep.remaining == step.closing)
+    }
+
+    @Test func aBalanceNotYetActiveKeepsItsFullAmount() {
+        // Credit 8 active from Jan 3; 5.00 a day. Jan 1, 2: nothing drawn (closing 8); Jan 3: 5 → 3;
+        // Jan 4: 3 → 0.
+        let credit = balance("k", .credit, "8", starts: jan(3))
+        var sweep = DrawDownSweep(balances: [credit], from: jan(1), through: jan(4), opening: [dec("8")])
+        var stored: [Day: StoredDay] = [:]
+        for d in 1...4 { stored[jan(d)] = StoredDay(charges: [("api", dec("5"))], closing: [dec("8")]) }
+        let steps = run(&sweep, stored)
+        #expect(steps.map { $0.applied[0].credits } == decs(["0", "0", "5", "3"]))
+        #expect(steps.map { $0.closing[0] } == decs(["8", "8", "3", "0"]))
+    }
+
+    @Test func aChangeIsAbsorbedWhenTheBalanceIsAlreadyExhausted() {
+        // Commit 12; stored: 5.00 a day, closings Jan 1–6: 7, 2, 0, 0, 0, 0.
+        let commit = balance("c", .commit, "12")
+        let storedClosing = decs(["7", "2", "0", "0", "0", "0"])
+        var stored: [Day: StoredDay] = [:]
+        for d in 1...6 { stored[jan(d)] = StoredDay(charges: [("api", dec("5"))], closing: [storedClosing[d - 1]]) }
+        // Jan 4's subtotal becomes 9.00 (a change through Jan 5). Opening of Jan 4 = stored closing of Jan 3 = 0.
+        stored[jan(4)]!.charges = [("api", dec("9"))]
+        var sweep = DrawDownSweep(balances: [commit], from: jan(4), through: jan(5), opening: [storedClosing[2]])
+        let steps = run(&sweep, stored)
+        // Jan 4 and Jan 5 are evaluated (≤ through) and draw nothing; at Jan 6 the running 0 equals
+        // the stored opening 0 (Jan 5's closing): converged after exactly 2 days.
+        #expect(steps.map(\.day) == [jan(4), jan(5)])
+        #expect(steps.map { $0.applied[0] } == [DrawDown.Applied(), DrawDown.Applied()])
+        #expect(steps.map { $0.closing[0] } == decs(["0", "0"]))
+        #expect(sweep.isConverged && sweep.day == jan(6) && sweep.daysEvaluated == 2)
+    }
+
+    @Test func daysThroughTheChangeAreEvaluatedEvenWhenBalancesAgree() {
+        // Credit 50 for api only; a new uncovered web charge of 7.00 on Jan 3 (through Jan 4).
+        // Stored: api 5.00 a day, closings 45, 40, 35, 30, 25.
+        let credit = balance("k", .credit, "50", products: ["api"])
+        let storedClosing = decs(["45", "40", "35", "30", "25"])
+        var stored: [Day: StoredDay] = [:]
+        for d in 1...5 {
+            stored[jan(d)] = StoredDay(charges: [("api", dec("5")), ("web", .zero)], closing: [storedClosing[d - 1]])
+        }
+        stored[jan(3)]!.charges = [("api", dec("5")), ("web", dec("7"))]
+        var sweep = DrawDownSweep(balances: [credit], from: jan(3), through: jan(4), opening: [storedClosing[1]])
+        // After Jan 3 the running 35 equals the stored opening of Jan 4 (35), but Jan 4 ≤ through.
+        _ = sweep.step(charges: stored[jan(3)]!.charges, storedClosing: stored[jan(3)]!.closing)
+        #expect(sweep.remaining == decs(["35"]) && sweep.storedOpening == decs(["35"]) && !sweep.isConverged)
+        let last = sweep.step(charges: stored[jan(4)]!.charges, storedClosing: stored[jan(4)]!.closing)
+        #expect(last.applied == [DrawDown.Applied(credits: dec("5")), DrawDown.Applied()])
+        #expect(sweep.isConverged && sweep.daysEvaluated == 2)
+    }
+
+    @Test func aChangePropagatesUntilTheBalanceReconverges() {
+        // Credit 30 for api; stored: 5.00 a day, closings Jan 1–10: 25, 20, 15, 10, 5, 0, 0, 0, 0, 0.
+        let credit = balance("k", .credit, "30", products: ["api"])
+        let storedClosing = decs(["25", "20", "15", "10", "5", "0", "0", "0", "0", "0"])
+        var stored: [Day: StoredDay] = [:]
+        for d in 1...10 { stored[jan(d)] = StoredDay(charges: [("api", dec("5"))], closing: [storedClosing[d - 1]]) }
+        // Jan 2's subtotal becomes 12.00 (through Jan 2). Opening Jan 2 = stored closing Jan 1 = 25.
+        stored[jan(2)]!.charges = [("api", dec("12"))]
+        var sweep = DrawDownSweep(balances: [credit], from: jan(2), through: jan(2), opening: [storedClosing[0]])
+        let steps = run(&sweep, stored)
+        // Jan 2: 12 → 13 (stored 20); Jan 3: 5 → 8 (15); Jan 4: 5 → 3 (10); Jan 5: 3 → 0 (5);
+        // Jan 6: 0 → 0 (stored 0): at Jan 7 the running 0 equals the stored opening 0 → stop.
+        // 5 days evaluated; Jan 7–10 never looked at.
+        #expect(steps.map(\.day) == (2...6).map(jan))
+        #expect(steps.map { $0.applied[0].credits } == decs(["12", "5", "5", "3", "0"]))
+        #expect(steps.map { $0.closing[0] } == decs(["13", "8", "3", "0", "0"]))
+        #expect(sweep.isConverged && sweep.day == jan(7) && sweep.daysEvaluated == 5)
+    }
+
+    @Test func startingAmountsAreTheFullAmounts() {
+        let balances = [balance("a", .credit, "12.5"), balance("b", .commit, "100")]
+        #expect(DrawDownSweep.startingAmounts(balances) == decs(["12.5", "100"]))
+    }
+}
