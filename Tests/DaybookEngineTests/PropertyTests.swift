@@ -20,6 +20,19 @@ import Testing
         var catalog: Catalog?
         var trail: [String] = []  // what happened so far, for failure messages
         var snapshots = DriftModel()
+        /// Records what the stored invoices break of their invariants; true if anything.
+        func invariantsBroken(after index: Int) throws -> Bool {
+            let broken = try invariantViolations(store.engine, catalog!)
+            guard !broken.isEmpty else { return false }
+            let dir = writeReproduction(history, upTo: index, seed: seed)
+            Issue.record(
+                """
+                seed \(seed), after step \(index): stored invoices break their invariants (reproduction in \(dir))
+                \(trail.joined(separator: "\n"))
+                \(broken.prefix(10).joined(separator: "\n"))
+                """)
+            return true
+        }
 
         for (index, step) in history.steps.enumerated() {
             switch step {
@@ -27,6 +40,7 @@ import Testing
                 trail.append("step \(index): catalog (\(change)) at \(now)")
                 try store.engine.applyCatalog(model.bytes, now: now)
                 catalog = try Catalog.parse(model.bytes)
+                if try invariantsBroken(after: index) { return }
             case .ingest(let lines, let now):
                 if index % 3 == 2 {
                     try store.reopen()  // the state must survive a restart
@@ -38,6 +52,7 @@ import Testing
                 snapshots.finalizeDue(now: now, catalog: catalog!, events: log.events)
                 let expected = log.ingest(lines, now: now, catalog: catalog!)
                 let summary = try engine.ingest(IngestRecord.lines(lines), source: "property", now: now)
+                if try invariantsBroken(after: index) { return }
                 let drift = snapshots.expectedDrift(now: now, catalog: catalog!, events: log.events)
                 let actualDrift = try engine.discrepancies().map(DriftModel.describe)
                 if actualDrift != drift {
@@ -224,6 +239,31 @@ struct DriftModel {
     }
 
     static func describe(_ r: DriftRecord) -> String { describe(r.invoiceID, r.lineItemID, r.finalized, r.current) }
+}
+
+/// Every stored invoice checked against its invariants (``InvoiceState/contractInvariantViolations``):
+/// daily rows add up to the period totals, `Q` is the running sum (running max for `max`
+/// products), `A(d)` is the rounded price of `Q(d)`, and each day's balances close at their
+/// opening less what the day's line items drew, opening at the previous day's closing (the full
+/// amounts on the contract's first day). Balance order and aggregations come from the catalog.
+func invariantViolations(_ engine: Engine, _ catalog: Catalog) throws -> [String] {
+    let byContract = Dictionary(grouping: try engine.materializedInvoices(), by: \.contractID)
+    let contracts = Dictionary(uniqueKeysWithValues: catalog.contracts.map { ($0.id, $0) })
+    let maxProducts = Set(
+        catalog.products.values.filter { $0.metric.flatMap { catalog.metrics[$0] }?.aggregation == .max }.map(\.id))
+    var problems: [String] = []
+    for (id, invoices) in byContract.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+        guard let contract = contracts[id] else {
+            problems.append("\(id): \(invoices.count) invoices stored for a contract not in the catalog")
+            continue
+        }
+        let rates = catalog.rateCards[contract.rateCard]!.rates
+        problems += InvoiceState.contractInvariantViolations(
+            invoices, contract: contract, balances: contract.balances.sorted(by: Balance.drawsBefore),
+            maxProducts: maxProducts,
+            amount: { product, q in rates[product]?.amount(for: q, decimals: catalog.currencyDecimals) })
+    }
+    return problems
 }
 
 /// 60 seeds; `DAYBOOK_PROPERTY_SEEDS=N` (and `DAYBOOK_PROPERTY_SEED_BASE=B`) run seeds B..<B+N instead.

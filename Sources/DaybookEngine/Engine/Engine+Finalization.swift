@@ -24,12 +24,11 @@ extension Engine {
         _ txn: borrowing Transaction
     ) throws -> [String] {
         try ws.settle(txn)
-        let grace = Int64(ws.plan.catalog.finalizationGraceHours) * 3600
+        let rule = FinalizationRule(now: now, graceHours: ws.plan.catalog.finalizationGraceHours, through: through)
         var due: [[UInt8]] = []
+        // By period end ascending: the first invoice not due ends the scan (FinalizationRule is monotone).
         try txn.scan(in: store.openInvoices) { key, _ in
-            let end = Keys.readDay(key, at: 0)
-            let byClock = Timestamp(day: end).adding(seconds: grace) <= now
-            guard byClock || through.map({ end <= $0 }) == true else { return false }
+            guard rule.isDue(periodEnd: Keys.readDay(key, at: 0)) else { return false }
             due.append(key)
             return true
         }

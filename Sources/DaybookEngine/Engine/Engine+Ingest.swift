@@ -94,9 +94,7 @@ extension Engine {
         try finalizeDue(ws, &state, now: now, through: nil, txn)
 
         var summary = IngestSummary()
-        let lateness = Int64(plan.catalog.maxLatenessDays) * 86_400
-        let earliest = now.adding(seconds: -lateness)
-        let latest = now.adding(seconds: 86_400)
+        let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         for (record, item) in zip(records, prepared.prepared) {
             let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
             switch item {
@@ -109,19 +107,12 @@ extension Engine {
             let tid = Array(event.transactionID.utf8)
             // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
             // transaction sees its own writes: a repeat inside this batch is found too.)
-            if event.timestamp < earliest || event.timestamp > latest {
+            if let late = window.rejection(event.timestamp) {
                 if try txn.contains(tid, in: store.transactions) {
                     summary.duplicates += 1
                     continue
                 }
-                let tooLate = event.timestamp < earliest
-                let message =
-                    tooLate
-                    ? "timestamp \(event.timestamp) is more than \(plan.catalog.maxLatenessDays) days before ingest time \(now)"
-                    : "timestamp \(event.timestamp) is more than 1 day after ingest time \(now)"
-                try deadLetter(
-                    record, InvalidEvent(tooLate ? .tooLate : .inFuture, field: "timestamp", message),
-                    source: source, now: now, &state, txn)
+                try deadLetter(record, late, source: source, now: now, &state, txn)
                 summary.deadLettered += 1
                 continue
             }

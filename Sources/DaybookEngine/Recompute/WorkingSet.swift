@@ -234,64 +234,45 @@ final class WorkingSet {
         _ item: inout LineItemState, from: Int, lastTouched: Int, rate: ContractPlan.UsageRate,
         decimals: Int
     ) -> (first: Int, last: Int)? {
-        var first: Int?, last = from
-        let isMax = rate.metric.aggregation == .max
-        for k in from..<item.daily.count {
-            counters.lineItemDaysEvaluated += 1
-            let previous = k > 0 ? item.cumQuantity[k - 1] : .zero
-            let q = isMax ? max(previous, item.daily[k]) : previous + item.daily[k]
-            if q == item.cumQuantity[k] {
-                if k >= lastTouched { break }
-                continue
-            }
-            item.cumQuantity[k] = q
-            let a = rate.price.amount(for: q, decimals: decimals)
-            if a != item.cumAmount[k] {
-                item.cumAmount[k] = a
-                if first == nil { first = k }
-                last = k
-            }
-        }
-        return first.map { ($0, last) }
+        let result = CumulativeRecompute.run(
+            daily: item.daily, cumQuantity: &item.cumQuantity, cumAmount: &item.cumAmount, from: from,
+            lastTouched: lastTouched, isMax: rate.metric.aggregation == .max, price: rate.price, decimals: decimals)
+        counters.lineItemDaysEvaluated += UInt64(result.daysEvaluated)
+        return result.changedAmounts.map { ($0.lowerBound, $0.upperBound) }
     }
 
     /// Re-runs the day-by-day draw-down from `from`, across periods, until past `through` the
     /// opening balances equal what was stored (early cutoff), or the materialized days end.
     private func sweep(_ contract: ContractPlan, from: Day, through: Day, _ txn: borrowing Transaction) throws {
-        var remaining = try opening(contract, on: from, txn)
-        var storedOpening = remaining
-        var day = from
+        var sweeper = DrawDownSweep(
+            balances: contract.balances, from: from, through: through, opening: try opening(contract, on: from, txn))
         var entry: InvoiceEntry?
-        while let period = contract.contract.period(containing: day) {
+        while !sweeper.isConverged, let period = contract.contract.period(containing: sweeper.day) {
             if entry?.state.period != period {
                 guard let next = try invoice(contract: contract, start: period.start, txn) else { break }
                 entry = next
             }
             guard let e = entry else { break }
-            if day > through && remaining == storedOpening { break }
-            let k = Int(day.number - period.start.number)
-            let charges = e.state.lineItems.map { (product: $0.productID, subtotal: $0.subtotal(k)) }
-            let applied = DrawDown.allocate(
-                charges: charges, balances: contract.balances, remaining: &remaining, day: day)
-            for i in applied.indices {
-                e.state.lineItems[i].credits[k] = applied[i].credits
-                e.state.lineItems[i].commits[k] = applied[i].commits
+            let k = Int(sweeper.day.number - period.start.number)
+            let step = sweeper.step(
+                charges: e.state.lineItems.map { (product: $0.productID, subtotal: $0.subtotal(k)) },
+                storedClosing: e.state.closing[k])
+            for i in step.applied.indices {
+                e.state.lineItems[i].credits[k] = step.applied[i].credits
+                e.state.lineItems[i].commits[k] = step.applied[i].commits
             }
-            storedOpening = e.state.closing[k]
-            e.state.closing[k] = remaining
-            counters.drawDownDaysEvaluated += 1
-            day = day.adding(days: 1)
+            e.state.closing[k] = step.closing
         }
+        counters.drawDownDaysEvaluated += UInt64(sweeper.daysEvaluated)
     }
 
     /// Remaining balances at the start of `day`: the stored closing of the day before, or the
     /// full amounts on the contract's first day.
     private func opening(_ contract: ContractPlan, on day: Day, _ txn: borrowing Transaction) throws -> [FixedDecimal] {
-        let amounts = contract.balances.map(\.amount)
         let before = day.adding(days: -1)
         guard day > contract.contract.starts, let period = contract.contract.period(containing: before),
             let e = try invoice(contract: contract, start: period.start, txn)
-        else { return amounts }
+        else { return DrawDownSweep.startingAmounts(contract.balances) }
         return e.state.closing[Int(before.number - period.start.number)]
     }
 
