@@ -51,7 +51,16 @@ package struct ByteReader {
         guard v <= UInt128(UInt64.max) else { throw StoreCorruption("varint out of range") }
         return UInt64(v)
     }
-    package mutating func int() throws(StoreCorruption) -> Int { Int(try uvarint()) }
+    package mutating func int() throws(StoreCorruption) -> Int {
+        guard let n = Int(exactly: try uvarint()) else { throw StoreCorruption("varint out of range") }
+        return n
+    }
+    /// A count of elements that follow, each at least one byte long: more than the bytes left is corrupt.
+    package mutating func count() throws(StoreCorruption) -> Int {
+        let n = try int()
+        guard n <= bytes.count - offset else { throw StoreCorruption("count \(n) exceeds the record") }
+        return n
+    }
     package mutating func varint() throws(StoreCorruption) -> Int128 {
         let u = try uvarint128()
         return Int128(bitPattern: u >> 1) ^ -Int128(bitPattern: u & 1)

@@ -11,7 +11,10 @@ public struct DriftRecord: Sendable, Hashable {
     public var firstDetectedAt: Timestamp
     public var lastChangedSeq: UInt64
     public var lastChangedAt: Timestamp
-    /// Events billed to the invoice after it was finalized (up to the resolution, for history).
+    /// How many events were billed to the invoice after it was finalized (up to the resolution,
+    /// for history).
+    public var lateEventCount: UInt64
+    /// The first ``CauseSummary/limit`` of those events, in log order.
     public var lateTransactionIDs: [String]
     /// For drift in credits and commits only: earlier invoices of the contract whose late events
     /// moved the shared balances.
@@ -24,20 +27,28 @@ public struct DriftRecord: Sendable, Hashable {
 
     public var deltaTotal: FixedDecimal { current.total - finalized.total }
 
+    /// The encoding version: 2 keeps the causes of resolved records (as of their resolution).
+    static let version: UInt64 = 2
+
     package func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 160 + lateTransactionIDs.count * 16)
-        w.uvarint(UInt64(1))
+        var w = ByteWriter(capacity: 160 + (resolvedSeq == nil ? 0 : lateTransactionIDs.count * 16))
+        w.uvarint(Self.version)
         for s in [invoiceID, customerID, lineItemID] { w.string(s) }
         for t in [finalized, current] {
             w.decimal(t.quantity); w.decimal(t.subtotal); w.decimal(t.credits); w.decimal(t.commits)
         }
         w.uvarint(firstDetectedSeq); w.timestamp(firstDetectedAt)
         w.uvarint(lastChangedSeq); w.timestamp(lastChangedAt)
-        // Late events and catalog versions live in the `causes` index only (they are read when
-        // reporting), so updating a record never copies a list that grows with the log.
         w.uvarint(viaInvoices.count); for s in viaInvoices { w.string(s) }
         w.bool(resolvedSeq != nil)
-        if let resolvedSeq, let resolvedAt { w.uvarint(resolvedSeq); w.timestamp(resolvedAt) }
+        if let resolvedSeq, let resolvedAt {
+            w.uvarint(resolvedSeq); w.timestamp(resolvedAt)
+            // An open record takes its causes from the invoice's ``CauseSummary`` when reported; a
+            // resolved one keeps them as they were at its resolution (at most `limit` ids).
+            w.uvarint(lateEventCount)
+            w.uvarint(lateTransactionIDs.count); for s in lateTransactionIDs { w.string(s) }
+            w.uvarint(catalogVersions.count); for v in catalogVersions { w.uvarint(UInt64(v)) }
+        }
         return w.bytes
     }
 
@@ -54,6 +65,7 @@ public struct DriftRecord: Sendable, Hashable {
         self.firstDetectedAt = firstDetectedAt
         lastChangedSeq = firstDetectedSeq
         lastChangedAt = firstDetectedAt
+        lateEventCount = 0
         lateTransactionIDs = []
         viaInvoices = []
         catalogVersions = []
@@ -61,7 +73,8 @@ public struct DriftRecord: Sendable, Hashable {
 
     package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
-        guard try r.uvarint() == 1 else { throw StoreCorruption("unknown drift record version") }
+        let version = try r.uvarint()
+        guard version == Self.version else { throw StoreCorruption("unknown drift record version \(version)") }
         invoiceID = try r.string()
         customerID = try r.string()
         lineItemID = try r.string()
@@ -75,10 +88,26 @@ public struct DriftRecord: Sendable, Hashable {
         current = try totals(&r)
         firstDetectedSeq = try r.uvarint(); firstDetectedAt = try r.timestamp()
         lastChangedSeq = try r.uvarint(); lastChangedAt = try r.timestamp()
+        lateEventCount = 0
         lateTransactionIDs = []
         catalogVersions = []
         viaInvoices = []
-        for _ in 0..<(try r.int()) { viaInvoices.append(try r.string()) }
-        if try r.bool() { resolvedSeq = try r.uvarint(); resolvedAt = try r.timestamp() }
+        for _ in 0..<(try r.count()) { viaInvoices.append(try r.string()) }
+        if try r.bool() {
+            resolvedSeq = try r.uvarint(); resolvedAt = try r.timestamp()
+            lateEventCount = try r.uvarint()
+            let n = try r.count()
+            guard n <= CauseSummary.limit, UInt64(n) <= lateEventCount else {
+                throw StoreCorruption("drift record lists \(n) of \(lateEventCount) late events")
+            }
+            for _ in 0..<n { lateTransactionIDs.append(try r.string()) }
+            for _ in 0..<(try r.count()) {
+                guard let v = UInt32(exactly: try r.uvarint()) else {
+                    throw StoreCorruption("catalog version out of range")
+                }
+                catalogVersions.append(v)
+            }
+        }
+        guard r.isAtEnd else { throw StoreCorruption("drift record has trailing bytes") }
     }
 }

@@ -32,9 +32,10 @@ package struct Store: Sendable {
     package let snapshots: Database
     /// `source name` → checkpoint bytes (byte offset, stream sequence).
     package let checkpoints: Database
-    /// Why a finalized invoice moved: `invoice key, 0x01, last seq` → the (seq, transaction id) of
-    /// the events one transaction billed to it after finalization; `invoice key, 0x02, version` →
-    /// empty: a catalog version that rebuilt it.
+    /// Why a finalized invoice moved: `invoice key, 0x00` → its ``CauseSummary`` (late-event count,
+    /// the first 100 late events, catalog versions that rebuilt it), what reports read;
+    /// `invoice key, 0x01, last seq` → the (seq, transaction id) of the events one transaction
+    /// billed to it after finalization, the full list (`discrepancies --invoice ID --causes`).
     package let causes: Database
     /// `invoice key, line item` → ``DriftRecord``: open drift of finalized invoices.
     package let drift: Database
@@ -153,17 +154,23 @@ package enum Keys {
         return k
     }
 
-    package static func lateEvent(invoice: [UInt8], seq: UInt64) -> [UInt8] {
+    /// `causes`: the invoice's ``CauseSummary``.
+    package static func causeSummary(invoice: [UInt8]) -> [UInt8] {
         var k = invoice
-        k.append(1)
+        k.append(0)
+        return k
+    }
+
+    /// `causes`: the late events one transaction billed to the invoice, keyed by its last seq.
+    package static func lateEvent(invoice: [UInt8], seq: UInt64) -> [UInt8] {
+        var k = lateEventsPrefix(invoice: invoice)
         k.appendBigEndian(seq)
         return k
     }
 
-    package static func catalogCause(invoice: [UInt8], version: UInt32) -> [UInt8] {
+    package static func lateEventsPrefix(invoice: [UInt8]) -> [UInt8] {
         var k = invoice
-        k.append(2)
-        k.appendBigEndian(version)
+        k.append(1)
         return k
     }
 

@@ -50,7 +50,9 @@ import Testing
                 trail.append("step \(index): ingest \(lines.count) records at \(now)")
                 // The engine finalizes what is due before applying the batch: snapshot the reference first.
                 snapshots.finalizeDue(now: now, catalog: catalog!, events: log.events)
+                let logged = log.events.count
                 let expected = log.ingest(lines, now: now, catalog: catalog!)
+                snapshots.recordLateEvents(log.events[logged...], catalog: catalog!)
                 let summary = try engine.ingest(IngestRecord.lines(lines), source: "property", now: now)
                 if try invariantsBroken(after: index) { return }
                 let drift = snapshots.expectedDrift(now: now, catalog: catalog!, events: log.events)
@@ -182,9 +184,23 @@ import Testing
 
 /// Finalization and drift modelled from scratch: an invoice is snapshotted from the reference
 /// breakdown when the clock of an ingest reaches its period end + grace; drift is then every
-/// line item whose reference totals now differ from that snapshot (SPEC §4).
+/// line item whose reference totals now differ from that snapshot (SPEC §4). Its causes: the
+/// events billed to the invoice by batches ingested after its snapshot, counted and listed
+/// (first 100, log order) from the model's own log.
 struct DriftModel {
     var snapshots: [String: [String: Totals]] = [:]
+    /// Invoice id → transaction ids of its late events, in log order.
+    var late: [String: [String]] = [:]
+
+    /// Records the events just logged (in log order) that bill to an invoice already snapshotted.
+    mutating func recordLateEvents(_ events: some Sequence<UsageEvent>, catalog: Catalog) {
+        for event in events {
+            guard let invoice = ReferenceBilling.invoiceBilled(by: event, catalog: catalog),
+                snapshots[invoice] != nil
+            else { continue }
+            late[invoice, default: []].append(event.transactionID)
+        }
+    }
 
     /// Snapshots every invoice whose period end + grace ≤ now that has none yet.
     mutating func finalizeDue(now: Timestamp, catalog: Catalog, events: [UsageEvent]) {
@@ -212,7 +228,10 @@ struct DriftModel {
             let current = live[invoice] ?? [:]
             for item in Set(frozen.keys).union(current.keys) {
                 let f = frozen[item] ?? Totals(), c = current[item] ?? Totals()
-                if f != c { out.append((invoice, item, Self.describe(invoice, item, f, c))) }
+                guard f != c else { continue }
+                let ids = late[invoice] ?? []
+                let text = Self.describe(invoice, item, f, c, UInt64(ids.count), Array(ids.prefix(100)))
+                out.append((invoice, item, text))
             }
         }
         return out.sorted { $0.0 != $1.0 ? $0.0.utf8Precedes($1.0) : $0.1.utf8Precedes($1.1) }.map(\.2)
@@ -233,12 +252,17 @@ struct DriftModel {
         return result
     }
 
-    static func describe(_ invoice: String, _ item: String, _ f: Totals, _ c: Totals) -> String {
+    static func describe(
+        _ invoice: String, _ item: String, _ f: Totals, _ c: Totals, _ lateCount: UInt64, _ firstLate: [String]
+    ) -> String {
         func s(_ t: Totals) -> String { "\(t.quantity)/\(t.subtotal)/\(t.credits)/\(t.commits)" }
-        return "\(invoice) \(item) finalized \(s(f)) current \(s(c))"
+        let late = "late \(lateCount) [\(firstLate.joined(separator: " "))]"
+        return "\(invoice) \(item) finalized \(s(f)) current \(s(c)) \(late)"
     }
 
-    static func describe(_ r: DriftRecord) -> String { describe(r.invoiceID, r.lineItemID, r.finalized, r.current) }
+    static func describe(_ r: DriftRecord) -> String {
+        describe(r.invoiceID, r.lineItemID, r.finalized, r.current, r.lateEventCount, r.lateTransactionIDs)
+    }
 }
 
 /// Every stored invoice checked against its invariants (``InvoiceState/contractInvariantViolations``):

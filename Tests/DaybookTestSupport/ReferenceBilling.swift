@@ -119,6 +119,23 @@ public enum ReferenceBilling {
         return out
     }
 
+    /// The invoice an event bills to, if it bills to one: the customer's contract covering the
+    /// event's day, when a usage product on that contract's rate card meters the event's type
+    /// (whatever the metric's filters or the value make of it). SPEC §4 "late events".
+    public static func invoiceBilled(by event: UsageEvent, catalog: Catalog) -> String? {
+        guard
+            let contract = catalog.contracts.first(where: {
+                $0.customerID == event.customerID && $0.covers(event.day)
+            }),
+            let card = catalog.rateCards[contract.rateCard],
+            card.rates.keys.contains(where: { product in
+                catalog.products[product]?.metric.flatMap { catalog.metrics[$0] }?.eventType == event.eventType
+            }),
+            let period = contract.period(containing: event.day)
+        else { return nil }
+        return "\(contract.id)/\(period.start)"
+    }
+
     // MARK: Line items
 
     /// A fixed fee: quantity 1 and the fee on the period's first day, 0 after; unit price the fee.

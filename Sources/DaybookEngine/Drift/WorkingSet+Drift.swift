@@ -32,6 +32,7 @@ extension WorkingSet {
             return true
         }
         var via: [String]?  // computed at most once per invoice
+        var causes: CauseSummary?  // read at most once per invoice, when a record resolves
         for id in ids {
             let current =
                 state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
@@ -43,6 +44,11 @@ extension WorkingSet {
                 resolved.current = current
                 resolved.resolvedSeq = context.seq
                 resolved.resolvedAt = context.now
+                // History keeps the causes as of its resolution (this transaction's included).
+                if causes == nil { causes = try CauseSummary.load(invoice: key, store, txn) }
+                resolved.lateEventCount = causes!.lateEventCount
+                resolved.lateTransactionIDs = causes!.firstLateTransactionIDs
+                resolved.catalogVersions = causes!.catalogVersions
                 var historyKey = recordKey
                 historyKey.appendBigEndian(context.seq)
                 try txn.put(historyKey, resolved.encoded(), in: store.driftHistory)
@@ -64,6 +70,14 @@ extension WorkingSet {
             record.viaInvoices = drawDownOnly ? via! : []
             try txn.put(recordKey, record.encoded(), in: store.drift)
         }
+    }
+
+    /// Records that catalog version `version` rebuilt the finalized invoice `key` (a cause of its drift).
+    func recordCatalogCause(invoice key: [UInt8], version: UInt32, _ txn: borrowing Transaction) throws {
+        var summary = try CauseSummary.load(invoice: key, store, txn)
+        guard !summary.catalogVersions.contains(version) else { return }
+        summary.addCatalogVersion(version)
+        try summary.save(invoice: key, store, txn)
     }
 
     /// Earlier invoices of the same contract that received late events after `snapshot` was

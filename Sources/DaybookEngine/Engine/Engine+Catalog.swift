@@ -48,7 +48,7 @@ extension Engine {
                 for (key, _) in dropped where ws.entries[key] == nil {
                     guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) })
                     else { continue }
-                    try txn.put(Keys.catalogCause(invoice: key, version: version), [], in: store.causes)
+                    try ws.recordCatalogCause(invoice: key, version: version, txn)
                     try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
                 }
             }

@@ -282,7 +282,9 @@ final class WorkingSet {
     func flush(_ txn: borrowing Transaction, seq: UInt64) throws {
         precondition(!overlay, "a read overlay is never written")
         try settle(txn)
-        // One `causes` record per invoice and transaction, keyed by its last seq (drift reads them).
+        // One `causes` record per invoice and transaction, keyed by its last seq (the full list, read
+        // only by `discrepancies --invoice ID --causes`), and the invoice's summary (count, first
+        // 100, what reports read), before drift is compared below (a resolution keeps the summary).
         for (key, events) in lateEvents {
             var w = ByteWriter(capacity: events.count * 24)
             w.uvarint(events.count)
@@ -291,6 +293,9 @@ final class WorkingSet {
                 w.string(tid)
             }
             try txn.put(Keys.lateEvent(invoice: key, seq: events.last!.0), w.bytes, in: store.causes)
+            var summary = try CauseSummary.load(invoice: key, store, txn)
+            summary.addLateEvents(events)
+            try summary.save(invoice: key, store, txn)
         }
         lateEvents.removeAll()
         for entry in entries.values {
@@ -300,7 +305,7 @@ final class WorkingSet {
             try txn.put(entry.key, entry.state.encoded(), in: store.invoices)
             if let drift, let snapshot = try entry.snapshot(store, txn) {
                 if let version = drift.catalogVersion, entry.original == nil {
-                    try txn.put(Keys.catalogCause(invoice: entry.key, version: version), [], in: store.causes)
+                    try recordCatalogCause(invoice: entry.key, version: version, txn)
                 }
                 try updateDrift(key: entry.key, state: entry.state, snapshot: snapshot, drift, txn)
             }

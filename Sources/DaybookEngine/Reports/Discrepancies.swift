@@ -3,25 +3,58 @@ import DaybookOutput
 import DaybookStore
 import LMDB
 
+/// One late event of an invoice: an accepted event billed to it after it was finalized
+/// (`daybook discrepancies --invoice ID --causes`).
+public struct LateEvent: Sendable, Hashable {
+    public var transactionID: String
+    public var seq: UInt64
+    /// The event time (UTC).
+    public var timestamp: Timestamp
+    /// The engine clock when it was ingested.
+    public var ingestTime: Timestamp
+
+    public init(transactionID: String, seq: UInt64, timestamp: Timestamp, ingestTime: Timestamp) {
+        self.transactionID = transactionID
+        self.seq = seq
+        self.timestamp = timestamp
+        self.ingestTime = ingestTime
+    }
+}
+
 extension Engine {
     /// Drift records, sorted by invoice id then line-item id (SPEC §4): open ones, or with
-    /// `history` the resolved ones.
-    public func discrepancies(customer: String? = nil, history: Bool = false) throws -> [DriftRecord] {
+    /// `history` the resolved ones; `invoice` keeps one invoice's records.
+    ///
+    /// Causes come from each invoice's ``CauseSummary`` (open records) or from the record itself
+    /// (history, as of its resolution): at most ``CauseSummary/limit`` late transaction ids per
+    /// record, whatever the number of late events.
+    ///
+    /// - Throws: ``EngineError`` `.notFound` for an unknown invoice id.
+    public func discrepancies(customer: String? = nil, invoice: String? = nil, history: Bool = false) throws
+        -> [DriftRecord]
+    {
         let store = self.store
         return try store.env.read { txn in
+            // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
+            let prefix = try invoice.map { Keys.distinctPrefix(invoice: try invoiceKey($0, txn)) } ?? []
             var records: [DriftRecord] = []
-            var causes: [[UInt8]: (late: [(UInt64, String)], versions: [UInt32])] = [:]
-            try txn.scan(in: history ? store.driftHistory : store.drift) { key, value in
+            var summaries: [[UInt8]: CauseSummary] = [:]
+            try txn.scan(in: history ? store.driftHistory : store.drift, prefix: prefix) { key, value in
                 var record = try DriftRecord(decoding: value)
                 guard customer == nil || record.customerID == customer else { return true }
-                // The key starts with the length-prefixed invoice key.
+                guard !history else {
+                    records.append(record)  // keeps its causes as of the resolution
+                    return true
+                }
                 let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                let invoice = Array(key[4..<(4 + n)])
-                if causes[invoice] == nil { causes[invoice] = try Engine.causes(of: invoice, store, txn) }
-                let found = causes[invoice]!
-                let through = record.resolvedSeq ?? .max
-                record.lateTransactionIDs = found.late.filter { $0.0 <= through }.map(\.1)
-                record.catalogVersions = found.versions
+                let invoiceKey = Array(key[4..<(4 + n)])
+                if summaries[invoiceKey] == nil {
+                    summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
+                }
+                let summary = summaries[invoiceKey]!
+                record.lateEventCount = summary.lateEventCount
+                record.lateTransactionIDs = summary.firstLateTransactionIDs
+                record.catalogVersions = summary.catalogVersions
                 records.append(record)
                 return true
             }
@@ -35,26 +68,107 @@ extension Engine {
         }
     }
 
-    /// The late events (seq, transaction id) and catalog versions recorded against an invoice.
-    static func causes(of invoice: [UInt8], _ store: Store, _ txn: borrowing Transaction) throws
-        -> (late: [(UInt64, String)], versions: [UInt32])
-    {
-        var late: [(UInt64, String)] = []
-        var versions: [UInt32] = []
-        try txn.scan(in: store.causes, prefix: invoice) { k, v in
-            if k[invoice.count] == 1 {
-                var r = ByteReader(v)
-                for _ in 0..<(try r.int()) { late.append((try r.uvarint(), try r.string())) }
-            } else {
-                versions.append([UInt8].readBigEndianUInt32(k, at: invoice.count + 1))
+    /// The number of open drift records (drifted line items) per invoice id, counted from the
+    /// drift keys: no record is decoded, no cause read. With `customer`, only the invoices of
+    /// that customer's contracts in the catalog in force.
+    public func openDriftCounts(customer: String? = nil) throws -> [String: Int] {
+        let store = self.store
+        // Drift key: u32 length + invoice key (u32 length + contract id + day), line item.
+        let prefixes: [[UInt8]] =
+            customer.map { customer in
+                plan.contracts.values.filter { $0.contract.customerID == customer }.map { c in
+                    var prefix: [UInt8] = []
+                    let contract = Keys.invoicePrefix(contract: c.contract.id)
+                    prefix.appendBigEndian(UInt32(contract.count + 4))
+                    return prefix + contract
+                }
+            } ?? [[]]
+        return try store.env.read { txn in
+            var counts: [String: Int] = [:]
+            for prefix in prefixes {
+                var last: (key: ArraySlice<UInt8>, id: String)?
+                try txn.scan(in: store.drift, prefix: prefix) { key, _ in
+                    let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
+                    let invoiceKey = key[4..<(4 + n)]
+                    if last?.key != invoiceKey {
+                        let c = Int([UInt8].readBigEndianUInt32(key, at: 4))
+                        let contract = String(decoding: key[8..<(8 + c)], as: UTF8.self)
+                        last = (invoiceKey, "\(contract)/\(Keys.readDay(key, at: 8 + c))")
+                    }
+                    counts[last!.id, default: 0] += 1
+                    return true
+                }
             }
-            return true
+            return counts
         }
-        return (late, versions)
     }
 
-    /// The discrepancy report as a JSON array with the keys of SPEC §4 (plus `catalog_versions`
-    /// in `causes`, and the resolution for history records).
+    /// Every late event of one invoice, in log order, passed to `body` as it is read (SPEC §4:
+    /// `discrepancies --invoice ID --causes`). Reads the invoice's `causes` records and, for
+    /// each event, its log entry (event time, ingest time). Nothing is collected: memory does
+    /// not grow with the number of late events.
+    ///
+    /// - Throws: ``EngineError`` `.notFound` for an unknown invoice id.
+    public func lateEvents(invoice: String, _ body: (LateEvent) throws -> Void) throws {
+        let store = self.store
+        try store.env.read { txn in
+            let key = try invoiceKey(invoice, txn)
+            try txn.scan(in: store.causes, prefix: Keys.lateEventsPrefix(invoice: key)) { _, value in
+                var r = ByteReader(value)
+                for _ in 0..<(try r.count()) {
+                    let seq = try r.uvarint()
+                    let transactionID = try r.string()
+                    guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else {
+                        throw StoreCorruption("late event \(transactionID) names missing log entry \(seq)")
+                    }
+                    let logged = try LoggedEvent(seq: seq, decoding: bytes)
+                    try body(
+                        LateEvent(
+                            transactionID: transactionID, seq: seq, timestamp: try logged.event().timestamp,
+                            ingestTime: logged.ingestTime))
+                }
+                return true
+            }
+        }
+    }
+
+    /// How many late events an invoice has and the widest transaction id and seq among them,
+    /// from its `causes` records alone (no log read): lets a text table align before it streams.
+    public func lateEventExtent(invoice: String) throws -> (count: UInt64, widestID: Int, lastSeq: UInt64) {
+        let store = self.store
+        return try store.env.read { txn in
+            let key = try invoiceKey(invoice, txn)
+            var extent: (count: UInt64, widestID: Int, lastSeq: UInt64) = (0, 0, 0)
+            try txn.scan(in: store.causes, prefix: Keys.lateEventsPrefix(invoice: key)) { _, value in
+                var r = ByteReader(value)
+                for _ in 0..<(try r.count()) {
+                    extent.lastSeq = max(extent.lastSeq, try r.uvarint())
+                    extent.widestID = max(extent.widestID, try r.string().count)
+                    extent.count += 1
+                }
+                return true
+            }
+            return extent
+        }
+    }
+
+    /// The store key of invoice `id` (`CONTRACT/YYYY-MM-DD`): one that is finalized or
+    /// materialized, or a period of a contract in the catalog in force.
+    func invoiceKey(_ id: String, _ txn: borrowing Transaction) throws -> [UInt8] {
+        guard let slash = id.lastIndex(of: "/"), let start = Day(parsing: String(id[id.index(after: slash)...]))
+        else {
+            throw EngineError(code: .notFound, message: "no invoice \"\(id)\"; ids look like CONTRACT/YYYY-MM-DD")
+        }
+        let contract = String(id[..<slash])
+        let key = Keys.invoice(contract: contract, start: start)
+        if try txn.contains(key, in: store.snapshots) || txn.contains(key, in: store.invoices) { return key }
+        if let c = plan.contracts[contract]?.contract, c.period(containing: start)?.start == start { return key }
+        throw EngineError(code: .notFound, message: "no invoice \"\(id)\" (see `daybook invoices`)")
+    }
+
+    /// The discrepancy report as a JSON array with the keys of SPEC §4 (plus the first-detected
+    /// and last-changed times, and the resolution for history records). Its size does not grow
+    /// with the number of late events: `causes` holds their count and the first 100 ids.
     public func discrepanciesJSON(_ records: [DriftRecord]) -> String {
         let d = plan.currencyDecimals
         var out = "["
@@ -85,8 +199,9 @@ extension Engine {
             fields.append(
                 (
                     "causes",
-                    "{\"late_transaction_ids\": \(list(r.lateTransactionIDs)), \"via_invoices\": \(list(r.viaInvoices)), "
-                        + "\"catalog_versions\": \(list(r.catalogVersions.map { "\($0)" }))}"
+                    "{\"late_event_count\": \(r.lateEventCount), \"late_transaction_ids\": \(list(r.lateTransactionIDs)), "
+                        + "\"via_invoices\": \(list(r.viaInvoices)), "
+                        + "\"catalog_versions\": [\(r.catalogVersions.map { "\($0)" }.joined(separator: ", "))]}"
                 ))
             out +=
                 (i == 0 ? "\n  {" : ",\n  {")
@@ -103,7 +218,7 @@ extension Engine {
             "finalized_credits_applied", "finalized_commits_applied", "finalized_total",
             "current_quantity", "current_subtotal", "current_credits_applied", "current_commits_applied",
             "current_total", "delta_total", "first_detected_seq", "last_changed_seq",
-            "late_transaction_ids", "via_invoices", "catalog_versions",
+            "late_event_count", "late_transaction_ids", "via_invoices", "catalog_versions",
         ])
         for r in records {
             var row = [r.invoiceID, r.customerID, r.lineItemID]
@@ -115,7 +230,8 @@ extension Engine {
             }
             row += [
                 r.deltaTotal.formatted(decimals: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
-                r.lateTransactionIDs.joined(separator: " "), r.viaInvoices.joined(separator: " "),
+                "\(r.lateEventCount)", r.lateTransactionIDs.joined(separator: " "),
+                r.viaInvoices.joined(separator: " "),
                 r.catalogVersions.map { "\($0)" }.joined(separator: " "),
             ]
             table.rows.append(row)

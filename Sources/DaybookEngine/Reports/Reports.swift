@@ -58,7 +58,7 @@ extension Engine {
             "open_drift", "line_items", "subtotal", "credits_applied", "commits_applied", "total",
         ])
         var drifted: [String: Int] = [:]
-        for record in try discrepancies(customer: customer) { drifted[record.invoiceID, default: 0] += 1 }
+        drifted = try openDriftCounts(customer: customer)
         for i in try invoices(now: now, customer: customer) {
             table.rows.append([
                 i.invoiceID, i.customerID, "\(i.period.start)", "\(i.period.end)",
