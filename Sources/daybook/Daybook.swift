@@ -22,23 +22,28 @@ struct Daybook: ParsableCommand {
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
     /// 2 bad usage or invalid input.
+    ///
+    /// Help (`--help`, `help VERB`) is ArgumentParser's clean exit: the usage text on standard
+    /// output and exit 0. Parse and `validate()` errors get ArgumentParser's message with the usage
+    /// text on standard error and exit 2 (ArgumentParser's own `EX_USAGE` is 64). Errors thrown by
+    /// a verb's `run()` go through `describe(_:)`.
     static func main() {
-        let command: any ParsableCommand
         do {
-            command = try parseAsRoot()
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
-        }
-        do {
-            var command = command
+            var command = try parseAsRoot()
             try command.run()
         } catch {
+            fail(error)
+        }
+    }
+
+    static func fail(_ error: any Error) -> Never {
+        switch exitCode(for: error) {
+        case .success:
+            exit(withError: error)
+        case .validationFailure:
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        default:
             let (code, message) = describe(error)
             FileHandle.standardError.write(Data(("daybook: " + message + "\n").utf8))
             Foundation.exit(code)

@@ -214,3 +214,44 @@ struct CLITests {
         #expect(dead.stdout.contains("element 2 (line 3),missing_field"))
     }
 }
+
+/// Help and usage errors: what a person sees before anything runs.
+@Suite("daybook CLI usage")
+struct CLIUsageTests {
+    /// Every verb and subverb, as typed after `daybook`.
+    static let verbs: [[String]] = [
+        ["catalog"], ["catalog", "apply"], ["ingest"], ["finalize"], ["invoices"], ["invoice"], ["invoice", "show"],
+        ["breakdown"], ["export"], ["discrepancies"], ["unbilled"], ["dead-letters"], ["rejections"], ["stats"],
+        ["replay"], ["generate"], ["demo"],
+    ]
+
+    @Test(arguments: verbs) func verbHelpIsUsageOnStdoutAndExitZero(_ verb: [String]) throws {
+        let r = try CLI.daybook(verb + ["--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("USAGE: daybook \(verb.joined(separator: " "))"), "\(r.stdout)")
+        #expect(r.stderr.isEmpty)
+        // `daybook help VERB` is the same text.
+        let viaHelp = try CLI.daybook(["help"] + verb)
+        #expect(viaHelp.status == 0)
+        #expect(viaHelp.stdout == r.stdout)
+    }
+
+    @Test(arguments: [["--help"], ["help"], ["-h"]]) func rootHelpListsTheVerbs(_ args: [String]) throws {
+        let r = try CLI.daybook(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("USAGE: daybook <subcommand>"))
+        for verb in Self.verbs where verb.count == 1 { #expect(r.stdout.contains("  \(verb[0]) "), "\(verb[0])") }
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test func unknownVerbsAndOptionsAreUsageErrors() throws {
+        let verb = try CLI.daybook(["no-such-verb"])
+        #expect(verb.status == 2)
+        #expect(verb.stderr.contains("no-such-verb"))
+        #expect(verb.stdout.isEmpty)
+        let option = try CLI.daybook(["stats", "--no-such-option"])
+        #expect(option.status == 2)
+        #expect(option.stderr.contains("--no-such-option"))
+        #expect(option.stderr.contains("Usage: daybook stats"))
+    }
+}
