@@ -73,18 +73,37 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "The store directory (an LMDB environment).")
     var data: String = "./daybook-data"
 
-    @Option(name: .long, help: "The engine clock, RFC 3339 (default: $DAYBOOK_NOW, else the wall clock).")
-    var now: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The engine clock: a date YYYY-MM-DD (midnight UTC) or an RFC 3339 time (default: $DAYBOOK_NOW, else the wall clock).",
+            valueName: "time"))
+    var now: Timestamp?
 
+    /// A bad `$DAYBOOK_NOW` is bad usage, found before the verb opens anything.
+    func validate() throws {
+        if now == nil, case .failure(let error) = Self.environmentClock() { throw ValidationError(error.message) }
+    }
+
+    /// `--now`, else `$DAYBOOK_NOW` (same spellings; a bad value is a usage error), else the wall clock.
     func clock() throws -> Timestamp {
-        let text = now ?? ProcessInfo.processInfo.environment["DAYBOOK_NOW"]
-        guard let text else {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int32(now.tv_nsec))
+        if let now { return now }
+        if let fromEnvironment = try Self.environmentClock()?.get() { return fromEnvironment }
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return Timestamp(seconds: Int64(wall.tv_sec), nanoseconds: Int32(wall.tv_nsec))
+    }
+
+    /// `$DAYBOOK_NOW` parsed, nil when it is not set.
+    static func environmentClock() -> Result<Timestamp, UsageError>? {
+        guard let text = ProcessInfo.processInfo.environment["DAYBOOK_NOW"] else { return nil }
+        guard let parsed = Timestamp(commandLine: text) else {
+            return .failure(
+                UsageError(
+                    "DAYBOOK_NOW: \"\(text)\" is not a date YYYY-MM-DD or an RFC 3339 time (YYYY-MM-DDTHH:MM:SS[.fff]Z or ±HH:MM)"
+                ))
         }
-        if let day = Day(parsing: text) { return Timestamp(day: day) }
-        do { return try Timestamp(parsing: text) } catch { throw UsageError("--now: \(error)") }
+        return .success(parsed)
     }
 
     /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
@@ -168,9 +187,4 @@ func readInput(_ path: String) throws -> [UInt8] {
         throw UsageError("cannot read \(path): no such file or not readable")
     }
     return Array(data)
-}
-
-func parseDay(_ text: String, option: String) throws -> Day {
-    guard let day = Day(parsing: text) else { throw UsageError("\(option): \"\(text)\" is not a date YYYY-MM-DD") }
-    return day
 }

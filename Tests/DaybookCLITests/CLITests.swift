@@ -244,6 +244,60 @@ struct CLIUsageTests {
         #expect(r.stderr.isEmpty)
     }
 
+    @Test(arguments: [
+        (["invoices", "--now", "not a time"], "--now"),
+        (["invoices", "--now", "2026-10-05T24:00:00Z"], "--now"),
+        (["export", "--now", "2026-10-05 10:00:00Z", "--as-of", "2026-10-05", "--out", "x"], "--now"),
+        (["finalize", "--through", "2026-13-01"], "--through"),
+        (["export", "--as-of", "2026-02-30", "--out", "x"], "--as-of"),
+        (["generate", "--start", "20261001"], "--start"),
+    ])
+    func badDatesAndTimesAreUsageErrorsNamingTheOption(_ args: [String], _ option: String) throws {
+        let r = try CLI.daybook(args)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("for '\(option) <"), "\(r.stderr)")
+        #expect(r.stderr.contains("Usage: daybook \(args[0])"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func theClockIsNowThenDaybookNow() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        try #require(
+            try cli.run(["catalog", "apply", try cli.write("c.json", CLITests.catalog)], now: "2026-10-01").status == 0)
+        // An event more than 1 day after the ingest time is dead-lettered (SPEC §1): one stamped
+        // 1 ms after Oct 6 00:00 is in the future at Oct 5 midnight UTC, and not 1 ms later.
+        var n = 0
+        func ingest(now: String?, environment: [String: String]? = nil) throws -> String {
+            n += 1
+            let event = CLITests().event("t\(n)", "2026-10-06T00:00:00.001Z", "\"model\": \"m\", \"tokens\": 1")
+            let r = try cli.run(
+                ["ingest", "-", "--format", "json"], now: now, stdin: Data(event.utf8), environment: environment)
+            #expect(r.status == 0, "\(r.stderr)")
+            return r.stdout
+        }
+        let accepted = "{\"accepted\": 1, \"duplicates\": 0, \"dead_lettered\": 0, \"metric_rejections\": 0}\n"
+        let inFuture = "{\"accepted\": 0, \"duplicates\": 0, \"dead_lettered\": 1, \"metric_rejections\": 0}\n"
+        #expect(try ingest(now: "2026-10-05") == inFuture)
+        #expect(try ingest(now: "2026-10-05T00:00:00.001Z") == accepted)
+        #expect(try ingest(now: "2026-10-04T20:00:00.001-04:00") == accepted)
+        #expect(try ingest(now: nil, environment: ["DAYBOOK_NOW": "2026-10-05"]) == inFuture)
+        #expect(try ingest(now: nil, environment: ["DAYBOOK_NOW": "2026-10-05T00:00:00.001+00:00"]) == accepted)
+        // --now wins over DAYBOOK_NOW.
+        #expect(try ingest(now: "2026-10-05T12:00:00Z", environment: ["DAYBOOK_NOW": "2026-10-05"]) == accepted)
+
+        // A bad DAYBOOK_NOW is bad usage, whatever the verb would have done first.
+        let list = ["invoices", "--format", "csv"]
+        let bad = try cli.run(list, environment: ["DAYBOOK_NOW": "yesterday"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("DAYBOOK_NOW: \"yesterday\""), "\(bad.stderr)")
+        #expect(bad.stdout.isEmpty)
+        let badElsewhere = try CLI.daybook(
+            ["invoices", "--data", cli.file("no-store").path], environment: ["DAYBOOK_NOW": "yesterday"])
+        #expect(badElsewhere.status == 2)
+        #expect(badElsewhere.stderr.contains("DAYBOOK_NOW"), "\(badElsewhere.stderr)")
+    }
+
     @Test func unknownVerbsAndOptionsAreUsageErrors() throws {
         let verb = try CLI.daybook(["no-such-verb"])
         #expect(verb.status == 2)

@@ -10,14 +10,13 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the breakdown as of a date: invoices, line_items and balances tables (SPEC §5).")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Export days strictly before this date.") var asOf: String
+    @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "csv or ndjson.") var format: String = "csv"
 
     func run() throws {
         guard format == "csv" || format == "ndjson" else { throw UsageError("--format must be csv or ndjson") }
-        let date = try parseDay(asOf, option: "--as-of")
-        let export = try global.engine(mustExist: true).export(asOf: date)
+        let export = try global.engine(mustExist: true).export(asOf: asOf)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for (name, table) in export.files {
             let text = format == "csv" ? TableWriter.csv(table) : TableWriter.ndjson(table)

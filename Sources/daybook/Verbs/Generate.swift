@@ -11,14 +11,14 @@ struct Generate: ParsableCommand {
         abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "First day, YYYY-MM-DD.") var start: String = "2026-10-01"
+    @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date")) var start = Day(year: 2026, month: 10, day: 1)!
     @Option(help: "Number of days.") var days: Int = 30
     @Option(help: "Mean events per customer per weekday.") var eventsPerDay: Int = 200
     @Option(help: "Comma-separated customer ids.") var customers: String = "acme,globex,initech"
     @Option(help: "Output file (default: standard output).") var out: String?
 
     func run() throws {
-        var g = WorkloadGenerator(start: try parseDay(start, option: "--start"))
+        var g = WorkloadGenerator(start: start)
         g.seed = seed
         g.days = days
         g.eventsPerDay = eventsPerDay
