@@ -244,6 +244,45 @@ struct CLIUsageTests {
         #expect(r.stderr.isEmpty)
     }
 
+    /// What each verb reads: its help lists `--data` only if it opens the store and `--now` only if
+    /// it reads the clock (`discrepancies` keeps both for now).
+    @Test(arguments: [
+        (["catalog", "apply"], true, true), (["ingest"], true, true), (["finalize"], true, true),
+        (["invoices"], true, true), (["invoice", "show"], true, true), (["breakdown"], true, true),
+        (["discrepancies"], true, true),
+        (["export"], true, false), (["unbilled"], true, false), (["dead-letters"], true, false),
+        (["rejections"], true, false), (["stats"], true, false), (["replay"], true, false),
+        (["generate"], false, false), (["demo"], false, false),
+    ])
+    func helpListsOnlyTheGlobalOptionsAVerbReads(_ verb: [String], _ data: Bool, _ now: Bool) throws {
+        let help = try CLI.daybook(verb + ["--help"]).stdout
+        #expect(help.contains("--data <dir>") == data, "\(help)")
+        #expect(help.contains("--now <time>") == now, "\(help)")
+    }
+
+    @Test func globalOptionsAVerbIgnoresAreStillAccepted() throws {
+        // SPEC §7: --data and --now are accepted on every verb, even where they change nothing.
+        let cli = try CLI()
+        defer { cli.remove() }
+        let plain = try CLI.daybook(["generate", "--days", "2", "--events-per-day", "5"])
+        let withGlobals = try cli.run(["generate", "--days", "2", "--events-per-day", "5"], now: "2026-10-01")
+        #expect(withGlobals.status == 0, "\(withGlobals.stderr)")
+        #expect(!plain.stdout.isEmpty)
+        #expect(withGlobals.stdout == plain.stdout)
+        // ... and still checked.
+        let bad = try cli.run(["generate", "--days", "2"], now: "soon")
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("is invalid for '--now"), "\(bad.stderr)")
+    }
+
+    @Test func exportFormatIsCsvOrNdjson() throws {
+        let r = try CLI.daybook(["export", "--as-of", "2026-10-01", "--out", "x", "--format", "json"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("'--format <format>'"), "\(r.stderr)")
+        #expect(r.stderr.contains("ndjson"))
+        #expect(try CLI.daybook(["export", "--help"]).stdout.contains("csv, ndjson"))
+    }
+
     @Test(arguments: [
         (["invoices", "--now", "not a time"], "--now"),
         (["invoices", "--now", "2026-10-05T24:00:00Z"], "--now"),
@@ -255,7 +294,7 @@ struct CLIUsageTests {
     func badDatesAndTimesAreUsageErrorsNamingTheOption(_ args: [String], _ option: String) throws {
         let r = try CLI.daybook(args)
         #expect(r.status == 2)
-        #expect(r.stderr.contains("for '\(option) <"), "\(r.stderr)")
+        #expect(r.stderr.contains("is invalid for '\(option)"), "\(r.stderr)")
         #expect(r.stderr.contains("Usage: daybook \(args[0])"), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
     }

@@ -11,7 +11,7 @@ import Foundation
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run Daybook end to end on the example catalog and a generated month of usage.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Store directory (default: a new temporary directory).") var dir: String?
     @Option(help: "Random seed of the generated usage.") var seed: UInt64 = 7
 

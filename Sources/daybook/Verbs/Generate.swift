@@ -9,7 +9,7 @@ import Foundation
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date")) var start = Day(year: 2026, month: 10, day: 1)!
     @Option(help: "Number of days.") var days: Int = 30
