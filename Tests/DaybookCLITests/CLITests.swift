@@ -337,6 +337,34 @@ struct CLIUsageTests {
         #expect(badElsewhere.stderr.contains("DAYBOOK_NOW"), "\(badElsewhere.stderr)")
     }
 
+    @Test(arguments: [
+        (["ingest", "-", "--batch-size", "0"], "--batch-size must be from 1 to 1000000"),
+        (["ingest", "-", "--batch-size", "1000001"], "--batch-size must be from 1 to 1000000"),
+        (["generate", "--days", "0"], "--days must be from 1 to 3660"),
+        (["generate", "--days", "3661"], "--days must be from 1 to 3660"),
+        (["generate", "--events-per-day=-1"], "--events-per-day must be from 0 to 10000000"),
+        (["generate", "--events-per-day", "10000001"], "--events-per-day must be from 0 to 10000000"),
+        (["generate", "--customers", ""], "--customers: each id must be 1 to 128 bytes"),
+        (["generate", "--customers", "acme,,globex"], "--customers: each id must be 1 to 128 bytes"),
+        (["generate", "--customers", String(repeating: "c", count: 129)], "--customers: each id must be 1 to 128 bytes"),
+        (["generate", "--customers", "acme,acme"], "--customers: \"acme\" is listed twice"),
+        (["generate", "--customers", "a\"b"], "holds a quote, a backslash or a control character"),
+    ])
+    func outOfRangeOptionsAreUsageErrorsSayingTheRange(_ args: [String], _ message: String) throws {
+        let r = try CLI.daybook(args)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(r.stderr.contains("Usage: daybook \(args[0])"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func rangeBoundsAreAccepted() throws {
+        let r = try CLI.daybook(["generate", "--days", "1", "--events-per-day", "0", "--customers", "a"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let one = try CLI.daybook(["generate", "--days", "3660", "--events-per-day", "0", "--customers", "a"])
+        #expect(one.status == 0, "\(one.stderr)")
+    }
+
     @Test func unknownVerbsAndOptionsAreUsageErrors() throws {
         let verb = try CLI.daybook(["no-such-verb"])
         #expect(verb.status == 2)

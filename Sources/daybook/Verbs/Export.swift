@@ -15,6 +15,8 @@ struct Export: ParsableCommand {
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "File format.") var format: ExportFormat = .csv
 
+    func validate() throws { try requireNonEmpty(out, option: "--out") }
+
     func run() throws {
         let export = try store.engine(mustExist: true).export(asOf: asOf)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
