@@ -1,3 +1,5 @@
+import DaybookCore
+import DaybookWorkload
 import Foundation
 import Testing
 
@@ -170,6 +172,55 @@ struct CLITests {
             // invoice_id,customer_id,period_start,period_end,status,finalized_at,open_drift,line_items,subtotal,credits,commits,total
             #expect(byInvoice[s[0]] == [cents(s[8]), cents(s[9]), cents(s[10]), cents(s[11])], "\(s)")
         }
+    }
+
+    @Test func generateStreamsTheLinesOfTheInMemoryAPI() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let args = ["generate", "--seed", "4", "--start", "2026-09-29", "--days", "40", "--events-per-day", "100"]
+        let streamed = try CLI.daybook(args)
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        #expect(streamed.stdout.utf8.count > 1 << 20)
+        var g = WorkloadGenerator(start: Day(year: 2026, month: 9, day: 29)!)
+        g.seed = 4
+        g.days = 40
+        g.eventsPerDay = 100
+        let lines = g.lines()
+        #expect(streamed.stdout == lines.joined(separator: "\n") + "\n")
+        // Day by day: every day once, in order, and the same lines.
+        let arrivals = g.arrivals()
+        #expect(arrivals.map(\.day) == (0..<40).map { g.start.adding(days: $0) })
+        #expect(arrivals.flatMap(\.lines) == lines)
+        #expect(Array(g.dailyArrivals()).map(\.lines) == arrivals.map(\.lines))
+        // Backdated records (new lines dated before the day they arrive) and duplicates (repeats).
+        func date(_ line: String) -> Day? {
+            guard let r = line.range(of: "\"timestamp\": \"") else { return nil }
+            return Day(parsing: String(line[r.upperBound...].prefix(10)))
+        }
+        var seen: Set<String> = []
+        var backdated = 0, repeated = 0
+        for arrival in arrivals {
+            for line in arrival.lines {
+                if !seen.insert(line).inserted {
+                    repeated += 1
+                } else if let d = date(line), d < arrival.day {
+                    backdated += 1
+                    #expect(d >= g.start)
+                }
+            }
+        }
+        #expect(backdated > 0)
+        #expect(repeated > 0)
+        // --out writes the same bytes.
+        let file = cli.file("usage.ndjson")
+        #expect(try CLI.daybook(args + ["--out", file.path]).status == 0)
+        #expect(try Data(contentsOf: file) == Data(streamed.stdout.utf8))
+        // An empty workload is one empty line, as it has always been.
+        let empty = try CLI.daybook(["generate", "--days", "3", "--events-per-day", "0"])
+        #expect(empty.stdout == "\n")
+        g.eventsPerDay = 0
+        g.days = 3
+        #expect(g.arrivals().map(\.lines.count) == [0, 0, 0])
     }
 
     @Test func errorsNameTheProblemAndMapToExitCodes() throws {

@@ -48,13 +48,16 @@ struct Generate: ParsableCommand {
         g.days = days
         g.eventsPerDay = eventsPerDay
         g.customers = customerIDs
-        let text = g.lines().joined(separator: "\n") + "\n"
-        if let out {
-            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
-                throw UsageError("cannot write \(out)")
-            }
-        } else {
-            print(text, terminator: "")
+        // Streamed: each line is written as it is made, through a 1 MiB buffer.
+        let output = try out.map { try OutputFile(path: $0) } ?? OutputFile()
+        var empty = true
+        try g.forEachLine { line in
+            empty = false
+            try output.write(line)
+            try output.write("\n")
         }
+        // The lines have always been written as `lines.joined("\n") + "\n"`: no line at all is one "\n".
+        if empty { try output.write("\n") }
+        try output.flush()
     }
 }
