@@ -223,6 +223,45 @@ struct CLITests {
         #expect(g.arrivals().map(\.lines.count) == [0, 0, 0])
     }
 
+    @Test func replayVerifyHasBothSpellingsAndLeavesNoScratchDirectory() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: "2026-10-01").status == 0)
+        let usage = try cli.run(["generate", "--days", "5", "--events-per-day", "20"]).stdout
+        try #require(try cli.run(["ingest", "-"], now: "2026-10-06", stdin: Data(usage.utf8)).status == 0)
+        // The scratch store goes under $TMPDIR; after each run that directory is empty again.
+        let tmp = cli.file("tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let environment = ["TMPDIR": tmp.path]
+        func leftovers() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: tmp.path) }
+
+        let flag = try cli.run(["replay", "--verify"], environment: environment)
+        #expect(flag.status == 0, "\(flag.stderr)")
+        #expect(flag.stdout.hasPrefix("verified"))
+        #expect(try leftovers() == [])
+        let subcommand = try cli.run(["replay", "verify"], environment: environment)
+        #expect(subcommand.status == 0, "\(subcommand.stderr)")
+        #expect(subcommand.stdout == flag.stdout)
+        #expect(try leftovers() == [])
+        // --data before the mode reaches it too.
+        let before = try CLI.daybook(["replay", "--data", cli.store, "verify"], environment: environment)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(try leftovers() == [])
+
+        let noMode = try cli.run(["replay"], environment: environment)
+        #expect(noMode.status == 2)
+        #expect(noMode.stderr.contains("replay verify") && noMode.stderr.contains("--verify"), "\(noMode.stderr)")
+        let noStore = try CLI.daybook(["replay", "verify", "--data", cli.file("none").path], environment: environment)
+        #expect(noStore.status == 2)
+        #expect(noStore.stderr.contains("no Daybook store"))
+        #expect(try leftovers() == [])
+        // No scratch directory can be made: a runtime error, exit 1, saying where.
+        let missing = cli.file("missing-tmp").path
+        let noScratch = try cli.run(["replay", "verify"], environment: ["TMPDIR": missing])
+        #expect(noScratch.status == 1)
+        #expect(noScratch.stderr.contains("cannot create a scratch directory \(missing)/daybook-verify-"))
+    }
+
     @Test func errorsNameTheProblemAndMapToExitCodes() throws {
         let cli = try CLI()
         defer { cli.remove() }
@@ -273,7 +312,7 @@ struct CLIUsageTests {
     static let verbs: [[String]] = [
         ["catalog"], ["catalog", "apply"], ["ingest"], ["finalize"], ["invoices"], ["invoice"], ["invoice", "show"],
         ["breakdown"], ["export"], ["discrepancies"], ["unbilled"], ["dead-letters"], ["rejections"], ["stats"],
-        ["replay"], ["generate"], ["demo"],
+        ["replay"], ["replay", "verify"], ["generate"], ["demo"],
     ]
 
     @Test(arguments: verbs) func verbHelpIsUsageOnStdoutAndExitZero(_ verb: [String]) throws {
@@ -303,7 +342,7 @@ struct CLIUsageTests {
         (["discrepancies"], true, true),
         (["export"], true, false), (["unbilled"], true, false), (["dead-letters"], true, false),
         (["rejections"], true, false), (["stats"], true, false), (["replay"], true, false),
-        (["generate"], false, false), (["demo"], false, false),
+        (["replay", "verify"], true, false), (["generate"], false, false), (["demo"], false, false),
     ])
     func helpListsOnlyTheGlobalOptionsAVerbReads(_ verb: [String], _ data: Bool, _ now: Bool) throws {
         let help = try CLI.daybook(verb + ["--help"]).stdout
