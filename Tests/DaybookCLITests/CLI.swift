@@ -1,6 +1,6 @@
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookStore
 import DaybookWorkload
 import Foundation
 import Synchronization

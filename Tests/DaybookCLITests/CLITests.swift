@@ -436,7 +436,10 @@ struct CLIUsageTests {
         (["generate", "--events-per-day", "10000001"], "--events-per-day must be from 0 to 10000000"),
         (["generate", "--customers", ""], "--customers: each id must be 1 to 128 bytes"),
         (["generate", "--customers", "acme,,globex"], "--customers: each id must be 1 to 128 bytes"),
-        (["generate", "--customers", String(repeating: "c", count: 129)], "--customers: each id must be 1 to 128 bytes"),
+        (
+            ["generate", "--customers", String(repeating: "c", count: 129)],
+            "--customers: each id must be 1 to 128 bytes"
+        ),
         (["generate", "--customers", "acme,acme"], "--customers: \"acme\" is listed twice"),
         (["generate", "--customers", "a\"b"], "holds a quote, a backslash or a control character"),
     ])

@@ -1,5 +1,6 @@
-@testable import DaybookCore
 import Testing
+
+@testable import DaybookCore
 
 /// The event fast path must agree with the strict parser on every input: whenever it produces an
 /// event, the strict path produces the same one. Checked on hand-picked edge cases and on many

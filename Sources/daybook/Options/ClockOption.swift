@@ -43,7 +43,8 @@ struct ClockOption: ParsableArguments {
 struct IgnoredClockOption: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("Accepted on every verb; this one does not read the clock.", valueName: "time", visibility: .hidden)
+        help: ArgumentHelp(
+            "Accepted on every verb; this one does not read the clock.", valueName: "time", visibility: .hidden)
     )
     var now: Timestamp?
 }

@@ -22,7 +22,8 @@ struct StoreOption: ParsableArguments {
 struct IgnoredStoreOption: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("Accepted on every verb; this one does not open a store.", valueName: "dir", visibility: .hidden)
+        help: ArgumentHelp(
+            "Accepted on every verb; this one does not open a store.", valueName: "dir", visibility: .hidden)
     )
     var data: String?
 }

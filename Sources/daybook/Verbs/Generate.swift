@@ -11,7 +11,8 @@ struct Generate: ParsableCommand {
         abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
     @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date")) var start = Day(year: 2026, month: 10, day: 1)!
+    @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date"))
+    var start = Day(year: 2026, month: 10, day: 1)!
     @Option(help: "Number of days, 1 to 3660.") var days: Int = 30
     @Option(help: "Mean events per customer per weekday, 0 to 10000000.") var eventsPerDay: Int = 200
     @Option(help: "Comma-separated customer ids.") var customers: String = "acme,globex,initech"
