@@ -22,47 +22,92 @@ public struct WorkloadGenerator: Sendable {
 
     public init(start: Day) { self.start = start }
 
-    /// The NDJSON lines, in arrival order.
-    public func lines() -> [String] { arrivals().flatMap(\.lines) }
+    /// The NDJSON lines, in arrival order, all in memory (small workloads: tests, the demo).
+    public func lines() -> [String] {
+        var all: [String] = []
+        forEachLine { all.append($0) }
+        return all
+    }
 
-    /// The NDJSON lines grouped by the day they arrive (backdated ones arrive after their day).
-    public func arrivals() -> [(day: Day, lines: [String])] {
-        var rng = SplitMix64(seed: seed)
-        var result: [(day: Day, lines: [String])] = []
+    /// The NDJSON lines grouped by the day they arrive (backdated ones arrive after their day), all
+    /// in memory; days without records are there with no lines.
+    public func arrivals() -> [(day: Day, lines: [String])] { Array(dailyArrivals()) }
+
+    /// Calls `body` with each NDJSON line, in arrival order, as it is made: nothing is kept but the
+    /// small state that duplicates are drawn from, so memory does not grow with the workload.
+    public func forEachLine(_ body: (String) throws -> Void) rethrows {
+        var state = State(self)
+        while try state.nextDay(body) != nil {}
+    }
+
+    /// The arrivals one day at a time: only the current day's lines are held.
+    public func dailyArrivals() -> DailyArrivals { DailyArrivals(generator: self) }
+
+    /// A sequence of `(day, lines)`, made lazily day by day.
+    public struct DailyArrivals: Sequence, Sendable {
+        let generator: WorkloadGenerator
+
+        public func makeIterator() -> Iterator { Iterator(state: State(generator)) }
+
+        public struct Iterator: IteratorProtocol, Sendable {
+            var state: State
+
+            public mutating func next() -> (day: Day, lines: [String])? {
+                var lines: [String] = []
+                guard let day = state.nextDay({ lines.append($0) }) else { return nil }
+                return (day, lines)
+            }
+        }
+    }
+
+    /// What carries over from one day to the next: the random stream, the record counter and the
+    /// lines that duplicates are drawn from (the first 10,000 valid ones sent).
+    struct State: Sendable {
+        let generator: WorkloadGenerator
+        var rng: SplitMix64
         var sent: [String] = []
         var n = 0
-        for d in 0..<days {
-            let day = start.adding(days: d)
-            var out: [String] = []
-            defer { result.append((day, out)) }
+        var dayIndex = 0
+
+        init(_ generator: WorkloadGenerator) {
+            self.generator = generator
+            rng = SplitMix64(seed: generator.seed)
+        }
+
+        /// Makes the next day's lines, handing each to `emit`; the day, or nil after the last one.
+        mutating func nextDay(_ emit: (String) throws -> Void) rethrows -> Day? {
+            let g = generator
+            guard dayIndex < g.days else { return nil }
+            let day = g.start.adding(days: dayIndex)
+            dayIndex += 1
             let weekday = Int((day.number % 7 + 7 + 3) % 7)  // 0 = Monday (1970-01-01 was a Thursday)
             let weekly = weekday >= 5 ? 4 : 10  // weekends at 40%
-            for (ci, customer) in customers.enumerated() {
-                let size = (customers.count - ci) * 2  // first customers are bigger
-                let count = eventsPerDay * weekly * size / (10 * customers.count)
+            for (ci, customer) in g.customers.enumerated() {
+                let size = (g.customers.count - ci) * 2  // first customers are bigger
+                let count = g.eventsPerDay * weekly * size / (10 * g.customers.count)
                 for _ in 0..<count {
                     n += 1
                     let roll = Int(rng.next() % 1000)
-                    if roll < duplicatePerMille, !sent.isEmpty {
-                        out.append(sent[Int(rng.next() % UInt64(sent.count))])
+                    if roll < g.duplicatePerMille, !sent.isEmpty {
+                        try emit(sent[Int(rng.next() % UInt64(sent.count))])
                         continue
                     }
-                    if roll < duplicatePerMille + invalidPerMille {
-                        out.append(invalidLine(&rng, n: n, customer: customer, day: day))
+                    if roll < g.duplicatePerMille + g.invalidPerMille {
+                        try emit(g.invalidLine(&rng, n: n, customer: customer, day: day))
                         continue
                     }
                     var eventDay = day
-                    if roll < duplicatePerMille + invalidPerMille + backdatedPerMille {
+                    if roll < g.duplicatePerMille + g.invalidPerMille + g.backdatedPerMille {
                         // Backdated by 1–5 days, but never before the workload's first day.
-                        eventDay = max(start, day.adding(days: -Int(1 + rng.next() % 5)))
+                        eventDay = max(g.start, day.adding(days: -Int(1 + rng.next() % 5)))
                     }
-                    let line = eventLine(&rng, id: "\(idPrefix)\(seed)-\(n)", customer: customer, day: eventDay)
-                    out.append(line)
+                    let line = g.eventLine(&rng, id: "\(g.idPrefix)\(g.seed)-\(n)", customer: customer, day: eventDay)
+                    try emit(line)
                     if sent.count < 10_000 { sent.append(line) }
                 }
             }
+            return day
         }
-        return result
     }
 
     private func time(_ rng: inout SplitMix64, _ day: Day) -> String {

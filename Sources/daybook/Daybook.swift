@@ -22,23 +22,28 @@ struct Daybook: ParsableCommand {
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
     /// 2 bad usage or invalid input.
+    ///
+    /// Help (`--help`, `help VERB`) is ArgumentParser's clean exit: the usage text on standard
+    /// output and exit 0. Parse and `validate()` errors get ArgumentParser's message with the usage
+    /// text on standard error and exit 2 (ArgumentParser's own `EX_USAGE` is 64). Errors thrown by
+    /// a verb's `run()` go through `describe(_:)`.
     static func main() {
-        let command: any ParsableCommand
         do {
-            command = try parseAsRoot()
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
-        }
-        do {
-            var command = command
+            var command = try parseAsRoot()
             try command.run()
         } catch {
+            fail(error)
+        }
+    }
+
+    static func fail(_ error: any Error) -> Never {
+        switch exitCode(for: error) {
+        case .success:
+            exit(withError: error)
+        case .validationFailure:
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        default:
             let (code, message) = describe(error)
             FileHandle.standardError.write(Data(("daybook: " + message + "\n").utf8))
             Foundation.exit(code)
@@ -63,69 +68,10 @@ struct UsageError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// `--data` and `--now`, on every verb.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "The store directory (an LMDB environment).")
-    var data: String = "./daybook-data"
-
-    @Option(name: .long, help: "The engine clock, RFC 3339 (default: $DAYBOOK_NOW, else the wall clock).")
-    var now: String?
-
-    func clock() throws -> Timestamp {
-        let text = now ?? ProcessInfo.processInfo.environment["DAYBOOK_NOW"]
-        guard let text else {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int32(now.tv_nsec))
-        }
-        if let day = Day(parsing: text) { return Timestamp(day: day) }
-        do { return try Timestamp(parsing: text) } catch { throw UsageError("--now: \(error)") }
-    }
-
-    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
-    func engine(mustExist: Bool = false) throws -> Engine {
-        if mustExist && !FileManager.default.fileExists(atPath: data + "/data.mdb") {
-            throw UsageError(
-                "no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
-        }
-        return try Engine(path: data)
-    }
-}
-
-/// Output format of report verbs.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, csv, json
-}
-
-struct FormatOption: ParsableArguments {
-    @Option(name: .long, help: "table, csv or json (default: table on a terminal, otherwise csv; json for summaries).")
-    var format: OutputFormat?
-
-    var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
-
-    func resolved(summary: Bool = false) -> OutputFormat {
-        format ?? (isTerminal ? .table : (summary ? .json : .csv))
-    }
-
-    /// Prints a table in the chosen format.
-    func emit(_ table: Table, rawJSON: Set<String> = [], rightAligned: Set<String> = []) {
-        switch resolved() {
-        case .table: print(TableWriter.text(table, rightAligned: rightAligned), terminator: "")
-        case .csv: print(TableWriter.csv(table), terminator: "")
-        case .json: print(TableWriter.jsonArray(table, rawColumns: rawJSON), terminator: "")
-        }
-    }
-}
-
 func readInput(_ path: String) throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw UsageError("cannot read \(path): no such file or not readable")
     }
     return Array(data)
-}
-
-func parseDay(_ text: String, option: String) throws -> Day {
-    guard let day = Day(parsing: text) else { throw UsageError("\(option): \"\(text)\" is not a date YYYY-MM-DD") }
-    return day
 }

@@ -1,8 +1,9 @@
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookStore
 import DaybookWorkload
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the built `daybook` executable, as a user would, and captures what it prints.
@@ -51,22 +52,48 @@ struct CLI {
 
     /// Runs `daybook ARGS --data STORE [--now NOW]` and waits for it.
     @discardableResult
-    func run(_ args: [String], now: String? = nil, stdin: Data? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = CLI.binary
+    func run(_ args: [String], now: String? = nil, stdin: Data? = nil, environment: [String: String]? = nil)
+        throws -> Result
+    {
         var full = args + ["--data", store]
         if let now { full += ["--now", now] }
-        process.arguments = full
+        return try CLI.execute(CLI.binary, full, stdin: stdin, environment: environment)
+    }
+
+    /// Runs `daybook ARGS` exactly as given (no `--data`, no `--now`).
+    @discardableResult
+    static func daybook(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
+        try execute(binary, args, stdin: stdin, environment: environment)
+    }
+
+    /// Runs a program and waits for it. Standard input is written, and standard output and error
+    /// are read, each on its own thread, so a child that fills one pipe while the other is being
+    /// drained (or before it has read all its input) cannot block the test.
+    ///
+    /// `environment`: variables set on top of the test's own environment (nil: inherit it as is).
+    static func execute(
+        _ executable: URL, _ args: [String], stdin: Data? = nil, environment: [String: String]? = nil
+    ) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = args
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a large output cannot block the child.
+        let writer = Background {
+            if let stdin { input.fileHandleForWriting.write(stdin) }
+            try? input.fileHandleForWriting.close()
+            return Data()
+        }
+        let errReader = Background { err.fileHandleForReading.readDataToEndOfFile() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let errData = errReader.wait()
+        _ = writer.wait()
         process.waitUntilExit()
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
@@ -82,5 +109,26 @@ struct CLI {
         let url = file(name)
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
+    }
+}
+
+/// Work on a thread of its own (not a shared pool, which blocking reads could starve), joined by `wait()`.
+final class Background: Sendable {
+    private let result = Mutex<Data?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Data) {
+        let thread = Thread { [self] in
+            let value = work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Blocks until the work has finished; returns what it produced.
+    func wait() -> Data {
+        done.wait()
+        return result.withLock { $0 ?? Data() }
     }
 }

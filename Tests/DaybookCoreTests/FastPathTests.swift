@@ -1,9 +1,11 @@
-import DaybookCore
 import Testing
+
+@testable import DaybookCore
 
 /// The event fast path must agree with the strict parser on every input: whenever it produces an
 /// event, the strict path produces the same one. Checked on hand-picked edge cases and on many
-/// single-byte mutations of valid events.
+/// single-byte mutations of valid events, asserting each time which path decided: the flat ASCII
+/// events must be taken by the fast path, the edge cases must be deferred to the strict parser.
 @Suite("Event parsing fast path")
 struct FastPathTests {
     static let valid = [
@@ -42,6 +44,9 @@ struct FastPathTests {
         }
     }
 
+    /// The fast path alone: the event, or nil when it defers to the strict parser.
+    func fast(_ bytes: [UInt8]) -> UsageEvent? { bytes.withUnsafeBufferPointer(UsageEvent.parseFast) }
+
     func agree(_ bytes: [UInt8]) -> Bool {
         switch (UsageEvent.parse(bytes[...]), strict(bytes)) {
         case (.success(let a), .success(let b)): return a == b
@@ -50,22 +55,23 @@ struct FastPathTests {
         }
     }
 
-    @Test func validEventsTakeTheFastPathAndAgree() throws {
-        for text in Self.valid {
-            let bytes = Array(text.utf8)
-            #expect(agree(bytes), "\(text)")
-            #expect((try? UsageEvent.parse(bytes[...]).get()) != nil, "\(text)")
-        }
+    @Test(arguments: valid) func validEventsTakeTheFastPathAndAgree(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        let event = try #require(fast(bytes), "the fast path deferred on \(text)")
+        #expect(try strict(bytes).get() == event)
+        #expect(agree(bytes))
     }
 
-    @Test func edgeCasesAgree() {
-        for text in Self.edge { #expect(agree(Array(text.utf8)), "\(text)") }
+    @Test(arguments: edge) func edgeCasesDeferToTheStrictParserAndAgree(_ text: String) {
+        let bytes = Array(text.utf8)
+        #expect(fast(bytes) == nil, "the fast path decided \(text)")
+        #expect(agree(bytes), "\(text)")
     }
 
     @Test func mutationsAgree() {
         var rng = SplitMixForTests(seed: 7)
         let alphabet = Array(#"{}[]":,.-+eE0123456789 tfnulrsa\"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
-        var checked = 0
+        var checked = 0, tookFastPath = 0
         for text in Self.valid {
             let base = Array(text.utf8)
             for _ in 0..<3_000 {
@@ -81,9 +87,13 @@ struct FastPathTests {
                 }
                 #expect(agree(bytes), "\(String(decoding: bytes, as: UTF8.self))")
                 checked += 1
+                if fast(bytes) != nil { tookFastPath += 1 }
             }
         }
         #expect(checked == 15_000)
+        // Both paths were exercised: many mutants are still flat ASCII events, many are not.
+        #expect(tookFastPath > 500)
+        #expect(checked - tookFastPath > 5_000)
     }
 }
 

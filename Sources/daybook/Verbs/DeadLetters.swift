@@ -10,7 +10,8 @@ struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "Records that were not accepted, with reason and position.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine(mustExist: true).deadLettersTable()) }
+    func run() throws { output.emit(try store.engine(mustExist: true).deadLettersTable()) }
 }

@@ -11,7 +11,7 @@ import Foundation
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run Daybook end to end on the example catalog and a generated month of usage.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Store directory (default: a new temporary directory).") var dir: String?
     @Option(help: "Random seed of the generated usage.") var seed: UInt64 = 7
 
@@ -29,7 +29,7 @@ struct Demo: ParsableCommand {
         // Act one: a month of usage arrives day by day (one batch per day, clock at the day's end).
         var summary = IngestSummary()
         var count = 0
-        for arrival in generator.arrivals() {
+        for arrival in generator.dailyArrivals() {
             let records = try RecordSplitter.split(Array(arrival.lines.joined(separator: "\n").utf8), source: "demo")
             count += records.count
             summary += try engine.ingest(

@@ -9,19 +9,20 @@ import Foundation
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the breakdown as of a date: invoices, line_items and balances tables (SPEC §5).")
-    @OptionGroup var global: GlobalOptions
-    @Option(help: "Export days strictly before this date.") var asOf: String
+    @OptionGroup var store: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
+    @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
     @Option(help: "Output directory (created if missing).") var out: String
-    @Option(help: "csv or ndjson.") var format: String = "csv"
+    @Option(help: "File format.") var format: ExportFormat = .csv
+
+    func validate() throws { try requireNonEmpty(out, option: "--out") }
 
     func run() throws {
-        guard format == "csv" || format == "ndjson" else { throw UsageError("--format must be csv or ndjson") }
-        let date = try parseDay(asOf, option: "--as-of")
-        let export = try global.engine(mustExist: true).export(asOf: date)
+        let export = try store.engine(mustExist: true).export(asOf: asOf)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for (name, table) in export.files {
-            let text = format == "csv" ? TableWriter.csv(table) : TableWriter.ndjson(table)
-            let path = "\(out)/\(name).\(format)"
+            let text = format == .csv ? TableWriter.csv(table) : TableWriter.ndjson(table)
+            let path = "\(out)/\(name).\(format.rawValue)"
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
                 throw UsageError("cannot write \(path)")
             }
@@ -30,4 +31,9 @@ struct Export: ParsableCommand {
             "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
                 + "\(export.balances.rows.count) balance rows to \(out)")
     }
+}
+
+/// `export --format`: the file format of the snapshot (SPEC §5).
+enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
+    case csv, ndjson
 }

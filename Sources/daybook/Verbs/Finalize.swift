@@ -10,10 +10,12 @@ struct Finalize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Finalize invoices due by the clock, or every invoice whose period ends on or before --through.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Also finalize every invoice whose period end is on or before this date.") var through: String?
+    @Option(
+        help: ArgumentHelp(
+            "Also finalize every invoice whose period end is on or before this date, YYYY-MM-DD.", valueName: "date"))
+    var through: Day?
 
     func run() throws {
-        let through = try through.map { try parseDay($0, option: "--through") }
         let ids = try global.engine().finalize(now: try global.clock(), through: through)
         print(
             "\(ids.count) invoice\(ids.count == 1 ? "" : "s") finalized"

@@ -12,8 +12,14 @@ struct Ingest: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
     @Argument(help: "The input file, or - for standard input.") var file: String
-    @Option(help: "Records per durable write transaction.") var batchSize: Int = 20_000
+    @Option(help: "Records per durable write transaction, 1 to 1000000.") var batchSize: Int = 20_000
     @Flag(help: "Report each committed batch on standard error.") var progress = false
+
+    static let batchSizes = 1...1_000_000
+
+    func validate() throws {
+        try requireRange(batchSize, Self.batchSizes, option: "--batch-size")
+    }
 
     func report(_ batch: IngestBatch, _ summary: IngestSummary) {
         if progress, let last = batch.records.last {

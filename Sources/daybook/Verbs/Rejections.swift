@@ -9,7 +9,8 @@ import Foundation
 struct Rejections: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Metric rejections: accepted events a sum/max metric could not use, with the reason.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine(mustExist: true).metricRejectionsTable()) }
+    func run() throws { output.emit(try store.engine(mustExist: true).metricRejectionsTable()) }
 }

@@ -8,11 +8,12 @@ import Foundation
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Log position and recompute counters.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
 
     func run() throws {
-        let fields = try global.engine(mustExist: true).statsFields()
+        let fields = try store.engine(mustExist: true).statsFields()
         switch output.resolved(summary: true) {
         case .json: print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         case .csv:

@@ -8,7 +8,8 @@ import Foundation
 
 struct Unbilled: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Logged events no contract covers.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try global.engine(mustExist: true).unbilledTable()) }
+    func run() throws { output.emit(try store.engine(mustExist: true).unbilledTable()) }
 }

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// The test helper that runs child processes (`CLI.execute`) must drain standard output and
+/// standard error at the same time and feed standard input alongside: a child that fills one pipe
+/// (64 KiB on Linux) while the helper waits on another would otherwise hang the suite.
+@Suite("CLI test helper: child pipes")
+struct ProcessRunnerTests {
+    static let shell = URL(fileURLWithPath: "/bin/sh")
+    /// 2 MiB of "e\n" lines (and of "o\n"), far more than a pipe buffer holds.
+    static let lines = 1 << 20
+
+    @Test func childFillingStderrBeforeStdout() throws {
+        let r = try CLI.execute(
+            Self.shell, ["-c", "yes e | head -n \(Self.lines) >&2; yes o | head -n \(Self.lines); exit 3"])
+        #expect(r.status == 3)
+        #expect(r.stderr == String(repeating: "e\n", count: Self.lines))
+        #expect(r.stdout == String(repeating: "o\n", count: Self.lines))
+    }
+
+    @Test func childFillingStdoutBeforeStderr() throws {
+        let r = try CLI.execute(
+            Self.shell, ["-c", "yes o | head -n \(Self.lines); yes e | head -n \(Self.lines) >&2"])
+        #expect(r.status == 0)
+        #expect(r.stdout.utf8.count == 2 * Self.lines)
+        #expect(r.stderr.utf8.count == 2 * Self.lines)
+    }
+
+    @Test func childEchoingLargeStdinWhileItIsWritten() throws {
+        // `cat` copies its input to stderr as it reads it: it stops reading once stderr is full,
+        // so the input can only be written completely while stderr is being drained.
+        let input = Data(String(repeating: "i\n", count: Self.lines).utf8)
+        let r = try CLI.execute(Self.shell, ["-c", "cat >&2; echo done"], stdin: input)
+        #expect(r.status == 0)
+        #expect(r.stdout == "done\n")
+        #expect(Data(r.stderr.utf8) == input)
+    }
+
+    @Test func environmentIsAddedToTheInheritedOne() throws {
+        let r = try CLI.execute(
+            Self.shell, ["-c", "printf '%s|%s' \"$DAYBOOK_TEST_VAR\" \"${PATH:+path}\""],
+            environment: ["DAYBOOK_TEST_VAR": "x y"])
+        #expect(r.stdout == "x y|path")
+    }
+}
