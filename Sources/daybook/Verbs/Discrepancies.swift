@@ -14,7 +14,8 @@ struct Discrepancies: ParsableCommand {
             transaction ids. `--invoice ID --causes` lists every late event of one invoice \
             (transaction id, seq, event time, ingest time).
             """)
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: StoreOption
+    @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
     @Option(help: "Only this customer.") var customer: String?
     @Option(help: "Only this invoice (CONTRACT/YYYY-MM-DD).") var invoice: String?
