@@ -382,10 +382,51 @@ final class BackdatedFixture: @unchecked Sendable {
 let benchmarks: @Sendable () -> Void = {
     let large = ProcessInfo.processInfo.environment["DAYBOOK_BENCH_LARGE"] == "1"
 
-    // (a)
+    // (a) the engine's own pipelined path: durable batches, the next one prepared while one is written.
     let workload = IngestWorkload()
+    registerIngestThroughput("ingest-throughput", workload) { engine, _, records in
+        let batches = stride(from: 0, to: records.count, by: IngestWorkload.batchSize).map {
+            Array(records[$0..<min($0 + IngestWorkload.batchSize, records.count)])
+        }
+        return { try engine.ingest(batches: batches, source: "bench", now: IngestWorkload.now) }
+    }
+    // (a') the same records through the path `daybook ingest` takes since issue 7: the file read
+    // by `RecordReader`, batches submitted by `IngestPipeline` to the `Writer` thread (two in flight).
+    registerIngestThroughput("ingest-throughput-writer", workload) { _, path, records in
+        var file: [UInt8] = []
+        for r in records {
+            file += r.bytes
+            file.append(0x0A)
+        }
+        let input = path + "/input.ndjson"
+        FileManager.default.createFile(atPath: input, contents: Data(file))
+        let writer = try Writer(path: path)
+        return {
+            defer { writer.close() }
+            let pipeline = IngestPipeline(source: "bench", now: IngestWorkload.now, batchSize: IngestWorkload.batchSize)
+            return try pipeline.run(try RecordReader(path: input), into: writer).summary
+        }
+    }
+
+    // (b)
+    let sizes = large ? [(1_000_000, "1M"), (10_000_000, "10M")] : [(1_000_000, "1M"), (2_000_000, "2M")]
+    for (size, label) in sizes {
+        register(BackdatedFixture(name: "backdated-apply-\(label)", historySize: size))
+    }
+    // (d) issue 4: drift detection for backdated events into a year of finalized history.
+    register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
+    // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
+    registerReadVerbs()
+}
+
+/// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example
+/// catalog applied (engine, path) and the records, and returns the ingest to time.
+func registerIngestThroughput(
+    _ name: String, _ workload: IngestWorkload,
+    prepare: @escaping @Sendable (Engine, String, [IngestRecord]) throws -> () throws -> IngestSummary
+) {
     Benchmark(
-        "ingest-throughput",
+        name,
         configuration: .init(
             metrics: standardMetrics + [DaybookMetric.eventsPerSecond],
             warmupIterations: 1,
@@ -402,14 +443,11 @@ let benchmarks: @Sendable () -> Void = {
         do {
             let engine = try Engine(path: path)  // durable commits
             try engine.applyCatalog(ExampleCatalog.bytes, now: Timestamp(day: day(2026, 1, 1)))
+            let ingest = try prepare(engine, path, records)
             let clock = ContinuousClock()
             benchmark.startMeasurement()
             let began = clock.now
-            // The path `daybook ingest` takes: durable batches, the next one prepared while one is written.
-            let batches = stride(from: 0, to: records.count, by: IngestWorkload.batchSize).map {
-                Array(records[$0..<min($0 + IngestWorkload.batchSize, records.count)])
-            }
-            summary = try engine.ingest(batches: batches, source: "bench", now: IngestWorkload.now)
+            summary = try ingest()
             let elapsed = clock.now - began
             benchmark.stopMeasurement()
             seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -417,65 +455,9 @@ let benchmarks: @Sendable () -> Void = {
         let rate = Double(records.count) / seconds
         benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
         report(
-            "ingest-throughput: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
+            "\(name): \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
                 + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
     }
-
-    // (a') the same records through the path `daybook ingest` takes since issue 7: the file read
-    // by `RecordReader`, batches submitted by `IngestPipeline` to the `Writer` thread (two in flight).
-    Benchmark(
-        "ingest-throughput-writer",
-        configuration: .init(
-            metrics: standardMetrics + [DaybookMetric.eventsPerSecond],
-            warmupIterations: 1,
-            maxDuration: .seconds(60),
-            maxIterations: 5,
-            setup: { workload.prepare() }
-        )
-    ) { benchmark in
-        let records = workload.records
-        let path = try makeTemporaryDirectory("ingest-writer")
-        defer { removeDirectory(path) }
-        var file: [UInt8] = []
-        for r in records {
-            file += r.bytes
-            file.append(0x0A)
-        }
-        let input = path + "-input.ndjson"
-        FileManager.default.createFile(atPath: input, contents: Data(file))
-        defer { try? FileManager.default.removeItem(atPath: input) }
-        var summary = IngestSummary()
-        let seconds: Double
-        do {
-            let engine = try Engine(path: path)  // durable commits
-            try engine.applyCatalog(ExampleCatalog.bytes, now: Timestamp(day: day(2026, 1, 1)))
-            let writer = try Writer(path: path)
-            defer { writer.close() }
-            let clock = ContinuousClock()
-            benchmark.startMeasurement()
-            let began = clock.now
-            let pipeline = IngestPipeline(source: "bench", now: IngestWorkload.now, batchSize: IngestWorkload.batchSize)
-            summary = try pipeline.run(try RecordReader(path: input), into: writer).summary
-            let elapsed = clock.now - began
-            benchmark.stopMeasurement()
-            seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
-        let rate = Double(records.count) / seconds
-        benchmark.measurement(DaybookMetric.eventsPerSecond, Int(rate.rounded()))
-        report(
-            "ingest-throughput-writer: \(records.count) records in \(String(format: "%.1f", seconds * 1000)) ms = "
-                + "\(formatRate(rate)) events/s (\(summary.json)); \(Resident.now())")
-    }
-
-    // (b)
-    let sizes = large ? [(1_000_000, "1M"), (10_000_000, "10M")] : [(1_000_000, "1M"), (2_000_000, "2M")]
-    for (size, label) in sizes {
-        register(BackdatedFixture(name: "backdated-apply-\(label)", historySize: size))
-    }
-    // (d) issue 4: drift detection for backdated events into a year of finalized history.
-    register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
-    // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
-    registerReadVerbs()
 }
 
 /// Registers a benchmark that applies 20,000 backdated events per iteration onto a fixture's history.
