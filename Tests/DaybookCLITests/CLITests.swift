@@ -335,11 +335,11 @@ struct CLIUsageTests {
     }
 
     /// What each verb reads: its help lists `--data` only if it opens the store and `--now` only if
-    /// it reads the clock (`discrepancies` keeps both for now).
+    /// it reads the clock.
     @Test(arguments: [
         (["catalog", "apply"], true, true), (["ingest"], true, true), (["finalize"], true, true),
         (["invoices"], true, true), (["invoice", "show"], true, true), (["breakdown"], true, true),
-        (["discrepancies"], true, true),
+        (["discrepancies"], true, false),
         (["export"], true, false), (["unbilled"], true, false), (["dead-letters"], true, false),
         (["rejections"], true, false), (["stats"], true, false), (["replay"], true, false),
         (["replay", "verify"], true, false), (["generate"], false, false), (["demo"], false, false),
