@@ -249,7 +249,7 @@ struct ScenarioTests {
         #expect(try h.rows("kd/2026-10-01", "tok")["2026-10-03"]?[2] == "7.00")  // 7 × 1, unchanged
         #expect(try h.rows("kl/2026-10-01", "tok")["2026-10-05"]?[2] == "3.00")  // 3 × 1, now billed
         #expect(try h.engine.unbilledTable().rows.isEmpty)
-        #expect(try h.engine.verify(scratchDirectory: h.store.path + "-verify").isEmpty)
+        #expect(try h.engine.verify().isEmpty)
     }
 }
 

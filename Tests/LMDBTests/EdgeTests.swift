@@ -218,4 +218,29 @@ private final class Reader: Sendable {
             #expect(try env.entryCount(db) == 2000)
         }
     }
+
+    /// `replay --verify` writes its scratch store inside a read of the live store, on one thread:
+    /// a read open on one environment neither blocks nor refuses the growth of another's map (the
+    /// readers a resize waits for are counted per environment), so the write grows and commits.
+    @Test func aReadOnOneEnvironmentDoesNotKeepAnotherFromGrowing() throws {
+        try withEnvironment(options: .init(mapSize: smallMap, growthTimeout: .milliseconds(200))) {
+            live, liveDB throws in
+            try live.write { try $0.put(bytes("before"), bytes("kept"), in: liveDB) }
+            try withEnvironment(options: .init(mapSize: smallMap, growthTimeout: .milliseconds(200))) {
+                scratch, db throws in
+                var attempts = 0
+                try live.read { txn in
+                    #expect(try txn.get(bytes("before"), in: liveDB) == bytes("kept"))
+                    try scratch.write { stxn in
+                        attempts += 1
+                        try bigWrite(stxn, db)
+                    }
+                    #expect(try txn.get(bytes("before"), in: liveDB) == bytes("kept"), "the read is still open")
+                }
+                #expect(attempts > 1, "the write ran out of map space and grew")
+                #expect(try scratch.info().mapSize > smallMap)
+                #expect(try scratch.entryCount(db) == 2000)
+            }
+        }
+    }
 }

@@ -37,9 +37,9 @@ struct Replay: ParsableCommand {
 
         static func verify(_ store: StoreOption) throws {
             let engine = try store.engine(mustExist: true)
-            let scratch = try ScratchDirectory(prefix: "daybook-verify-")
-            defer { scratch.remove() }
-            let mismatches = try engine.verify(scratchDirectory: scratch.path)
+            // The engine makes its scratch store in a private mkdtemp directory and removes it on
+            // every return and error.
+            let mismatches = try engine.verify()
             for m in mismatches { print(m) }
             if mismatches.isEmpty {
                 print("verified: the materialized breakdown equals a rebuild from the log")
