@@ -68,6 +68,67 @@ struct ReplayVerifyTests {
         #expect(failed == [], "\(failed.count) of \(runs) runs reported mismatches")
     }
 
+    /// A breakdown that really differs from its log (one day's period-to-date quantity of one line
+    /// item changed behind the engine's back): exit 1, that one mismatch on standard output
+    /// naming invoice, line item and day, and on standard error a summary that says what to do —
+    /// not just "failed". The scratch directory is gone afterwards.
+    @Test func replayVerifyPrintsEachMismatchAndASummarySayingWhatToDo() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let now = "2026-10-06"
+        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: "2026-10-01").status == 0)
+        let usage = try cli.run(["generate", "--days", "5", "--events-per-day", "20"]).stdout
+        try #require(try cli.run(["ingest", "-"], now: now, stdin: Data(usage.utf8)).status == 0)
+        try #require(try cli.run(["replay", "--verify"]).status == 0)
+
+        // Change Q of the first line item with usage on its first such day, in place.
+        var changed: (invoice: String, lineItem: String, day: Day, stored: FixedDecimal)?
+        do {
+            let store = try Store(path: cli.store)
+            try store.env.write { txn in
+                var target: ([UInt8], InvoiceState, Int, Int)?
+                try txn.scan(in: store.invoices) { key, value in
+                    let state = try InvoiceState(decoding: value)
+                    for (i, item) in state.lineItems.enumerated() {
+                        if let k = item.cumQuantity.firstIndex(where: { $0 != .zero }) {
+                            target = (key, state, i, k)
+                            return false
+                        }
+                    }
+                    return true
+                }
+                guard let (key, found, i, k) = target else { return }
+                var state = found
+                let stored = state.lineItems[i].cumQuantity[k]
+                state.lineItems[i].cumQuantity[k] = stored + FixedDecimal(1)
+                try txn.put(key, state.encoded(), in: store.invoices)
+                changed = (
+                    "\(state.contractID)/\(state.period.start)", state.lineItems[i].id,
+                    state.period.start.adding(days: k), stored
+                )
+            }
+        }
+        let edit = try #require(changed, "the store has a line item with usage")
+
+        let tmp = cli.file("tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let r = try cli.run(["replay", "--verify"], environment: ["TMPDIR": tmp.path])
+        #expect(r.status == 1)
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "\(r.stdout)")
+        #expect(
+            lines.first?.hasPrefix("\(edit.invoice) \(edit.lineItem) \(edit.day): materialized Q=") == true,
+            "\(r.stdout)")
+        #expect(lines.first?.contains("rebuilt Q=\(edit.stored) ") == true, "\(r.stdout)")
+        #expect(
+            r.stderr.hasPrefix("daybook: 1 mismatch: the materialized breakdown differs from a rebuild from the log"),
+            "\(r.stderr)")
+        #expect(r.stderr.contains("The log is intact and is the source of truth"), "\(r.stderr)")
+        #expect(r.stderr.contains("report the mismatches as a Daybook bug"), "\(r.stderr)")
+        #expect(!r.stderr.contains("daybook: failed"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == [], "scratch directory removed")
+    }
+
     /// Verify throws half-way (a log record that no longer decodes): exit 1 with the store error,
     /// and its scratch directory is removed on that path too.
     @Test func replayVerifyRemovesItsScratchDirectoryWhenItThrows() throws {

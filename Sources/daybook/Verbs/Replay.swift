@@ -41,12 +41,23 @@ struct Replay: ParsableCommand {
             // every return and error.
             let mismatches = try engine.verify()
             for m in mismatches { print(m) }
-            if mismatches.isEmpty {
-                print("verified: the materialized breakdown equals a rebuild from the log")
-            } else {
-                print("\(mismatches.count) mismatches")
-                throw ExitCode(1)
+            guard mismatches.isEmpty else {
+                fflush(nil)  // all streams: the list comes before the summary, also when both go to one file
+                throw VerifyFailed(count: mismatches.count)
             }
+            print("verified: the materialized breakdown equals a rebuild from the log")
         }
+    }
+}
+
+/// `replay verify` found mismatches: exit 1 (SPEC §6), with a summary saying what to do.
+struct VerifyFailed: Error, CustomStringConvertible {
+    var count: Int
+    var description: String {
+        "\(count) \(count == 1 ? "mismatch" : "mismatches"): the materialized breakdown differs from a rebuild "
+            + "from the log (each listed above: invoice, line item, day, materialized vs rebuilt values). "
+            + "The log is intact and is the source of truth (the rebuilt values are the right ones): keep this "
+            + "store as it is for diagnosis and report the mismatches as a Daybook bug; do not finalize or "
+            + "export from it until that is resolved"
     }
 }
