@@ -77,7 +77,7 @@ struct ServiceTests {
         holder.standardInput = holderIn
         holder.standardError = FileHandle.nullDevice
         try holder.run()
-        defer { if holder.isRunning { holder.terminate() } }
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }  // SIGTERM may be blocked in test children
         let lines = LineCounter(holderOut.fileHandleForReading)
         try #require(waitUntil { lines.lines.withLock { $0.contains("holding") } }, "the probe holds the write")
 
@@ -119,7 +119,7 @@ struct ServiceTests {
         a.standardError = err
         a.standardOutput = Pipe()
         try a.run()
-        defer { if a.isRunning { a.terminate() } }
+        defer { if a.isRunning { kill(a.processIdentifier, SIGKILL) } }
         let progress = LineCounter(err.fileHandleForReading)
         // B starts once A has committed a few batches.
         #expect(waitUntil { progress.count >= 5 })
@@ -192,7 +192,7 @@ extension CLI {
             outDone.signal()
         }.start()
         guard outDone.wait(timeout: .now() + .seconds(timeout)) == .success else {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             return nil
         }
         errDone.wait()

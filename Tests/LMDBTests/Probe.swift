@@ -96,7 +96,7 @@ final class Probe {
     /// Ends the probe if it still runs and waits (bounded) for it.
     func stop() {
         closeInput()
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }  // SIGTERM may be blocked in test children
         _ = exited.wait(seconds: 30)
     }
 }
