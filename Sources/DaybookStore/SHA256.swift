@@ -49,7 +49,9 @@ package struct SHA256 {
         var tail: [UInt8] = [0x80]
         let padding = (64 + 56 - (pending.count + 1) % 64) % 64
         tail += [UInt8](repeating: 0, count: padding)
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+        }
         let total = length
         update(tail)
         length = total

@@ -33,7 +33,8 @@ struct DeadLetterOutputTests {
         lines.insert(big, at: 2_500)  // an unterminated string: malformed
         let ingest = try Self.store(cli, lines: lines)
         #expect(
-            ingest.stdout == "{\"accepted\": 0, \"duplicates\": 0, \"dead_lettered\": 5001, \"metric_rejections\": 0}\n",
+            ingest.stdout
+                == "{\"accepted\": 0, \"duplicates\": 0, \"dead_lettered\": 5001, \"metric_rejections\": 0}\n",
             "\(ingest.stderr)")
 
         let csv = try cli.run(["dead-letters", "--format", "csv"])
@@ -63,7 +64,9 @@ struct DeadLetterOutputTests {
         let control = Data("{\"transaction_id\": \"b\u{1B}[31m\", \"x\": 2}".utf8)
         let ingest = try Self.store(cli, lines: [invalid, control])
         #expect(ingest.stdout.contains("\"dead_lettered\": 2"), "\(ingest.stderr)")
-        let shown = ["{\"transaction_id\": \"a\\xFF\\xFE\", \"x\": 1}", "{\"transaction_id\": \"b\u{1B}[31m\", \"x\": 2}"]
+        let shown = [
+            "{\"transaction_id\": \"a\\xFF\\xFE\", \"x\": 1}", "{\"transaction_id\": \"b\u{1B}[31m\", \"x\": 2}",
+        ]
 
         let csv = try cli.run(["dead-letters", "--format", "csv"])
         let records = Self.parseCSV(csv.stdout)
@@ -78,7 +81,8 @@ struct DeadLetterOutputTests {
         let objects = try #require(
             try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(objects.map { $0["raw"] as? String } == shown)
-        #expect(objects.map { ($0["raw_base64"] as? String).flatMap { Data(base64Encoded: $0) } } == [invalid, control])
+        #expect(
+            objects.map { ($0["raw_base64"] as? String).flatMap { Data(base64Encoded: $0) } } == [invalid, control])
 
         let table = try cli.run(["dead-letters", "--format", "table"])
         #expect(!table.stdout.utf8.contains(0x1B))

@@ -23,7 +23,8 @@ struct DeadLetterRepeatTests {
     }
 
     @Test func ingestingAFileWithTenBadLinesFiftyTimesLeavesTenDeadLetters() throws {
-        let h = try ScenarioTests.Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        let h = try ScenarioTests.Harness(
+            ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
         for attempt in 1...50 {
             let summary = try h.engine.ingest(Self.file(), source: "file:events.ndjson", now: Self.now)
             // Every record still ends as exactly one outcome: the bad ones as dead-lettered.
@@ -40,7 +41,8 @@ struct DeadLetterRepeatTests {
     }
 
     @Test func theSameBytesAtAnotherPositionOrFromAnotherSourceAreSeparateLetters() throws {
-        let h = try ScenarioTests.Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        let h = try ScenarioTests.Harness(
+            ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
         let bad = Array("{\"transaction_id\": \"x\"}".utf8)
         let other = Array("{\"transaction_id\": \"y\"}".utf8)
         func ingest(_ records: [(bytes: [UInt8], position: String)], source: String) throws {
@@ -56,17 +58,19 @@ struct DeadLetterRepeatTests {
         // A repeat inside one batch is found too.
         try ingest([(bad, "line 9"), (bad, "line 9")], source: "file:c")  // one
         let letters = try h.engine.deadLetters()
-        #expect(letters.map { "\($0.source) \($0.position) \(String(decoding: $0.raw, as: UTF8.self))" } == [
-            "file:a line 1 {\"transaction_id\": \"x\"}", "file:a line 2 {\"transaction_id\": \"x\"}",
-            "file:b line 1 {\"transaction_id\": \"x\"}", "file:a line 1 {\"transaction_id\": \"y\"}",
-            "file:c line 9 {\"transaction_id\": \"x\"}",
-        ])
+        #expect(
+            letters.map { "\($0.source) \($0.position) \(String(decoding: $0.raw, as: UTF8.self))" } == [
+                "file:a line 1 {\"transaction_id\": \"x\"}", "file:a line 2 {\"transaction_id\": \"x\"}",
+                "file:b line 1 {\"transaction_id\": \"x\"}", "file:a line 1 {\"transaction_id\": \"y\"}",
+                "file:c line 9 {\"transaction_id\": \"x\"}",
+            ])
     }
 
     /// A record of 200 kB: its digest is the key, so the index never holds a key over LMDB's 511
     /// bytes; the comparison on a digest match is over the full bytes.
     @Test func aLargeRecordIsRecordedOnce() throws {
-        let h = try ScenarioTests.Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        let h = try ScenarioTests.Harness(
+            ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
         var big = Array("{\"transaction_id\": \"".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
         for _ in 0..<2 {
             _ = try h.engine.ingest([IngestRecord(bytes: big, position: "line 1")], source: "file:big", now: Self.now)
@@ -81,7 +85,8 @@ struct DeadLetterRepeatTests {
     /// A store written before `dead_letter_keys` existed has letters the index does not know: its
     /// next dead letter indexes them first, so a resumed ingest still repeats none of them.
     @Test func lettersStoredBeforeTheIndexExistedAreNotRepeated() throws {
-        let h = try ScenarioTests.Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        let h = try ScenarioTests.Harness(
+            ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
         _ = try h.engine.ingest(Self.file(), source: "file:events.ndjson", now: Self.now)
         // The same environment the engine has open (one per path per process): empty the index.
         let env = try Environment.open(path: h.store.path)

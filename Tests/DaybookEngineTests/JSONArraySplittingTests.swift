@@ -88,7 +88,10 @@ struct JSONArraySplittingTests {
         // `[{valid}}`: the second `}` closes nothing and no `]` closes the array.
         ("[{\"a\": 1}}", "t.json: line 1: the JSON array is not closed with ']'"),
         ("[{\"a\": 1},\n{\"b\": 2}", "t.json: line 2: the JSON array is not closed with ']'"),
-        ("[{\"a\": 1}, {\"b\": \"x}]", "t.json: line 1: the JSON array is not closed with ']' (a string opened on line 1 never ends)"),
+        (
+            "[{\"a\": 1}, {\"b\": \"x}]",
+            "t.json: line 1: the JSON array is not closed with ']' (a string opened on line 1 never ends)"
+        ),
         ("[{\"a\": 1}]\nmore", "t.json: line 1: unexpected text after the closing ']' of the array"),
         ("[{\"a\": 1}] ]x", "t.json: line 1: unexpected text after the closing ']' of the array"),
         ("[{\"a\": 1},, {\"b\": 2}]", "t.json: line 1: empty array element"),

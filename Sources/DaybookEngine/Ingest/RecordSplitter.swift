@@ -129,7 +129,9 @@ public enum RecordSplitter {
         if inString {
             throw InputError(
                 source: source,
-                message: "line \(lastLine): the JSON array is not closed with ']' (a string opened on line \(stringLine) never ends)")
+                message:
+                    "line \(lastLine): the JSON array is not closed with ']' (a string opened on line \(stringLine) never ends)"
+            )
         }
         if let strayCloseLine {
             throw InputError(

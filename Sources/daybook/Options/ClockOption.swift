@@ -52,6 +52,8 @@ struct IgnoredClockOption: ParsableArguments {
     /// A bad `$DAYBOOK_NOW` is bad usage here too: the clock a person meant to set is wrong, and
     /// the verb that would read it next should not be the first to say so.
     func validate() throws {
-        if now == nil, case .failure(let error) = ClockOption.environmentClock() { throw ValidationError(error.message) }
+        if now == nil, case .failure(let error) = ClockOption.environmentClock() {
+            throw ValidationError(error.message)
+        }
     }
 }
