@@ -57,22 +57,46 @@ public enum TableWriter {
         return out + (table.rows.isEmpty ? "]\n" : "\n]\n")
     }
 
-    /// An aligned plain-text table for people.
-    public static func text(_ table: Table, rightAligned: Set<String> = []) -> String {
+    /// The widest a cell of the text table is shown, in characters, unless `maxWidths` says
+    /// otherwise: wide enough for any id (at most 128 bytes) and line-item id.
+    public static let maxCellWidth = 200
+
+    /// An aligned plain-text table for people. Each cell is shown in its display form
+    /// (``CellText/display(_:maxWidth:)``: control characters escaped, cut with "…" past
+    /// `maxWidths[column]`, else ``maxCellWidth``), and column widths are those of what is shown,
+    /// so one huge cell costs its own row only.
+    ///
+    /// - Complexity: O(rows × columns × width shown), whatever the length of the cells.
+    public static func text(
+        _ table: Table, rightAligned: Set<String> = [], maxWidths: [String: Int] = [:]
+    ) -> String {
+        let limits = table.columns.map { maxWidths[$0] ?? maxCellWidth }
         var widths = table.columns.map { $0.count }
-        for row in table.rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            var s = ""
-            for (i, cell) in cells.enumerated() {
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
-                let right = rightAligned.contains(table.columns[i])
-                s += (i > 0 ? "  " : "") + (right ? pad + cell : cell + (i == cells.count - 1 ? "" : pad))
+        let shown = table.rows.map { row in
+            row.enumerated().map { i, cell in
+                let cell = CellText.display(cell, maxWidth: limits[i])
+                widths[i] = max(widths[i], cell.width)
+                return cell
             }
-            return s + "\n"
         }
-        var out = line(table.columns)
-        out += line(widths.map { String(repeating: "-", count: $0) })
-        for row in table.rows { out += line(row) }
+        let right = table.columns.map { rightAligned.contains($0) }
+        var out = ""
+        func line(_ cells: [(text: String, width: Int)]) {
+            for (i, cell) in cells.enumerated() {
+                let pad = String(repeating: " ", count: widths[i] - cell.width)
+                if i > 0 { out += "  " }
+                if right[i] {
+                    out += pad + cell.text
+                } else {
+                    out += cell.text
+                    if i < cells.count - 1 { out += pad }
+                }
+            }
+            out += "\n"
+        }
+        line(table.columns.map { ($0, $0.count) })
+        line(widths.map { (String(repeating: "-", count: $0), $0) })
+        for row in shown { line(row) }
         return out
     }
 }

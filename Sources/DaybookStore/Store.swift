@@ -18,6 +18,9 @@ package struct Store: Sendable {
     package let byCustomer: Database
     /// `n` (u64) → ``DeadLetter``.
     package let deadLetters: Database
+    /// `SHA-256 of (source, position, raw), n` → empty: finds the dead letters that may be the
+    /// same record again (``Keys/deadLetterDigest(source:position:raw:)``).
+    package let deadLetterKeys: Database
     /// `seq, metric id` → reason: metric rejections.
     package let rejections: Database
     /// `version` (u32) → ``CatalogVersion``.
@@ -46,6 +49,7 @@ package struct Store: Sendable {
     static let names = [
         "meta", "log", "transactions", "by_customer", "dead_letters", "rejections", "catalogs", "invoices",
         "distinct", "open_invoices", "snapshots", "checkpoints", "causes", "drift", "drift_history",
+        "dead_letter_keys",
     ]
 
     /// Opens the store at `path`. An existing store's databases are opened in one read
@@ -57,6 +61,7 @@ package struct Store: Sendable {
         (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
         (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
+        deadLetterKeys = dbs[15]
     }
 }
 
@@ -171,6 +176,26 @@ package enum Keys {
     package static func lateEventsPrefix(invoice: [UInt8]) -> [UInt8] {
         var k = invoice
         k.append(1)
+        return k
+    }
+
+    /// The digest that identifies a dead-lettered record: SHA-256 of `u32 length + source,
+    /// u32 length + position, raw bytes`. Fixed size whatever the record's length.
+    package static func deadLetterDigest(source: String, position: String, raw: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        var head: [UInt8] = []
+        appendString(source, to: &head)
+        appendString(position, to: &head)
+        h.update(head)
+        h.update(raw)
+        return h.finish()
+    }
+
+    /// `dead_letter_keys`: a digest and the number of a dead letter that has it (letters whose
+    /// digests collide are told apart by their number).
+    package static func deadLetterKey(digest: [UInt8], number: UInt64) -> [UInt8] {
+        var k = digest
+        k.appendBigEndian(number)
         return k
     }
 

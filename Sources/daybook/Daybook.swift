@@ -57,7 +57,10 @@ struct Daybook: ParsableCommand {
         case let e as UsageError: return (2, e.message)
         case let e as EngineError: return (2, e.message)
         case let e as ExitCode: return (e.rawValue, "failed")
-        default: return (1, "\(error)")
+        default:
+            // Foundation's file errors: the path and the cause, exit 2 when the path is the problem.
+            if let problem = FileProblem(error) { return (problem.exitCode, problem.description) }
+            return (1, "\(error)")
         }
     }
 }
@@ -68,8 +71,9 @@ struct UsageError: Error {
     init(_ message: String) { self.message = message }
 }
 
-func readInput(_ path: String) throws -> [UInt8] {
+func readInput(_ path: String, holding what: String = "a catalog file") throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    try InputFile.require(path, holding: what)
     guard let data = FileManager.default.contents(atPath: path) else {
         throw UsageError("cannot read \(path): no such file or not readable")
     }

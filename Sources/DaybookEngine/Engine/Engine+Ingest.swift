@@ -150,16 +150,55 @@ extension Engine {
         return summary
     }
 
+    /// Stores a dead letter for `record`, unless one from the same source, at the same position,
+    /// with the same bytes is stored already (a resumed or repeated ingest of the same input):
+    /// such a record is the same record again, and its first letter stands. Either way the
+    /// record's outcome is dead-lettered (the caller counts it).
+    ///
+    /// `dead_letter_keys` is searched by the digest of (source, position, raw); each letter found
+    /// under it is compared in full, so a digest collision never drops a letter.
+    ///
+    /// - Returns: whether a new letter was stored.
+    @discardableResult
     func deadLetter(
         _ record: IngestRecord, _ invalid: InvalidEvent, source: String, now: Timestamp,
         _ state: inout EngineState, _ txn: borrowing Transaction
-    ) throws {
+    ) throws -> Bool {
+        let store = self.store
+        if state.lastDeadLetter > 0, try txn.count(in: store.deadLetterKeys) == 0 {
+            try indexDeadLetters(txn)  // a store written before the index existed
+        }
+        let digest = Keys.deadLetterDigest(source: source, position: record.position, raw: record.bytes)
+        var repeated = false
+        try txn.scan(in: store.deadLetterKeys, prefix: digest) { key, _ in
+            let number = Keys.readSeq(key, at: digest.count)
+            guard let bytes = try txn.get(Keys.seq(number), in: store.deadLetters) else { return true }
+            let stored = try DeadLetter(number: number, decoding: bytes)
+            repeated = stored.source == source && stored.position == record.position && stored.raw == record.bytes
+            return !repeated
+        }
+        if repeated { return false }
         state.lastDeadLetter += 1
         let letter = DeadLetter(
             number: state.lastDeadLetter, reason: invalid.reason, field: invalid.field,
             message: invalid.message, source: source, position: record.position,
             ingestTime: now, raw: record.bytes)
         try txn.put(Keys.seq(state.lastDeadLetter), letter.encoded(), in: store.deadLetters, flags: .append)
+        try txn.put(Keys.deadLetterKey(digest: digest, number: state.lastDeadLetter), [], in: store.deadLetterKeys)
+        return true
+    }
+
+    /// Adds every stored dead letter to `dead_letter_keys` (once, for a store from before it).
+    private func indexDeadLetters(_ txn: borrowing Transaction) throws {
+        let store = self.store
+        var keys: [[UInt8]] = []
+        try txn.scan(in: store.deadLetters) { key, value in
+            let letter = try DeadLetter(number: Keys.readSeq(key), decoding: value)
+            let digest = Keys.deadLetterDigest(source: letter.source, position: letter.position, raw: letter.raw)
+            keys.append(Keys.deadLetterKey(digest: digest, number: letter.number))
+            return true
+        }
+        for key in keys { try txn.put(key, [], in: store.deadLetterKeys) }
     }
 
     /// The stored checkpoint of a source (byte offset, stream sequence), if any.

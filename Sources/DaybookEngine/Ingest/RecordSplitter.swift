@@ -39,22 +39,42 @@ public enum RecordSplitter {
         return records
     }
 
-    /// Elements of a top-level JSON array, found by tracking strings and nesting only; each
-    /// element's bytes are validated later as a record of its own.
+    /// Elements of a top-level JSON array, found by tracking strings, escapes and a stack of the
+    /// brackets open inside the current element; each element's bytes are validated later as a
+    /// record of its own.
+    ///
+    /// The array runs from its first `[` to the last `]` of the input (outside strings); elements
+    /// are separated by the commas outside strings and outside any bracket the element opened.
+    /// A closer that does not match the element's innermost open bracket, or that closes nothing
+    /// (a `}`, or a `]` other than the last), makes its element invalid: nothing is open after it,
+    /// so the element runs to the next comma and the elements after it are split as usual. Such
+    /// an element never parses as JSON, so it is dead-lettered at its position, and a garble costs
+    /// only the element it is in. The last `]` closes the array even inside an element, which is
+    /// then invalid (it is missing its closers).
+    ///
+    /// - Throws: ``InputError`` naming the line when the input is not an array as a whole: no `]`
+    ///   at the end (or a string that never ends), text after the closing `]`, an empty element
+    ///   (`,,`) or a trailing `,`.
+    /// - Complexity: O(n) in the input's length.
     static func splitArray(_ bytes: [UInt8], from open: Int, source: String) throws(InputError) -> [IngestRecord] {
+        let (openBracket, closeBracket) = (UInt8(ascii: "["), UInt8(ascii: "]"))
+        let (openBrace, closeBrace) = (UInt8(ascii: "{"), UInt8(ascii: "}"))
+        // The last non-space byte: the array's closing `]` when it is one (outside a string).
+        let last = bytes.lastIndex { !isSpace($0) } ?? open
         var records: [IngestRecord] = []
-        var depth = 0
+        var nesting: [UInt8] = []  // the brackets the current element opened and has not closed
         var inString = false
         var escaped = false
+        var stringLine = 0
         var elementStart: Int?
+        var elementLine = 0
+        var strayCloseLine: Int?  // the first top-level `]` that is not the last: text after the array
         var line = 1
-        var elementLine = 1
+        for i in bytes.indices[..<open] where bytes[i] == 0x0A { line += 1 }
         var index = 0
-        var closed = false
-        for i in bytes.indices {
+        for i in (open + 1)..<bytes.count {
             let b = bytes[i]
             if b == 0x0A { line += 1 }
-            if i < open { continue }
             if inString {
                 if escaped {
                     escaped = false
@@ -65,48 +85,59 @@ public enum RecordSplitter {
                 }
                 continue
             }
-            if closed {
-                if !isSpace(b) {
-                    throw InputError(
-                        source: source, message: "line \(line): unexpected text after the closing ']' of the array")
+            if isSpace(b) { continue }
+            if i == last && b == closeBracket {
+                // The closing `]`: it ends the last element (invalid if it left a bracket open).
+                if let s = elementStart {
+                    index += 1
+                    records.append(element(bytes[s..<i], index: index, line: elementLine))
+                } else if index > 0 {
+                    throw InputError(source: source, message: "line \(line): trailing ',' before ']'")
                 }
+                return records
+            }
+            if b == 0x2C && nesting.isEmpty {
+                guard let s = elementStart else {
+                    throw InputError(source: source, message: "line \(line): empty array element")
+                }
+                index += 1
+                records.append(element(bytes[s..<i], index: index, line: elementLine))
+                elementStart = nil
                 continue
             }
+            if elementStart == nil { (elementStart, elementLine) = (i, line) }
             switch b {
             case 0x22:
                 inString = true
-                if elementStart == nil { elementStart = i; elementLine = line }
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                if i == open { depth = 1; continue }
-                if elementStart == nil && depth == 1 { elementStart = i; elementLine = line }
-                depth += 1
-            case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth -= 1
-                if depth == 0 {
-                    if let s = elementStart {
-                        index += 1
-                        records.append(element(bytes[s..<i], index: index, line: elementLine))
-                    } else if !records.isEmpty {
-                        throw InputError(source: source, message: "line \(line): trailing ',' before ']'")
-                    }
-                    elementStart = nil
-                    closed = true
-                }
-            case UInt8(ascii: ","):
-                if depth == 1 {
-                    guard let s = elementStart else {
-                        throw InputError(source: source, message: "line \(line): empty array element")
-                    }
-                    index += 1
-                    records.append(element(bytes[s..<i], index: index, line: elementLine))
-                    elementStart = nil
+                stringLine = line
+            case openBracket, openBrace:
+                nesting.append(b)
+            case closeBracket, closeBrace:
+                if let top = nesting.last, top == (b == closeBracket ? openBracket : openBrace) {
+                    nesting.removeLast()
+                } else {
+                    // Mismatched, or closing nothing: the element is invalid from here; with
+                    // nothing open, it ends at the next comma.
+                    if nesting.isEmpty && b == closeBracket && strayCloseLine == nil { strayCloseLine = line }
+                    nesting.removeAll()
                 }
             default:
-                if !isSpace(b) && elementStart == nil && depth == 1 { elementStart = i; elementLine = line }
+                break
             }
         }
-        if !closed { throw InputError(source: source, message: "the JSON array is not closed with ']'") }
-        return records
+        let lastLine = bytes[...last].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        if inString {
+            throw InputError(
+                source: source,
+                message:
+                    "line \(lastLine): the JSON array is not closed with ']' (a string opened on line \(stringLine) never ends)"
+            )
+        }
+        if let strayCloseLine {
+            throw InputError(
+                source: source, message: "line \(strayCloseLine): unexpected text after the closing ']' of the array")
+        }
+        throw InputError(source: source, message: "line \(lastLine): the JSON array is not closed with ']'")
     }
 
     private static func element(_ slice: ArraySlice<UInt8>, index: Int, line: Int) -> IngestRecord {

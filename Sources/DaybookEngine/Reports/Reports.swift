@@ -130,16 +130,23 @@ extension Engine {
         }
     }
 
+    /// Every dead letter as a table, oldest first. `raw` is the record as text (valid UTF-8 as it
+    /// is, any other byte as `\xFF`: ``CellText/raw(_:)``), `raw_base64` its exact bytes.
     public func deadLettersTable() throws -> Table {
-        var table = Table(columns: ["number", "source", "position", "reason", "field", "message", "ingest_time", "raw"])
+        var table = Table(columns: Self.deadLetterColumns)
         for d in try deadLetters() {
             table.rows.append([
                 "\(d.number)", d.source, d.position, d.reason.rawValue, d.field ?? "", d.message,
-                "\(d.ingestTime)", String(decoding: d.raw, as: UTF8.self),
+                "\(d.ingestTime)", CellText.raw(d.raw), CellText.base64(d.raw),
             ])
         }
         return table
     }
+
+    /// The columns of ``deadLettersTable()``.
+    public static let deadLetterColumns = [
+        "number", "source", "position", "reason", "field", "message", "ingest_time", "raw", "raw_base64",
+    ]
 
     /// Metric rejections: accepted events whose value a `sum`/`max` metric could not use.
     public func metricRejectionsTable() throws -> Table {

@@ -38,8 +38,9 @@ struct ClockOption: ParsableArguments {
     }
 }
 
-/// `--now` on a verb that never reads the clock: accepted (and checked), because SPEC §7 gives
-/// every verb the global options, but left out of its help (it has no effect there).
+/// `--now` on a verb that never reads the clock: accepted and checked (a malformed `--now` or
+/// `$DAYBOOK_NOW` is exit 2, as on every verb), because SPEC §7 gives every verb the global
+/// options, but left out of its help (it has no effect there).
 struct IgnoredClockOption: ParsableArguments {
     @Option(
         name: .long,
@@ -47,4 +48,12 @@ struct IgnoredClockOption: ParsableArguments {
             "Accepted on every verb; this one does not read the clock.", valueName: "time", visibility: .hidden)
     )
     var now: Timestamp?
+
+    /// A bad `$DAYBOOK_NOW` is bad usage here too: the clock a person meant to set is wrong, and
+    /// the verb that would read it next should not be the first to say so.
+    func validate() throws {
+        if now == nil, case .failure(let error) = ClockOption.environmentClock() {
+            throw ValidationError(error.message)
+        }
+    }
 }

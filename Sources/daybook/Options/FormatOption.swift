@@ -19,9 +19,11 @@ struct FormatOption: ParsableArguments {
     }
 
     /// Prints a table in the chosen format.
-    func emit(_ table: Table, rawJSON: Set<String> = [], rightAligned: Set<String> = []) {
+    func emit(
+        _ table: Table, rawJSON: Set<String> = [], rightAligned: Set<String> = [], maxWidths: [String: Int] = [:]
+    ) {
         switch resolved() {
-        case .table: print(TableWriter.text(table, rightAligned: rightAligned), terminator: "")
+        case .table: print(TableWriter.text(table, rightAligned: rightAligned, maxWidths: maxWidths), terminator: "")
         case .csv: print(TableWriter.csv(table), terminator: "")
         case .json: print(TableWriter.jsonArray(table, rawColumns: rawJSON), terminator: "")
         }

@@ -12,7 +12,8 @@ struct GlobalOptions: ParsableArguments {
     /// The engine clock: `--now`, else `$DAYBOOK_NOW`, else the wall clock.
     func clock() throws -> Timestamp { try clockOption.clock() }
 
-    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
+    /// Opens the store; every verb but `catalog apply` (`mustExist`) refuses to create an empty one
+    /// at a mistyped path.
     func engine(mustExist: Bool = false) throws -> Engine { try store.engine(mustExist: mustExist) }
 }
 

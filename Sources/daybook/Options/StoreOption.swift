@@ -7,13 +7,18 @@ struct StoreOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store directory (an LMDB environment).", valueName: "dir"))
     var data: String = "./daybook-data"
 
-    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
+    /// Opens the store; every verb but `catalog apply` (`mustExist`) refuses to create an empty one
+    /// at a mistyped path.
     func engine(mustExist: Bool = false) throws -> Engine {
-        if mustExist && !FileManager.default.fileExists(atPath: data + "/data.mdb") {
-            throw UsageError(
-                "no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
-        }
+        if mustExist { try requireStore() }
         return try Engine(path: data)
+    }
+
+    /// Bad usage (exit 2) unless a store exists at `--data`: only `catalog apply` creates one, so
+    /// a mistyped `--data` never ingests into an empty store against the empty catalog.
+    func requireStore() throws {
+        guard !FileManager.default.fileExists(atPath: data + "/data.mdb") else { return }
+        throw UsageError("no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
     }
 }
 

@@ -13,5 +13,17 @@ struct DeadLetters: ParsableCommand {
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try store.engine(mustExist: true).deadLettersTable()) }
+
+    /// The text table leaves out `raw_base64` and shows `message` and `raw` cut to a width;
+    /// CSV and JSON carry every column in full.
+    func run() throws {
+        let table = try store.engine(mustExist: true).deadLettersTable()
+        switch output.resolved() {
+        case .table:
+            let shown = Engine.deadLetterColumns.filter { $0 != "raw_base64" }
+            output.emit(table.projected(shown), rightAligned: ["number"], maxWidths: ["message": 80, "raw": 60])
+        case .csv, .json:
+            output.emit(table)
+        }
+    }
 }

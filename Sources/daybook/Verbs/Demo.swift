@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
         abstract: "Run Daybook end to end on the example catalog and a generated month of usage.")
     @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Store directory (default: a new temporary directory).") var dir: String?
-    @Option(help: "Random seed of the generated usage.") var seed: UInt64 = 7
+    @Option(parsing: .unconditional, help: "Random seed of the generated usage.") var seed: UInt64 = 7
 
     func run() throws {
         let path = dir ?? (NSTemporaryDirectory() + "daybook-demo-\(ProcessInfo.processInfo.processIdentifier)")

@@ -19,13 +19,21 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let export = try store.engine(mustExist: true).export(asOf: asOf)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var info = stat()
+        if stat(out, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
+            throw UsageError("--out \(out): exists and is not a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw FileProblem(error, subject: "--out \(out)", action: "cannot create the directory") ?? error
+        }
         for (name, table) in export.files {
             let text = format == .csv ? TableWriter.csv(table) : TableWriter.ndjson(table)
-            let path = "\(out)/\(name).\(format.rawValue)"
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-                throw UsageError("cannot write \(path)")
-            }
+            // Open errors are bad usage naming the path (exit 2); a failed write is exit 1.
+            let file = try OutputFile(path: "\(out)/\(name).\(format.rawValue)")
+            try file.write(text)
+            try file.flush()
         }
         print(
             "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "

@@ -10,11 +10,13 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a realistic synthetic NDJSON workload (seeded, reproducible) to standard output or --out.")
     @OptionGroup var ignored: IgnoredGlobalOptions
-    @Option(help: "Random seed.") var seed: UInt64 = 1
+    // Numbers are read `.unconditional`ly: `--days -3` is the value -3 (out of range), not a missing value.
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date"))
     var start = Day(year: 2026, month: 10, day: 1)!
-    @Option(help: "Number of days, 1 to 3660.") var days: Int = 30
-    @Option(help: "Mean events per customer per weekday, 0 to 10000000.") var eventsPerDay: Int = 200
+    @Option(parsing: .unconditional, help: "Number of days, 1 to 3660.") var days: Int = 30
+    @Option(parsing: .unconditional, help: "Mean events per customer per weekday, 0 to 10000000.")
+    var eventsPerDay: Int = 200
     @Option(help: "Comma-separated customer ids.") var customers: String = "acme,globex,initech"
     @Option(help: "Output file (default: standard output).") var out: String?
 

@@ -12,7 +12,9 @@ struct Ingest: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
     @Argument(help: "The input file, or - for standard input.") var file: String
-    @Option(help: "Records per durable write transaction, 1 to 1000000.") var batchSize: Int = 20_000
+    // `.unconditional`: `--batch-size -5` is the value -5 (rejected by the range check), not a missing value.
+    @Option(parsing: .unconditional, help: "Records per durable write transaction, 1 to 1000000.")
+    var batchSize: Int = 20_000
     @Flag(help: "Report each committed batch on standard error.") var progress = false
 
     static let batchSizes = 1...1_000_000
@@ -29,11 +31,20 @@ struct Ingest: ParsableCommand {
 
     func run() throws {
         let now = try global.clock()
-        let reader = try RecordReader(path: file)
-        let writer = try Writer(path: global.data)
-        defer { writer.close() }
-        let pipeline = IngestPipeline(source: file == "-" ? "stdin" : "file:\(file)", now: now, batchSize: batchSize)
-        let result = try pipeline.run(reader, into: writer, committed: report)
+        if file != "-" { try InputFile.require(file, holding: "a file of events") }
+        try global.store.requireStore()
+        let result: IngestPipeline.Result
+        do {
+            let reader = try RecordReader(path: file)
+            let writer = try Writer(path: global.data)
+            defer { writer.close() }
+            let pipeline = IngestPipeline(
+                source: file == "-" ? "stdin" : "file:\(file)", now: now, batchSize: batchSize)
+            result = try pipeline.run(reader, into: writer, committed: report)
+        } catch let error where FileProblem(error) != nil {
+            // Foundation's errors here come from reading the input (the store's are LMDB errors).
+            throw FileProblem(error, subject: file == "-" ? "standard input" : file, action: "cannot read")!
+        }
         let (count, summary) = (result.records, result.summary)
         switch output.resolved(summary: true) {
         case .json: print(summary.json)
