@@ -141,7 +141,7 @@ extension Engine {
             summary.accepted += 1
         }
         if let checkpoint = prepared.batch.checkpoint {
-            try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints)
+            try store.saveCheckpoint(source: checkpoint.source, checkpoint.value, txn)
         }
         state.counters.events += UInt64(summary.accepted)
         state.counters.duplicates += UInt64(summary.duplicates)
@@ -165,7 +165,7 @@ extension Engine {
     /// The stored checkpoint of a source (byte offset, stream sequence), if any.
     public func checkpoint(source: String) throws -> [UInt8]? {
         let store = self.store
-        return try store.env.read { txn in try txn.get(Array(source.utf8), in: store.checkpoints) }
+        return try store.env.read { txn in try store.checkpoint(source: source, txn) }
     }
 
 }
