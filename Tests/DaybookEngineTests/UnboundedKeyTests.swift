@@ -131,6 +131,29 @@ struct UnboundedKeyTests {
         #expect(try store.engine.checkpoint(source: "file:" + other) == [9])
     }
 
+    @Test func aRecordThatFailsToStoreNamesItsSourceAndLine() throws {
+        let h = try Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        // A damaged log: an entry far ahead of the engine's last seq, so appending seq 1 fails.
+        let raw = try Store(path: h.store.path, durable: false)
+        try raw.env.write { txn in try txn.put(Keys.seq(1000), [0], in: raw.log) }
+        let records = IngestRecord.lines([
+            "{\"transaction_id\": ",  // line 1: dead-lettered
+            "{\"transaction_id\": \"t1\", \"customer_id\": \"c\", \"event_type\": \"inference\", \"timestamp\": \"2026-10-03T00:00:00Z\"}",
+        ])
+        var message: String?
+        do {
+            _ = try h.engine.ingest(
+                records, source: "file:events.ndjson", now: try Timestamp(parsing: "2026-10-20T00:00:00Z"))
+        } catch {
+            message = "\(error)"
+        }
+        let text = try #require(message)
+        #expect(text.contains("line 2 of file:events.ndjson"), "\(text)")
+        #expect(text.contains("ingest the batch again"), "\(text)")
+        // Nothing of the batch was stored: not even line 1's dead letter.
+        #expect(try h.engine.deadLetters().isEmpty)
+    }
+
     @Test func aStoreOfTheFormatBeforeDigestKeysIsRefused() throws {
         let store = try TemporaryStore()
         try store.engine.applyCatalog(
