@@ -43,12 +43,16 @@ package struct EngineState: Sendable {
     package var counters = EngineCounters()
 
     package static let key = Array("state".utf8)
-    package static let formatVersion: UInt64 = 1
+    /// The store format, first in the state record: the key layout and record encodings of
+    /// every database. 2: line-item ids, `unique_count` values and source names are keyed by
+    /// digest (`distinct`, `drift`, `drift_history`, `checkpoints`).
+    package static let formatVersion: UInt64 = 2
 
     package static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
         guard let bytes = try txn.get(key, in: store.meta) else { return EngineState() }
         var r = ByteReader(bytes)
-        guard try r.uvarint() == formatVersion else { throw StoreCorruption("unknown engine state version") }
+        let format = try r.uvarint()
+        guard format == formatVersion else { throw StoreFormatError(found: format, path: store.env.path) }
         var s = EngineState()
         s.lastSeq = try r.uvarint()
         s.lastDeadLetter = try r.uvarint()
@@ -83,5 +87,22 @@ package struct EngineState: Sendable {
             w.uvarint(v)
         }
         try txn.put(Self.key, w.bytes, in: store.meta)
+    }
+}
+
+/// A store written in another format than this build of Daybook reads: refused, never misread.
+public struct StoreFormatError: Error, Sendable, CustomStringConvertible {
+    /// The format the store declares.
+    public var found: UInt64
+    /// The format this build reads and writes.
+    public var expected: UInt64 { EngineState.formatVersion }
+    public var path: String
+
+    public var description: String {
+        "the store at \(path) has format \(found), this daybook reads format \(expected) only"
+            + (found < expected
+                ? ": it was written by an older daybook; create a new store (catalog apply, then ingest the "
+                    + "original events again) or open it with the daybook that wrote it"
+                : ": it was written by a newer daybook; use that version")
     }
 }

@@ -6,6 +6,11 @@ import LMDB
 /// See `docs/architecture.md` for the full key layout. All integers in keys are big-endian so
 /// that byte order is numeric order; strings in keys are length-prefixed so a prefix never
 /// matches a longer id.
+///
+/// Every key stays under LMDB's 511 bytes: ids in keys are bounded by validation (transaction,
+/// customer and catalog ids are at most 128 bytes), and the parts without a small bound
+/// (line-item ids, `unique_count` values, source names) are keyed by a ``KeyDigest`` in a
+/// ``DigestChain``, the full part kept in the value and compared on lookup.
 package struct Store: Sendable {
     package let env: Environment
     /// `name` → value: last sequence, horizon, catalog version, counters.
@@ -27,23 +32,27 @@ package struct Store: Sendable {
     package let catalogs: Database
     /// `invoice key` → ``InvoiceState``.
     package let invoices: Database
-    /// `invoice key, line item, canonical value` → first day index: distinct values of `unique_count` line items.
+    /// `invoice key, digest(line item, canonical value), n` → first day index, line item, value:
+    /// distinct values of `unique_count` line items (``DistinctValue``).
     package let distinct: Database
     /// `period end, invoice key` → empty: invoices not yet finalized, by period end.
     package let openInvoices: Database
     /// `invoice key` → ``Snapshot``: immutable finalization snapshots.
     package let snapshots: Database
-    /// `source name` → checkpoint bytes (byte offset, stream sequence).
+    /// `digest(source name), n` → source name, checkpoint bytes (byte offset, stream sequence).
     package let checkpoints: Database
     /// Why a finalized invoice moved: `invoice key, 0x00` → its ``CauseSummary`` (late-event count,
     /// the first 100 late events, catalog versions that rebuilt it), what reports read;
     /// `invoice key, 0x01, last seq` → the (seq, transaction id) of the events one transaction
     /// billed to it after finalization, the full list (`discrepancies --invoice ID --causes`).
     package let causes: Database
-    /// `invoice key, line item` → ``DriftRecord``: open drift of finalized invoices.
+    /// `invoice key, digest(line item), n` → ``DriftRecord``: open drift of finalized invoices.
     package let drift: Database
-    /// `invoice key, line item, resolved seq` → ``DriftRecord``: drift that returned to the snapshot.
+    /// `invoice key, digest(line item), resolved seq, n` → ``DriftRecord``: drift that returned to the snapshot.
     package let driftHistory: Database
+    /// How unbounded key parts are reduced to a fixed size (``KeyDigest/standard``; tests may
+    /// force collisions).
+    package let digest: KeyDigest
 
     /// The databases of a store, in the order `init` assigns them.
     static let names = [
@@ -55,7 +64,8 @@ package struct Store: Sendable {
     /// Opens the store at `path`. An existing store's databases are opened in one read
     /// transaction (no write lock: a reader never waits for a writer); only a new store, or one
     /// missing a database, takes a write transaction to create them.
-    package init(path: String, durable: Bool = true) throws {
+    package init(path: String, durable: Bool = true, digest: KeyDigest = .standard) throws {
+        self.digest = digest
         env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
         let dbs = try env.openDatabases(Self.names, create: true)
         (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
@@ -126,13 +136,8 @@ package enum Keys {
         return k
     }
 
-    package static func distinctValue(invoice: [UInt8], lineItem: String, value: String) -> [UInt8] {
-        var k = distinctPrefix(invoice: invoice)
-        appendString(lineItem, to: &k)
-        k.append(contentsOf: value.utf8)
-        return k
-    }
-
+    /// `u32 length + invoice key`: what every `distinct`, `drift` and `drift_history` key of the
+    /// invoice starts with (one invoice is one prefix scan).
     package static func distinctPrefix(invoice: [UInt8]) -> [UInt8] {
         var k: [UInt8] = []
         k.appendBigEndian(UInt32(invoice.count))
@@ -150,12 +155,6 @@ package enum Keys {
     package static func rejection(seq: UInt64, metric: String) -> [UInt8] {
         var k = Keys.seq(seq)
         k.append(contentsOf: metric.utf8)
-        return k
-    }
-
-    package static func lineItem(invoice: [UInt8], _ lineItem: String) -> [UInt8] {
-        var k = distinctPrefix(invoice: invoice)
-        appendString(lineItem, to: &k)
         return k
     }
 

@@ -328,6 +328,10 @@ public final class Environment: @unchecked Sendable {
         try withTransaction(.scratch, body)
     }
 
+    /// The longest key LMDB accepts, in bytes (`mdb_env_get_maxkeysize`: 511 unless liblmdb was
+    /// built otherwise). A longer key fails with ``LMDBError/Code/badValueSize``.
+    public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(handle)) }
+
     /// Entries, used pages, map size (for stats).
     public func info() throws -> EnvironmentInfo {
         try resizeLock.withShared {

@@ -36,6 +36,18 @@ struct CatalogTests {
         }
     }
 
+    /// Ids are parts of store keys (LMDB keys are at most 511 bytes): 128 bytes at most, like
+    /// the ids of events (SPEC §1).
+    @Test func idsOver128BytesAreRefusedWithTheirPathAndLimit() {
+        let at128 = Self.valid.replacingOccurrences(of: "\"a-1\"", with: "\"\(String(repeating: "k", count: 128))\"")
+        #expect(issues(at128).isEmpty)
+        let over = Self.valid.replacingOccurrences(of: "\"a-1\"", with: "\"\(String(repeating: "k", count: 129))\"")
+            .replacingOccurrences(
+                of: "\"tokens\", \"event_type\"", with: "\"\(String(repeating: "m", count: 129))\", \"event_type\"")
+        #expect(issues(over).contains("$.customers[0].contracts[0].id: longer than 128 bytes"))
+        #expect(issues(over).contains("$.metrics[0].id: longer than 128 bytes"))
+    }
+
     @Test func reportsEveryErrorWithItsPath() {
         var doc = Self.valid
         doc = doc.replacingOccurrences(of: "\"up_to\": \"10\"", with: "\"up_to\": null")

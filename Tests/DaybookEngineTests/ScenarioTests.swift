@@ -36,6 +36,11 @@ struct ScenarioTests {
             try store.engine.applyCatalog(catalog, now: Timestamp(day: Day(parsing: "2026-10-01")!))
         }
 
+        init(store: TemporaryStore, _ catalog: [UInt8]) throws {
+            self.store = store
+            try store.engine.applyCatalog(catalog, now: Timestamp(day: Day(parsing: "2026-10-01")!))
+        }
+
         func ingest(_ events: [(type: String, day: String, props: String)], now: String, customer: String = "c") throws
             -> IngestSummary
         {

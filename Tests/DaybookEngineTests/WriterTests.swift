@@ -4,6 +4,7 @@ import DaybookStore
 import DaybookTestSupport
 import Dispatch
 import Foundation
+import LMDB
 import Synchronization
 import Testing
 
@@ -138,17 +139,24 @@ struct WriterTests {
         try store.engine.applyCatalog(Self.catalog, now: Self.now)
         let writer = try Writer(path: store.path)
         defer { writer.close() }
+        // A batch that fails in its transaction: its checkpoint record is damaged (undecodable), so
+        // storing the batch's checkpoint throws StoreCorruption. (Before issue 8 the poison was a
+        // unique_count value over 481 bytes; its key now fits, whatever its length.)
+        let raw = try Store(path: store.path, durable: false)
+        let damaged = DigestChain(raw.checkpoints, prefix: [], part: Array("bad".utf8), digest: .standard)
+        try raw.env.write { txn in try txn.put(damaged.key(0), [0xff, 0xff], in: raw.checkpoints) }
         let (release, _) = Self.holdWriter(writer, until: 3)
-        // A unique_count value so long that its LMDB key exceeds 511 bytes: today this fails its
-        // whole transaction (MDB_BAD_VALSIZE; issue 8 makes it a dead letter instead).
-        let poison = IngestRecord(
-            bytes: Array(
-                "{\"transaction_id\": \"poison\", \"customer_id\": \"c\", \"event_type\": \"session\", \"timestamp\": \"2026-10-05T10:00:00Z\", \"properties\": {\"user\": \"\(String(repeating: "u", count: 600))\"}}"
-                    .utf8), position: "line 1")
         let outcomes = Mutex<[Int: Bool]>([:])
         let done = DispatchSemaphore(value: 0)
-        for (i, records) in [[Self.event("a1")], [poison], [Self.event("c1")]].enumerated() {
-            writer.submit(IngestBatch(records: records, source: "s", now: Self.now)) { result in
+        let batches = [
+            IngestBatch(records: [Self.event("a1")], source: "s", now: Self.now),
+            IngestBatch(
+                records: [Self.event("poison")], source: "s", now: Self.now,
+                checkpoint: Checkpoint(source: "bad", value: [1])),
+            IngestBatch(records: [Self.event("c1")], source: "s", now: Self.now),
+        ]
+        for (i, batch) in batches.enumerated() {
+            writer.submit(batch) { result in
                 outcomes.withLock { $0[i] = (try? result.get()) != nil }
                 done.signal()
             }

@@ -99,6 +99,11 @@ public struct EventFactory: Sendable {
         return text + zone
     }
 
+    /// Property values as long as SPEC §1 allows (1024 bytes), sharing their first 1020 bytes and
+    /// needing percent-encoding in a line-item id (three of them make a 3 KB id): keys of line
+    /// items, distinct values and drift records hold only their digest (issue 8).
+    static let long = (0..<3).map { String(repeating: "L", count: 1020) + ",=%\($0)" }
+
     func event(id: String, now: Timestamp, _ rng: inout SplitMix64) -> String {
         let r = rng.int(0...99)
         let customer = r < 35 ? "c0" : r < 60 ? "c1" : r < 85 ? "c2" : "c9"
@@ -108,7 +113,9 @@ public struct EventFactory: Sendable {
         switch rng.int(0...99) {
         case 0..<40:
             type = "inference"
-            if !rng.chance(0.05) { props.append("\"model\": \"\(rng.pick(["m-a", "m-b", "m-c"]))\"") }
+            if !rng.chance(0.05) {
+                props.append("\"model\": \"\(rng.pick(["m-a", "m-b", "m-c", "m-a", Self.long[0], Self.long[1]]))\"")
+            }
             if !rng.chance(0.05) { props.append("\"region\": \"\(rng.pick(["us", "eu", "ap", "us"]))\"") }
             switch rng.int(0...99) {
             case 0..<70: props.append("\"tokens\": \(rng.int(0...400))")
@@ -121,14 +128,16 @@ public struct EventFactory: Sendable {
             }
         case 40..<60:
             type = "session"
-            switch rng.int(0...9) {
+            switch rng.int(0...11) {
+            case 10: props.append("\"user\": \"\(rng.pick(Self.long))\"")
+            case 11: props.append("\"user\": \(rng.pick(["1e1000", "\"1\(String(repeating: "0", count: 1000))\""]))")
             case 0: props.append("\"user\": 3")
             case 1: props.append("\"user\": \"3\"")
             case 2: props.append("\"user\": true")
             case 3: break
             default: props.append("\"user\": \"u\(rng.int(0...7))\"")
             }
-            if rng.chance(0.8) { props.append("\"plan\": \"\(rng.pick(["free", "pro", "a=b"]))\"") }
+            if rng.chance(0.8) { props.append("\"plan\": \"\(rng.pick(["free", "pro", "a=b", Self.long[2]]))\"") }
             if rng.chance(0.8) { props.append("\"paid\": \(rng.pick(["true", "false", "\"true\"", "1", "null"]))") }
         case 60..<75:
             type = "storage"
@@ -138,7 +147,8 @@ public struct EventFactory: Sendable {
             case 1: props.append("\"gb\": \(rng.pick(["\"-1.5\"", "\"lots\"", "-0.5"]))")
             default: props.append("\"gb\": \(v / 1000).\(v % 1000)")
             }
-            props.append("\"region\": \"\(rng.pick(["plain", "us,east", "eu=1", "{x}", "50%", "\u{00FC}ber"]))\"")
+            let regions = ["plain", "us,east", "eu=1", "{x}", "50%", "\u{00FC}ber", Self.long[0], Self.long[2]]
+            props.append("\"region\": \"\(rng.pick(regions))\"")
             if rng.chance(0.9) { props.append("\"tier\": \(rng.pick(["1", "\"1\"", "1.0", "2", "\"2\"", "3"]))") }
         case 75..<90:
             type = "gpu"

@@ -60,7 +60,7 @@ private struct CatalogReader {
             fail(path, v == nil ? "missing (a string is required)" : "must be a string"); return nil
         }
         if s.isEmpty { fail(path, "must not be empty"); return nil }
-        if s.utf8.count > 128 { fail(path, "longer than 128 bytes"); return nil }
+        if s.utf8.count > Catalog.maxIDBytes { fail(path, "longer than \(Catalog.maxIDBytes) bytes"); return nil }
         return s
     }
 

@@ -15,6 +15,10 @@ public struct Catalog: Sendable {
     /// Customers in document order.
     public var customers: [Customer]
 
+    /// The longest id (and other string) a catalog document may hold, in UTF-8 bytes: ids are
+    /// parts of store keys, which LMDB limits to 511 bytes.
+    public static let maxIDBytes = 128
+
     /// All contracts of all customers, in document order.
     public var contracts: [Contract] { customers.flatMap(\.contracts) }
 

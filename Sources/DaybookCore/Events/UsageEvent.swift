@@ -61,7 +61,8 @@ public struct InvalidEvent: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension UsageEvent {
-    static let maxIDBytes = 128
+    /// The longest `transaction_id`, `customer_id` and `event_type`, in UTF-8 bytes (SPEC §1).
+    public static let maxIDBytes = 128
     static let maxPropertyKeys = 100
     static let maxPropertyBytes = 1024
 

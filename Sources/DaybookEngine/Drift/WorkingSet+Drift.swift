@@ -37,8 +37,8 @@ extension WorkingSet {
             let current =
                 state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
             let finalized = snapshot.totals(of: id)
-            let recordKey = Keys.lineItem(invoice: key, id)
-            let existing = try txn.get(recordKey, in: store.drift).map { try DriftRecord(decoding: $0) }
+            let chain = store.driftChain(invoice: key, lineItem: id)
+            let (existing, slot) = try store.driftRecord(in: chain, lineItem: id, txn)
             if current == finalized {
                 guard var resolved = existing else { continue }
                 resolved.current = current
@@ -49,10 +49,11 @@ extension WorkingSet {
                 resolved.lateEventCount = causes!.lateEventCount
                 resolved.lateTransactionIDs = causes!.firstLateTransactionIDs
                 resolved.catalogVersions = causes!.catalogVersions
-                var historyKey = recordKey
-                historyKey.appendBigEndian(context.seq)
-                try txn.put(historyKey, resolved.encoded(), in: store.driftHistory)
-                try txn.delete(recordKey, in: store.drift)
+                // A line item resolved again at the same seq replaces its record, as it always did.
+                let history = store.driftHistoryChain(invoice: key, lineItem: id, resolvedSeq: context.seq)
+                let place = try store.driftRecord(in: history, lineItem: id, txn).slot
+                try txn.put(place.key, resolved.encoded(), in: store.driftHistory)
+                try chain.remove(slot.n, txn)
                 continue
             }
             if let existing, existing.current == current { continue }
@@ -68,7 +69,7 @@ extension WorkingSet {
             let drawDownOnly = current.quantity == finalized.quantity && current.subtotal == finalized.subtotal
             if drawDownOnly && via == nil { via = try earlierInvoicesChanged(after: snapshot, key: key, txn) }
             record.viaInvoices = drawDownOnly ? via! : []
-            try txn.put(recordKey, record.encoded(), in: store.drift)
+            try txn.put(slot.key, record.encoded(), in: store.drift)
         }
     }
 

@@ -96,52 +96,57 @@ extension Engine {
         var summary = IngestSummary()
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         for (record, item) in zip(records, prepared.prepared) {
-            let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
-            switch item {
-            case .invalid(let invalid):
-                try deadLetter(record, invalid, source: source, now: now, &state, txn)
-                summary.deadLettered += 1
-                continue
-            case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
-            }
-            let tid = Array(event.transactionID.utf8)
-            // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
-            // transaction sees its own writes: a repeat inside this batch is found too.)
-            if let late = window.rejection(event.timestamp) {
-                if try txn.contains(tid, in: store.transactions) {
+            // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
+            do {
+                let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
+                switch item {
+                case .invalid(let invalid):
+                    try deadLetter(record, invalid, source: source, now: now, &state, txn)
+                    summary.deadLettered += 1
+                    continue
+                case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
+                }
+                let tid = Array(event.transactionID.utf8)
+                // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
+                // transaction sees its own writes: a repeat inside this batch is found too.)
+                if let late = window.rejection(event.timestamp) {
+                    if try txn.contains(tid, in: store.transactions) {
+                        summary.duplicates += 1
+                        continue
+                    }
+                    try deadLetter(record, late, source: source, now: now, &state, txn)
+                    summary.deadLettered += 1
+                    continue
+                }
+                // On time: one B-tree descent both checks and records the id.
+                let seqKey = Keys.seq(state.lastSeq + 1)
+                guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
                     summary.duplicates += 1
                     continue
                 }
-                try deadLetter(record, late, source: source, now: now, &state, txn)
-                summary.deadLettered += 1
-                continue
-            }
-            // On time: one B-tree descent both checks and records the id.
-            let seqKey = Keys.seq(state.lastSeq + 1)
-            guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
-                summary.duplicates += 1
-                continue
-            }
-            state.lastSeq += 1
-            let seq = state.lastSeq
-            try txn.put(seqKey, logRecord, in: store.log, flags: .append)
-            try txn.put(
-                Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
-            if let metrics = plan.metricsByEventType[event.eventType] {
-                for (i, outcome) in outcomes.enumerated() {
-                    guard case .rejected(let why) = outcome else { continue }
-                    try txn.put(
-                        Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
-                        in: store.rejections)
-                    summary.metricRejections += 1
+                state.lastSeq += 1
+                let seq = state.lastSeq
+                try txn.put(seqKey, logRecord, in: store.log, flags: .append)
+                try txn.put(
+                    Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+                if let metrics = plan.metricsByEventType[event.eventType] {
+                    for (i, outcome) in outcomes.enumerated() {
+                        guard case .rejected(let why) = outcome else { continue }
+                        try txn.put(
+                            Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
+                            in: store.rejections)
+                        summary.metricRejections += 1
+                    }
                 }
+                if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
+                try ws.apply(event, seq: seq, outcomes: outcomes, txn)
+                summary.accepted += 1
+            } catch {
+                throw IngestError.record(source: source, position: record.position, underlying: error)
             }
-            if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
-            try ws.apply(event, seq: seq, outcomes: outcomes, txn)
-            summary.accepted += 1
         }
         if let checkpoint = prepared.batch.checkpoint {
-            try txn.put(Array(checkpoint.source.utf8), checkpoint.value, in: store.checkpoints)
+            try store.saveCheckpoint(source: checkpoint.source, checkpoint.value, txn)
         }
         state.counters.events += UInt64(summary.accepted)
         state.counters.duplicates += UInt64(summary.duplicates)
@@ -204,7 +209,7 @@ extension Engine {
     /// The stored checkpoint of a source (byte offset, stream sequence), if any.
     public func checkpoint(source: String) throws -> [UInt8]? {
         let store = self.store
-        return try store.env.read { txn in try txn.get(Array(source.utf8), in: store.checkpoints) }
+        return try store.env.read { txn in try store.checkpoint(source: source, txn) }
     }
 
 }

@@ -30,6 +30,14 @@ public final class Engine {
         plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
     }
 
+    /// Opens the store with another key digest: for tests that force digest collisions only
+    /// (a store must always be opened with the digest that wrote it, ``KeyDigest/standard``).
+    package init(path: String, durable: Bool = true, digest: KeyDigest) throws {
+        store = try Store(path: path, durable: durable, digest: digest)
+        let store = self.store
+        plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
+    }
+
     /// Reloads the plan when the stored catalog version is not the one this engine holds.
     func refreshPlan(_ state: EngineState, _ txn: borrowing Transaction) throws {
         guard state.catalogVersion != plan.version else { return }

@@ -172,17 +172,15 @@ final class WorkingSet {
                 entry.state.lineItems[index].daily[k] = entry.state.lineItems[index].daily[k] + v
             }
         case .distinct(let value):
-            let key = Keys.distinctValue(invoice: entry.key, lineItem: lineItemID, value: value)
+            let distinct = DistinctValue(store, invoice: entry.key, lineItem: lineItemID, value: value)
             let one = FixedDecimal(1)
-            if let stored = try txn.get(key, in: store.distinct) {
-                let first = Int([UInt8].readBigEndianUInt32(stored, at: 0))
+            let (stored, slot) = try distinct.lookup(txn)
+            if let first = stored {
                 guard k < first else { return }
                 entry.state.lineItems[index].daily[first] = entry.state.lineItems[index].daily[first] - one
                 last = first
             }
-            var v: [UInt8] = []
-            v.appendBigEndian(UInt32(k))
-            try txn.put(key, v, in: store.distinct)
+            try distinct.save(firstDay: k, at: slot, txn)
             entry.state.lineItems[index].daily[k] = entry.state.lineItems[index].daily[k] + one
         }
         markDirty(entry, lineItemID, k, last)
