@@ -23,7 +23,7 @@ package struct Store: Sendable {
     package let byCustomer: Database
     /// `n` (u64) → ``DeadLetter``.
     package let deadLetters: Database
-    /// `SHA-256 of (source, position, raw), n` → empty: finds the dead letters that may be the
+    /// `key digest of (source, position, raw), n` → empty: finds the dead letters that may be the
     /// same record again (``Keys/deadLetterDigest(source:position:raw:)``).
     package let deadLetterKeys: Database
     /// `seq, metric id` → reason: metric rejections.
@@ -178,16 +178,16 @@ package enum Keys {
         return k
     }
 
-    /// The digest that identifies a dead-lettered record: SHA-256 of `u32 length + source,
-    /// u32 length + position, raw bytes`. Fixed size whatever the record's length.
+    /// The digest that identifies a dead-lettered record: the store's key digest (``KeyDigest``)
+    /// of `u32 length + source, u32 length + position, raw bytes`. Fixed size whatever the
+    /// record's length; letters whose digests collide are told apart by comparing them in full.
     package static func deadLetterDigest(source: String, position: String, raw: [UInt8]) -> [UInt8] {
-        var h = SHA256()
-        var head: [UInt8] = []
-        appendString(source, to: &head)
-        appendString(position, to: &head)
-        h.update(head)
-        h.update(raw)
-        return h.finish()
+        var part: [UInt8] = []
+        part.reserveCapacity(raw.count + 64)
+        appendString(source, to: &part)
+        appendString(position, to: &part)
+        part.append(contentsOf: raw)
+        return KeyDigest.standard(part)
     }
 
     /// `dead_letter_keys`: a digest and the number of a dead letter that has it (letters whose
