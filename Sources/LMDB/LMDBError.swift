@@ -169,7 +169,10 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
             if let path, !reason.contains(path) { text += " in \(path)" }
             text += ": \(reason)"
         }
-        if code.isPermissionError && operation == "mkdir" && code != .readOnlyFileSystem {
+        if code == .diskFull && !Self.writeOperations.contains(operation) {
+            // Opening or creating: no transaction was involved.
+            text += "; free space on that file system and retry: nothing of the store was changed"
+        } else if code.isPermissionError && operation == "mkdir" && code != .readOnlyFileSystem {
             text += "; check the owner and mode of its parent directories, or keep the store elsewhere"
         } else if let hint = code.hint {
             text += code.isPermissionError || code == .diskFull || code == .ioError ? "; \(hint)" : " (\(hint))"
@@ -178,7 +181,9 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Operations that write the store's files (as opposed to opening or creating them).
-    static let writeOperations: Set<String> = ["mdb_txn_commit", "mdb_put", "mdb_del", "mdb_drop", "mdb_env_sync"]
+    static let writeOperations: Set<String> = [
+        "mdb_txn_commit", "mdb_put", "mdb_del", "mdb_drop", "mdb_env_sync", "Environment.write",
+    ]
 
     /// What went wrong, without the operation, path or remedy (`no space left on the device; 0 bytes free of 1 MiB`).
     public var reason: String { detail ?? String(cString: mdb_strerror(code.rawValue)) }
