@@ -345,7 +345,8 @@ public final class Environment: @unchecked Sendable {
         let thread = currentThreadID()
         let ownOpen = state.withLock { $0.readers[thread] != nil || $0.writerThread == thread }
         if state.withLock({ $0.writerThread == thread }) {
-            throw LMDBError(.nestedWrite, "Environment.reserve", path: path, detail: "a write transaction is open on this thread")
+            throw LMDBError(
+                .nestedWrite, "Environment.reserve", path: path, detail: "a write transaction is open on this thread")
         }
         return try writerLock.withLock { () throws(LMDBError) -> EnvironmentInfo in
             let before = try resizeLock.withShared { () throws(LMDBError) in
@@ -372,7 +373,9 @@ public final class Environment: @unchecked Sendable {
                 throw full(
                     "read transactions in this process stayed open for more than \(milliseconds(growthTimeout)) ms (LMDB resizes only while no transaction is open in the process); end long-running reads")
             }
-            guard rc == MDB_SUCCESS else { throw full("mdb_env_set_mapsize failed: \(String(cString: mdb_strerror(rc)))") }
+            guard rc == MDB_SUCCESS else {
+                throw full("mdb_env_set_mapsize failed: \(String(cString: mdb_strerror(rc)))")
+            }
             return try resizeLock.withShared { () throws(LMDBError) in
                 try requireMapped()
                 return try rawInfo()

@@ -63,7 +63,8 @@ struct DiskFullTests {
         let fs = try Tmpfs(kibibytes: 3072)
         defer { fs.unmount() }
         let store = fs.path + "/store"
-        try #require(try Self.daybook(["catalog", "apply", catalog], store: store, now: "2026-10-01T00:00:00Z").status == 0)
+        try #require(
+            try Self.daybook(["catalog", "apply", catalog], store: store, now: "2026-10-01T00:00:00Z").status == 0)
 
         // The disk fills up part-way through.
         let first = try Self.daybook(["ingest", usage, "--batch-size", "1000", "--progress"], store: store)
@@ -91,7 +92,8 @@ struct DiskFullTests {
             for line in records.prefix(lastLine) {
                 guard case .success(let event) = UsageEvent.parse(Array(line.utf8)[...]), event.timestamp >= earliest
                 else { continue }
-                #expect(try engine.isLogged(transactionID: event.transactionID), "acknowledged \(event.transactionID) lost")
+                #expect(
+                    try engine.isLogged(transactionID: event.transactionID), "acknowledged \(event.transactionID) lost")
                 checked.insert(event.transactionID)
             }
         }
@@ -117,7 +119,8 @@ struct DiskFullTests {
         let stats = try Self.daybook(["stats", "--format", "json"], store: store).stdout
         let cleanStats = try cli.run(["stats", "--format", "json"]).stdout
         #expect(field(stats, "events") == field(cleanStats, "events"), "\(stats) vs \(cleanStats)")
-        let storedBefore = try #require(field(stats, "events")).advanced(by: -(try #require(field(resumed.stdout, "accepted"))))
+        let storedBefore = try #require(field(stats, "events")).advanced(
+            by: -(try #require(field(resumed.stdout, "accepted"))))
         #expect(storedBefore >= checked.count)
         #expect(try #require(field(resumed.stdout, "duplicates")) >= storedBefore, "\(resumed.stdout)")
     }
@@ -152,7 +155,9 @@ struct DiskFullTests {
             in: cli.data.path)
         let elapsed = ContinuousClock.now - started
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout == "{\"accepted\": 0, \"duplicates\": 0, \"dead_lettered\": \(count), \"metric_rejections\": 0}\n")
+        #expect(
+            run.stdout
+                == "{\"accepted\": 0, \"duplicates\": 0, \"dead_lettered\": \(count), \"metric_rejections\": 0}\n")
         #expect(!run.stderr.contains("MAP_FULL"), "\(run.stderr)")
         // One batch of the old kind held all 1.2 GB of records, several times over; 64 MiB batches
         // need a few hundred MB (317 MB measured).
@@ -171,7 +176,9 @@ struct DiskFullTests {
         #expect(last.position == "line \(count)")
         #expect(last.raw.count > padding)
         #expect(last.raw.prefix(21) == Array("{\"transaction_id\": \"l".utf8)[...])
-        #expect(last.message.hasPrefix("the record is \(last.raw.count) bytes; the limit is 2097152 bytes"), "\(last.message)")
+        #expect(
+            last.message.hasPrefix("the record is \(last.raw.count) bytes; the limit is 2097152 bytes"),
+            "\(last.message)")
     }
 }
 
@@ -197,7 +204,9 @@ enum Measured {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable.path, &actions, nil, argv + [nil], environ)
-        guard rc == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "posix_spawn: \(rc)"]) }
+        guard rc == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "posix_spawn: \(rc)"])
+        }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}

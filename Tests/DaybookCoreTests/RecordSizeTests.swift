@@ -14,7 +14,10 @@ struct RecordSizeTests {
             return
         }
         #expect(invalid.reason == .limitExceeded)
-        #expect(invalid.message == "the record is \(record.count) bytes; the limit is 2097152 bytes (2 MiB, well above any valid event)")
+        #expect(
+            invalid.message
+                == "the record is \(record.count) bytes; the limit is 2097152 bytes (2 MiB, well above any valid event)"
+        )
     }
 
     @Test func theLargestValidEventIsUnderTheLimitAndParses() throws {

@@ -63,7 +63,8 @@ struct BatchBoundsTests {
         let store = try TemporaryStore()
         try store.engine.applyCatalog(WriterTests.catalog, now: WriterTests.now)
         let batches = (0..<3).map { i in
-            IngestBatch(records: [WriterTests.event("b\(i)"), WriterTests.event("b\(i)-2")], source: "s", now: WriterTests.now)
+            IngestBatch(
+                records: [WriterTests.event("b\(i)"), WriterTests.event("b\(i)-2")], source: "s", now: WriterTests.now)
         }
         // Room for two of the three batches in one transaction.
         let writer = try Writer(path: store.path, maxGroupBytes: batches[0].bytes + batches[1].bytes)

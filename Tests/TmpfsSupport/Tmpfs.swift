@@ -17,7 +17,8 @@ public final class Tmpfs {
 
     /// Mounts a tmpfs of `kibibytes` KiB on a new directory under the temporary directory.
     public init(kibibytes: Int) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-tmpfs-\(UUID().uuidString)")
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("daybook-tmpfs-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         #if os(Linux)

@@ -161,7 +161,9 @@ public struct IngestPipeline: Sendable {
         while failure == nil {
             let records: [IngestRecord]
             do {
-                guard let next = try reader.next(batchSize, maxBytes: maxBatchBytes) ?? (first ? [] : nil) else { break }
+                guard let next = try reader.next(batchSize, maxBytes: maxBatchBytes) ?? (first ? [] : nil) else {
+                    break
+                }
                 records = next
             } catch {
                 failure = error
