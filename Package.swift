@@ -54,13 +54,15 @@ let package = Package(
             path: "Tests/DaybookTestSupport"),
         // A helper the tests run as a second process (holding a write, growing the map, ...).
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/Tools/lmdb-probe"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
+        // Test support: a tmpfs of a given size, for full-disk tests (needs root).
+        .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
             dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport", "daybook",
-                "lmdb-probe",
+                "lmdb-probe", "TmpfsSupport",
             ],
             exclude: ["Fixtures"]
         ),

@@ -163,7 +163,9 @@ public final class Environment: @unchecked Sendable {
         var created: OpaquePointer?
         try check(mdb_env_create(&created), "mdb_env_create")
         guard let env = created else { throw LMDBError(.invalidArgument, "mdb_env_create", path: path) }
+        let creates = Preallocation.createsStore(in: path)
         do {
+            try Preallocation.lockFile(in: path, maxReaders: options.maxReaders)
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, UInt32(options.maxReaders)), "mdb_env_set_maxreaders")
@@ -174,7 +176,9 @@ public final class Environment: @unchecked Sendable {
             _ = mdb_reader_check(env, &dead)  // frees reader slots left by crashed processes
         } catch {
             mdb_env_close(env)
-            throw error.inStore(path)
+            let named = error.classified(writing: path)
+            if creates && named.code == .diskFull { Preallocation.removePartialDataFile(in: path) }
+            throw named
         }
         return env
     }
@@ -317,8 +321,75 @@ public final class Environment: @unchecked Sendable {
     /// Before beginning, the map is also doubled while more than 60% of it is used, if that can be
     /// done without waiting long. Writers are serialized; do not nest a write inside another
     /// transaction on the same thread.
-    public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
-        try withTransaction(.write, body)
+    ///
+    /// - Parameter bytes: about how many bytes the transaction adds (new values, with their keys and
+    ///   pages). The map grows before the transaction begins until the used bytes plus these are at
+    ///   most 60% of it (see ``reserve(bytes:)``), so a large write does not run out of map space
+    ///   half-way and have to run again; for that it may wait up to
+    ///   ``EnvironmentOptions/growthTimeout`` for this process's read transactions. If the map cannot
+    ///   grow then, the write still runs, and the `MDB_MAP_FULL` retry above applies.
+    public func write<R>(reserving bytes: Int = 0, _ body: (borrowing Transaction) throws -> R) throws -> R {
+        try withTransaction(.write, reserving: bytes, body)
+    }
+
+    /// Grows the map now, before any write, so that `bytes` more fit with room to spare: while the used
+    /// bytes plus `bytes` are more than 60% of the map, it doubles. Nothing is written. Growing needs no
+    /// transaction open in this process, so this waits up to ``EnvironmentOptions/growthTimeout`` for
+    /// this process's read transactions (never for the calling thread's own: it throws instead).
+    ///
+    /// - Returns: the size figures after growing.
+    /// - Throws: ``LMDBError/Code/mapFull`` saying why the map could not grow (the map is unchanged);
+    ///   ``LMDBError/Code/nestedWrite`` inside a write on this thread.
+    @discardableResult
+    public func reserve(bytes: Int) throws -> EnvironmentInfo {
+        let thread = currentThreadID()
+        let ownOpen = state.withLock { $0.readers[thread] != nil || $0.writerThread == thread }
+        if state.withLock({ $0.writerThread == thread }) {
+            throw LMDBError(
+                .nestedWrite, "Environment.reserve", path: path, detail: "a write transaction is open on this thread")
+        }
+        return try writerLock.withLock { () throws(LMDBError) -> EnvironmentInfo in
+            let before = try resizeLock.withShared { () throws(LMDBError) in
+                try requireMapped()
+                return try rawInfo()
+            }
+            let target = Self.mapSize(toHold: before.usedBytes, plus: bytes, from: before.mapSize)
+            func full(_ reason: String) -> LMDBError {
+                LMDBError(
+                    .mapFull, "Environment.reserve", path: path,
+                    detail: "could not grow the map to hold \(bytes) more bytes: \(reason) (map size \(before.mapSize) bytes, \(before.usedBytes) bytes used, tried \(target) bytes)")
+            }
+            guard target > before.mapSize else { return before }
+            guard !ownOpen else {
+                throw full(
+                    "a read transaction open on this thread keeps the map from growing (LMDB resizes only while no transaction is open in the process)")
+            }
+            let outcome = resizeLock.tryExclusive(within: growthTimeout) { () -> Int32 in
+                guard let info = try? rawInfo() else { return MDB_SUCCESS }
+                let size = Self.mapSize(toHold: info.usedBytes, plus: bytes, from: info.mapSize)
+                return size > info.mapSize ? setMapSize(size) : MDB_SUCCESS
+            }
+            guard let rc = outcome else {
+                throw full(
+                    "read transactions in this process stayed open for more than \(milliseconds(growthTimeout)) ms (LMDB resizes only while no transaction is open in the process); end long-running reads")
+            }
+            guard rc == MDB_SUCCESS else {
+                throw full("mdb_env_set_mapsize failed: \(String(cString: mdb_strerror(rc)))")
+            }
+            return try resizeLock.withShared { () throws(LMDBError) in
+                try requireMapped()
+                return try rawInfo()
+            }
+        }
+    }
+
+    /// The map size, doubling from `size`, at which `used + needed` bytes are at most 60% of the map.
+    static func mapSize(toHold used: Int, plus needed: Int, from size: Int) -> Int {
+        let (demand, overflow) = used.addingReportingOverflow(max(0, needed))
+        guard !overflow else { return size }
+        var newSize = max(size, 1)
+        while demand / 6 > newSize / 10 && newSize < Int.max / 2 { newSize *= 2 }
+        return newSize
     }
 
     /// Runs body in a write transaction that is always aborted at the end (what-if computations on a
@@ -354,7 +425,7 @@ public final class Environment: @unchecked Sendable {
             do throws(LMDBError) {
                 try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2")
             } catch {
-                throw error.inStore(directory)
+                throw error.classified(writing: directory)
             }
         }
     }
@@ -373,16 +444,21 @@ public final class Environment: @unchecked Sendable {
 
     private enum Attempt<R> { case done(R), mapResized }
 
-    private func withTransaction<R>(_ kind: TransactionKind, _ body: (borrowing Transaction) throws -> R) throws -> R {
+    private func withTransaction<R>(
+        _ kind: TransactionKind, reserving bytes: Int = 0, _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
         do {
-            return try serialized(kind, body)
+            return try serialized(kind, reserving: bytes, body)
         } catch let error as LMDBError {
-            throw error.inStore(path)
+            // A write that failed for lack of space (or on a failing disk) says so, naming the store.
+            throw kind.isWrite ? error.classified(writing: path) : error.inStore(path)
         }
     }
 
     /// Takes the locks `kind` needs, then runs the transaction (again after growing the map, for writes).
-    private func serialized<R>(_ kind: TransactionKind, _ body: (borrowing Transaction) throws -> R) throws -> R {
+    private func serialized<R>(
+        _ kind: TransactionKind, reserving bytes: Int, _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
         let thread = currentThreadID()
         // Resizing waits for this process's transactions to end; never for the caller's own ones.
         let ownOpen = state.withLock { $0.readers[thread] != nil || $0.writerThread == thread }
@@ -406,7 +482,7 @@ public final class Environment: @unchecked Sendable {
         return try writerLock.withLock {
             state.withLock { $0.writerThread = thread }
             defer { state.withLock { $0.writerThread = nil } }
-            growMapIfNeeded(mayWait: !ownOpen)
+            growMapIfNeeded(mayWait: !ownOpen, reserving: bytes)
             var growths = 0
             while true {
                 let mapFull = MapFullFlag()
@@ -529,20 +605,23 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Grows the map before a write while more than 60% of it is used, if that is possible without a
-    /// long wait; otherwise leaves it to the MDB_MAP_FULL retry. Called with `writerLock` held.
-    private func growMapIfNeeded(mayWait: Bool) {
+    /// Grows the map before a write while more than 60% of it is used (counting the `reserving` bytes
+    /// the write announced), if that is possible without a long wait — up to the growth timeout when
+    /// the announced bytes do not fit at all; otherwise leaves it to the MDB_MAP_FULL retry. Called
+    /// with `writerLock` held.
+    private func growMapIfNeeded(mayWait: Bool, reserving needed: Int) {
         guard let current = try? resizeLock.withShared({ () throws(LMDBError) in try rawInfo() }) else { return }
+        let (demand, overflow) = current.usedBytes.addingReportingOverflow(max(0, needed))
+        guard !overflow else { return }
         // Used share of the map in per mille (integers: no floating point anywhere in the store).
-        let usedPerMille = current.mapSize > 0 ? current.usedBytes / (current.mapSize / 1000 + 1) : 1000
+        let usedPerMille = current.mapSize > 0 ? demand / (current.mapSize / 1000 + 1) : 1000
         guard usedPerMille > 600 else { return }
-        let wait: Duration = !mayWait ? .zero : usedPerMille > 800 ? .milliseconds(50) : .milliseconds(4)
+        let wait: Duration =
+            !mayWait ? .zero
+            : demand > current.mapSize ? growthTimeout : usedPerMille > 800 ? .milliseconds(50) : .milliseconds(4)
         _ = resizeLock.tryExclusive(within: wait) { () -> Int32 in
             guard let info = try? rawInfo() else { return MDB_SUCCESS }
-            var newSize = info.mapSize
-            while info.usedBytes / 6 > newSize / 10 && newSize < Int.max / 2 {
-                newSize = doubled(newSize)
-            }
+            let newSize = Self.mapSize(toHold: info.usedBytes, plus: needed, from: info.mapSize)
             guard newSize != info.mapSize else { return MDB_SUCCESS }
             // A failure here is not fatal: the write still runs, and MDB_MAP_FULL retries report it.
             return setMapSize(newSize)

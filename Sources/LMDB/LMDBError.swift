@@ -62,8 +62,11 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
         public static let notPermitted = Code(rawValue: EPERM)
         /// `EROFS`: the store lies on a read-only file system.
         public static let readOnlyFileSystem = Code(rawValue: EROFS)
-        /// `ENOSPC`: the disk holding the store is full.
+        /// `ENOSPC`: the disk holding the store is full. Also `EDQUOT`, and the `EIO` LMDB reports for
+        /// a short write when the file system is (all but) full, are reported with this code.
         public static let diskFull = Code(rawValue: ENOSPC)
+        /// `EIO`: the disk or file system failed a read or write, on a file system that is not full.
+        public static let ioError = Code(rawValue: EIO)
         /// A write (put, delete, drop) was attempted in a read-only transaction. This layer's own
         /// code (outside both the `MDB_*` range and `errno` values), raised before LMDB is called.
         public static let readOnlyTransaction = Code(rawValue: -30_600)
@@ -111,7 +114,11 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
             case .readOnlyFileSystem:
                 return "move the store to a writable file system, or remount it read-write"
             case .diskFull:
-                return "free disk space; the failed transaction was not committed and the store is intact"
+                return
+                    "free space on that file system and retry: the failed transaction was not committed, and every transaction committed before it is stored"
+            case .ioError:
+                return
+                    "the device or file system reported an error (see the kernel log); the failed transaction was not committed and earlier commits are kept, but check the disk before writing again"
             case .nestedWrite:
                 return "do not nest transactions: finish the outer write first"
             default:
@@ -146,23 +153,40 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         let reason = detail ?? String(cString: mdb_strerror(code.rawValue))
         var text: String
-        if code.isPermissionError {
+        if code == .diskFull || code == .ioError {
+            // Named for what the operating system said: `disk full writing DIR: …`.
+            let problem = code == .diskFull ? "disk full" : "I/O error"
+            text = "\(problem) writing \(path ?? "the store"): \(reason) (\(operation))"
+        } else if code.isPermissionError {
             let problem = code == .readOnlyFileSystem ? "read-only file system" : "permission denied"
-            let verb = operation == "mkdir" ? "cannot create" : "cannot open"
-            text = "\(problem): \(verb) \(path ?? "the store")" + (code == .readOnlyFileSystem ? " for writing" : "")
+            let writes = Self.writeOperations.contains(operation)
+            let verb = operation == "mkdir" ? "cannot create" : writes ? "cannot write" : "cannot open"
+            text = "\(problem): \(verb) \(path ?? "the store")"
+            text += code == .readOnlyFileSystem && !writes ? " for writing" : ""
             text += " (\(operation): \(reason))"
         } else {
             text = "\(operation) failed"
             if let path, !reason.contains(path) { text += " in \(path)" }
             text += ": \(reason)"
         }
-        if code.isPermissionError && operation == "mkdir" && code != .readOnlyFileSystem {
+        if code == .diskFull && !Self.writeOperations.contains(operation) {
+            // Opening or creating: no transaction was involved.
+            text += "; free space on that file system and retry: nothing of the store was changed"
+        } else if code.isPermissionError && operation == "mkdir" && code != .readOnlyFileSystem {
             text += "; check the owner and mode of its parent directories, or keep the store elsewhere"
         } else if let hint = code.hint {
-            text += code.isPermissionError ? "; \(hint)" : " (\(hint))"
+            text += code.isPermissionError || code == .diskFull || code == .ioError ? "; \(hint)" : " (\(hint))"
         }
         return text
     }
+
+    /// Operations that write the store's files (as opposed to opening or creating them).
+    static let writeOperations: Set<String> = [
+        "mdb_txn_commit", "mdb_put", "mdb_del", "mdb_drop", "mdb_env_sync", "Environment.write",
+    ]
+
+    /// What went wrong, without the operation, path or remedy (`no space left on the device; 0 bytes free of 1 MiB`).
+    public var reason: String { detail ?? String(cString: mdb_strerror(code.rawValue)) }
 }
 
 /// The single gate for C return codes: `MDB_SUCCESS` passes, anything else throws.

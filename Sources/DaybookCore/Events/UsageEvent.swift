@@ -65,16 +65,29 @@ extension UsageEvent {
     public static let maxIDBytes = 128
     static let maxPropertyKeys = 100
     static let maxPropertyBytes = 1024
+    /// The largest record (raw bytes) that is parsed at all: 2 MiB. The largest valid event —
+    /// 100 properties with 1024-byte keys and strings, even written entirely in `\u` escapes, and
+    /// three 128-byte ids — is about 1.3 MB, so a longer record is dead-lettered (`limit_exceeded`)
+    /// without being scanned or decoded (no 10 MB strings are built for a 10 MB line).
+    public static let maxRecordBytes = 2 << 20
 
     /// Parses and validates one record (SPEC §1 "Validation"): strict JSON, required fields,
     /// timestamp, limits. Lateness and duplicates are the engine's business, not this one's.
     public static func parse(_ bytes: ArraySlice<UInt8>) -> Result<UsageEvent, InvalidEvent> {
+        if bytes.count > maxRecordBytes { return .failure(tooLarge(bytes.count)) }
         if let event = bytes.withUnsafeBufferPointer(parseFast) { return .success(event) }
         let value: JSONValue
         do { value = try StrictJSON.parse(bytes) } catch {
             return .failure(InvalidEvent(.malformedJSON, "\(error)"))
         }
         return validate(value)
+    }
+
+    /// The dead-letter reason of a record of `length` bytes, over ``maxRecordBytes``.
+    public static func tooLarge(_ length: Int) -> InvalidEvent {
+        InvalidEvent(
+            .limitExceeded,
+            "the record is \(length) bytes; the limit is \(maxRecordBytes) bytes (2 MiB, well above any valid event)")
     }
 
     /// Validates an already parsed JSON value as an event.

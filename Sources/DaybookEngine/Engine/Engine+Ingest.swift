@@ -57,6 +57,13 @@ extension Engine {
     static func prepare(_ batch: IngestBatch, plan: PricingPlan) -> PreparedBatch {
         let source = batch.source, now = batch.now
         let records = parallelMap(batch.records) { record -> PreparedRecord in
+            if record.length > record.bytes.count {
+                // A line longer than the reader keeps: only its start is here (and in the dead letter).
+                var invalid = UsageEvent.tooLarge(record.length)
+                invalid.message +=
+                    "; the dead letter keeps its first \(record.bytes.count) bytes, the whole record is at \(record.position) of the source"
+                return .invalid(invalid)
+            }
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): return .invalid(invalid)
             case .success(let event):
@@ -72,7 +79,9 @@ extension Engine {
     /// each applied in order with its own finalization check, checkpoint and summary. A batch
     /// prepared with another catalog version than the one stored is evaluated again first.
     func write(_ batches: [PreparedBatch]) throws -> [IngestSummary] {
-        try transaction(now: batches.first?.batch.now ?? Timestamp(seconds: 0)) { txn, ws, state in
+        let now = batches.first?.batch.now ?? Timestamp(seconds: 0)
+        let estimate = batches.reduce(Self.transactionOverheadBytes) { $0 + $1.batch.estimatedStoreBytes }
+        return try transaction(now: now, reserving: estimate) { txn, ws, state in
             var summaries: [IngestSummary] = []
             for var prepared in batches {
                 if prepared.planVersion != ws.plan.version { prepared = Self.prepare(prepared.batch, plan: ws.plan) }
@@ -82,6 +91,10 @@ extension Engine {
             return summaries
         }
     }
+
+    /// What one ingest transaction writes besides its records: the engine state, invoices,
+    /// checkpoints, and the B-tree pages copied on write (an upper estimate).
+    static let transactionOverheadBytes = 1 << 20
 
     /// Applies one prepared batch inside the current write transaction.
     private func apply(
@@ -245,6 +258,15 @@ public struct IngestBatch: Sendable {
         self.now = now
         self.checkpoint = checkpoint
     }
+
+    /// The raw size of the batch: the bytes of its records (what batches and group commits are bounded by).
+    public var bytes: Int { records.reduce(0) { $0 + $1.bytes.count } }
+
+    /// About how many bytes the batch adds to the store, for growing the map before its transaction:
+    /// each record's raw bytes twice (the log entry or dead letter holds them once; B-tree pages
+    /// are split half full, large values take whole overflow pages) plus 512 bytes for its keys,
+    /// index entries, source and position.
+    var estimatedStoreBytes: Int { records.reduce(0) { $0 + 2 * $1.bytes.count + 512 } }
 }
 
 /// A batch after the pure part of ingest, with the catalog version its metrics were evaluated against.
@@ -259,9 +281,13 @@ public struct IngestRecord: Sendable, Hashable {
     public var bytes: [UInt8]
     /// `line 12`, `element 3`, `offset 4096`, `stream seq 77`.
     public var position: String
-    public init(bytes: [UInt8], position: String) {
+    /// The record's length in its source: `bytes.count`, unless the record was longer than a
+    /// reader keeps (``LineAccumulator/maxLineBytes``) and `bytes` holds only its start.
+    public var length: Int
+    public init(bytes: [UInt8], position: String, length: Int? = nil) {
         self.bytes = bytes
         self.position = position
+        self.length = max(length ?? bytes.count, bytes.count)
     }
 }
 

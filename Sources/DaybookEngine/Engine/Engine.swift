@@ -69,12 +69,15 @@ public final class Engine {
     /// The catalog version is checked first: when another process applied a new version since
     /// this one loaded its plan, the plan is reloaded from the store inside this transaction, so
     /// every batch is billed with the version current when it commits (SPEC §7).
+    ///
+    /// `reserving`: about how many bytes the transaction adds; the map grows before it begins
+    /// when they would not fit comfortably (``Environment/write(reserving:_:)``).
     func transaction<R>(
-        now: Timestamp,
+        now: Timestamp, reserving bytes: Int = 0,
         _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R
     ) throws -> R {
         let store = self.store
-        return try store.env.write { txn in
+        return try store.env.write(reserving: bytes) { txn in
             var state = try EngineState.load(store, txn)
             try refreshPlan(state, txn)
             let ws = WorkingSet(store: store, plan: plan)

@@ -1,5 +1,6 @@
 import DaybookCore
 import Foundation
+import LMDB
 
 /// Reads an input file or standard input as records (SPEC §1): NDJSON streamed in 4 MiB chunks
 /// (only the lines of the current batches are in memory), or a JSON array, which is read whole
@@ -10,6 +11,8 @@ public final class RecordReader {
     private var first: Data?
     private var lines = LineAccumulator()
     private var pending: [IngestRecord] = []
+    /// The bytes of the records in `pending`.
+    private var pendingBytes = 0
     private var ended = false
     private var array: [IngestRecord]?
     static let chunkSize = 4 << 20
@@ -40,8 +43,10 @@ public final class RecordReader {
         return chunk
     }
 
-    /// The next at most `size` records, or nil at the end of the input.
-    public func next(_ size: Int) throws -> [IngestRecord]? {
+    /// The next at most `size` records of at most `maxBytes` bytes together (at least one record,
+    /// however large), or nil at the end of the input. NDJSON is read ahead only as far as that
+    /// batch needs (plus one chunk).
+    public func next(_ size: Int, maxBytes: Int = .max) throws -> [IngestRecord]? {
         if array == nil, first?.first(where: { !RecordSplitter.isSpace($0) }) == UInt8(ascii: "[") {
             var all: [UInt8] = []
             while let chunk = try read() { all.append(contentsOf: chunk) }
@@ -49,38 +54,68 @@ public final class RecordReader {
         }
         if array != nil {
             guard !array!.isEmpty else { return nil }
-            let batch = Array(array!.prefix(size))
+            let batch = Self.prefix(array!, size, maxBytes)
             array!.removeFirst(batch.count)
             return batch
         }
-        while pending.count < size && !ended {
+        while pending.count < size && pendingBytes < maxBytes && !ended {
+            let records: [IngestRecord]
             if let chunk = try read() {
-                pending += lines.feed(chunk)
+                records = lines.feed(chunk)
             } else {
-                pending += lines.finish()
+                records = lines.finish()
                 ended = true
             }
+            pending += records
+            pendingBytes += records.reduce(0) { $0 + $1.bytes.count }
         }
         guard !pending.isEmpty else { return nil }
-        let batch = Array(pending.prefix(size))
+        let batch = Self.prefix(pending, size, maxBytes)
         pending.removeFirst(batch.count)
+        pendingBytes -= batch.reduce(0) { $0 + $1.bytes.count }
         return batch
+    }
+
+    /// The longest prefix of at most `size` records and `maxBytes` bytes, never empty.
+    private static func prefix(_ records: [IngestRecord], _ size: Int, _ maxBytes: Int) -> [IngestRecord] {
+        var count = 0
+        var bytes = 0
+        for record in records.prefix(size) {
+            if count > 0 && bytes + record.bytes.count > maxBytes { break }
+            count += 1
+            bytes += record.bytes.count
+        }
+        return Array(records.prefix(max(1, count)))
     }
 }
 
-/// Reads a whole input through the ``Writer``: batches of at most `batchSize` records, up to
-/// `inFlight` of them submitted ahead (so the next batches are parsed on other cores while the
-/// writer commits the current one), summaries reported in order after each durable commit.
+/// Reads a whole input through the ``Writer``: batches of at most `batchSize` records and
+/// `maxBatchBytes` bytes, up to `inFlight` of them submitted ahead (so the next batches are parsed
+/// on other cores while the writer commits the current one), summaries reported in order after
+/// each durable commit.
+///
+/// Memory follows the bytes bound, not the record count: a batch of large records (each up to
+/// ``LineAccumulator/maxLineBytes``) holds at most `maxBatchBytes` of them, or one record when a
+/// single one is larger.
 public struct IngestPipeline: Sendable {
     public var source: String
     public var now: Timestamp
     public var batchSize: Int
+    /// Raw record bytes per batch at most (64 MiB by default; a batch always holds one record).
+    public var maxBatchBytes: Int
     public var inFlight: Int
 
-    public init(source: String, now: Timestamp, batchSize: Int = 20_000, inFlight: Int = 2) {
+    /// The default bound of a batch's raw bytes: 64 MiB.
+    public static let defaultMaxBatchBytes = 64 << 20
+
+    public init(
+        source: String, now: Timestamp, batchSize: Int = 20_000, maxBatchBytes: Int = defaultMaxBatchBytes,
+        inFlight: Int = 2
+    ) {
         self.source = source
         self.now = now
         self.batchSize = max(1, batchSize)
+        self.maxBatchBytes = max(1, maxBatchBytes)
         self.inFlight = max(1, inFlight)
     }
 
@@ -96,7 +131,8 @@ public struct IngestPipeline: Sendable {
     ///
     /// On a failure no further batch is submitted; batches already submitted are waited for,
     /// then the error is thrown (what committed stays committed: ingesting the input again
-    /// counts it as duplicates).
+    /// counts it as duplicates). A batch the store could not write (disk full, I/O error) throws
+    /// ``IngestFailure``, which says so and how far the acknowledged batches reach.
     public func run(
         _ reader: RecordReader, into writer: Writer,
         committed: (IngestBatch, IngestSummary) -> Void = { _, _ in }
@@ -104,13 +140,19 @@ public struct IngestPipeline: Sendable {
         var result = Result()
         var flight: [(IngestBatch, Completion<IngestSummary>)] = []
         var failure: (any Error)?
+        var acknowledgedThrough: String?
         func settleOldest() {
             let (batch, done) = flight.removeFirst()
             do {
                 let summary = try done.wait()
                 result.summary += summary
                 result.batches += 1
+                if failure == nil, let last = batch.records.last { acknowledgedThrough = last.position }
                 committed(batch, summary)
+            } catch let error as LMDBError {
+                if failure == nil {
+                    failure = IngestFailure(underlying: error, source: source, acknowledgedThrough: acknowledgedThrough)
+                }
             } catch {
                 if failure == nil { failure = error }
             }
@@ -119,7 +161,9 @@ public struct IngestPipeline: Sendable {
         while failure == nil {
             let records: [IngestRecord]
             do {
-                guard let next = try reader.next(batchSize) ?? (first ? [] : nil) else { break }
+                guard let next = try reader.next(batchSize, maxBytes: maxBatchBytes) ?? (first ? [] : nil) else {
+                    break
+                }
                 records = next
             } catch {
                 failure = error
@@ -136,5 +180,30 @@ public struct IngestPipeline: Sendable {
         while !flight.isEmpty { settleOldest() }
         if let failure { throw failure }
         return result
+    }
+}
+
+/// A batch of an ingest that the store could not write (the disk is full, an I/O error): every
+/// batch acknowledged before it is stored, and ingesting the same input again resumes — what was
+/// stored counts as duplicates, the rest is accepted.
+public struct IngestFailure: Error, Sendable, CustomStringConvertible {
+    /// The store's error for the batch that failed (``LMDBError/Code/diskFull`` for a full disk).
+    public var underlying: LMDBError
+    /// The source being ingested (`file:PATH`, `stdin`).
+    public var source: String
+    /// The position of the last record of the last batch acknowledged before the failure; nil
+    /// when none was.
+    public var acknowledgedThrough: String?
+
+    public var description: String {
+        let acknowledged =
+            acknowledgedThrough.map { "every batch acknowledged before this one is stored (through \($0))" }
+            ?? "no batch of this run was acknowledged, and nothing of it is stored"
+        let resume = "ingesting the same input again counts what was stored as duplicates and accepts the rest"
+        if underlying.code == .diskFull {
+            return
+                "disk full writing \(underlying.path ?? "the store"): \(underlying.reason) (\(underlying.operation)); free space and retry; \(acknowledged); \(resume)"
+        }
+        return "\(underlying); \(acknowledged); \(resume)"
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An input that cannot be split into records at all (a JSON array that never closes, …).
 public struct InputError: Error, Sendable, CustomStringConvertible {
     public var source: String
@@ -149,29 +151,66 @@ public enum RecordSplitter {
 
 /// Splits an NDJSON stream into records as its bytes arrive, in chunks of any size: the same
 /// records and line numbers as ``RecordSplitter/splitLines(_:firstLine:)`` on the whole input.
+///
+/// Newlines are found with `Data.range(of:)` (Foundation's search, not a byte loop), so a 10 MB
+/// line costs a copy, not ten million iterations. A line longer than ``maxLineBytes`` keeps only
+/// its first ``maxLineBytes`` bytes (its record's `length` tells the whole length), so one endless
+/// line cannot take all memory; such a record is dead-lettered as too large in any case.
 public struct LineAccumulator: Sendable {
-    private var pending: [UInt8] = []
+    /// The most bytes of one line kept in memory (64 MiB, 32 times the largest record parsed).
+    public static let maxLineBytes = 64 << 20
+    private static let newline = Data([0x0A])
+    /// The start of the current line (at most ``maxLineBytes``).
+    private var pending = Data()
+    /// The current line's length so far (more than `pending.count` once it is over the limit).
+    private var pendingLength = 0
+    private var lastByte: UInt8?
     private var nextLine = 1
 
     public init() {}
 
     /// Records of every line completed by `chunk`.
     public mutating func feed(_ chunk: some BidirectionalCollection<UInt8>) -> [IngestRecord] {
-        guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
-            pending.append(contentsOf: chunk)
-            return []
+        let data = chunk as? Data ?? Data(chunk)
+        var records: [IngestRecord] = []
+        var start = data.startIndex
+        while let newline = data.range(of: Self.newline, in: start..<data.endIndex)?.lowerBound {
+            keep(data[start..<newline])
+            endLine(into: &records)
+            start = newline + 1
         }
-        var complete = pending
-        complete.append(contentsOf: chunk[..<chunk.index(after: lastNewline)])
-        pending = Array(chunk[chunk.index(after: lastNewline)...])
-        let records = RecordSplitter.splitLines(complete, firstLine: nextLine)
-        nextLine += complete.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+        keep(data[start..<data.endIndex])
         return records
     }
 
     /// The last line, when the input does not end with a newline.
     public mutating func finish() -> [IngestRecord] {
-        defer { pending = [] }
-        return RecordSplitter.splitLines(pending, firstLine: nextLine)
+        var records: [IngestRecord] = []
+        if pendingLength > 0 { endLine(into: &records) }
+        return records
+    }
+
+    private mutating func keep(_ part: Data) {
+        guard let last = part.last else { return }
+        let room = Self.maxLineBytes - pending.count
+        if room > 0 { pending.append(part.prefix(room)) }
+        pendingLength += part.count
+        lastByte = last
+    }
+
+    private mutating func endLine(into records: inout [IngestRecord]) {
+        defer {
+            pending = Data()
+            pendingLength = 0
+            lastByte = nil
+            nextLine += 1
+        }
+        var length = pendingLength
+        if lastByte == 0x0D {  // a \r before the \n is dropped
+            length -= 1
+            if pending.count > length { pending.removeLast() }
+        }
+        guard pending.contains(where: { !RecordSplitter.isSpace($0) }) else { return }  // blank: skipped
+        records.append(IngestRecord(bytes: Array(pending), position: "line \(nextLine)", length: length))
     }
 }

@@ -25,10 +25,17 @@ public final class Writer: Sendable {
 
     /// Opens the store at `path` on a new writer thread. Throws what opening the store throws.
     ///
-    /// - Parameter maxGroupRecords: records per shared transaction at most (a group never splits a batch).
-    public init(path: String, durable: Bool = true, maxGroupRecords: Int = 100_000) throws {
+    /// - Parameters:
+    ///   - maxGroupRecords: records per shared transaction at most (a group never splits a batch).
+    ///   - maxGroupBytes: raw record bytes per shared transaction at most (64 MiB by default): batches
+    ///     of large records are not grouped into one huge transaction. A batch larger than this
+    ///     still commits, alone.
+    public init(
+        path: String, durable: Bool = true, maxGroupRecords: Int = 100_000,
+        maxGroupBytes: Int = IngestPipeline.defaultMaxBatchBytes
+    ) throws {
         let opened = Completion<PricingPlan>()
-        let core = WriterCore(maxGroupRecords: max(1, maxGroupRecords))
+        let core = WriterCore(maxGroupRecords: max(1, maxGroupRecords), maxGroupBytes: max(1, maxGroupBytes))
         // The engine is created on the writer thread and never leaves it.
         let thread = Thread { [core] in
             let engine: Engine
@@ -93,6 +100,7 @@ public final class Writer: Sendable {
 /// handle's deinit can stop the thread).
 private final class WriterCore: Sendable {
     let maxGroupRecords: Int
+    let maxGroupBytes: Int
     private let queue = Mutex(Queue())
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
@@ -100,7 +108,10 @@ private final class WriterCore: Sendable {
     let preparePlan = Mutex<PricingPlan?>(nil)
     let counters = Mutex(WriterCounters())
 
-    init(maxGroupRecords: Int) { self.maxGroupRecords = maxGroupRecords }
+    init(maxGroupRecords: Int, maxGroupBytes: Int) {
+        self.maxGroupRecords = maxGroupRecords
+        self.maxGroupBytes = maxGroupBytes
+    }
 
     private struct Queue {
         var nextTicket: UInt64 = 0
@@ -114,10 +125,13 @@ private final class WriterCore: Sendable {
         // thread, both under `queue`'s lock; the rest is immutable.
         let ticket: UInt64
         let work: Work
+        /// The batch's raw record bytes (0 for an operation).
+        let bytes: Int
         var prepared: PreparedBatch?
         init(ticket: UInt64, work: Work) {
             self.ticket = ticket
             self.work = work
+            if case .batch(let batch, _) = work { bytes = batch.bytes } else { bytes = 0 }
         }
     }
 
@@ -209,8 +223,8 @@ private final class WriterCore: Sendable {
         case batches([(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)])
     }
 
-    /// The longest run of prepared batches at the head of the queue (up to `maxGroupRecords`),
-    /// or the operation at the head; nil when the head is still being prepared.
+    /// The longest run of prepared batches at the head of the queue (up to `maxGroupRecords` and
+    /// `maxGroupBytes`), or the operation at the head; nil when the head is still being prepared.
     private func takeReady() -> Ready? {
         queue.withLock { q -> Ready? in
             guard let head = q.items.first else { return nil }
@@ -220,11 +234,17 @@ private final class WriterCore: Sendable {
             }
             var group: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
             var records = 0
+            var bytes = 0
             for item in q.items {
                 guard case .batch(let batch, let completion) = item.work, let prepared = item.prepared else { break }
-                if !group.isEmpty && records + batch.records.count > maxGroupRecords { break }
+                if !group.isEmpty
+                    && (records + batch.records.count > maxGroupRecords || bytes + item.bytes > maxGroupBytes)
+                {
+                    break
+                }
                 group.append((prepared, completion))
                 records += batch.records.count
+                bytes += item.bytes
             }
             guard !group.isEmpty else { return nil }
             q.items.removeFirst(group.count)
