@@ -75,6 +75,7 @@ final class WorkingSet {
         if let e = entries[key] { return e }
         guard let bytes = try txn.get(key, in: store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes)
+        try contract.checkStored(state, key: key)
         let entry = InvoiceEntry(key: key, state: state, original: state)
         entries[key] = entry
         return entry
@@ -175,7 +176,11 @@ final class WorkingSet {
             let key = Keys.distinctValue(invoice: entry.key, lineItem: lineItemID, value: value)
             let one = FixedDecimal(1)
             if let stored = try txn.get(key, in: store.distinct) {
-                let first = Int([UInt8].readBigEndianUInt32(stored, at: 0))
+                let first = Int(try Keys.u32(from: stored, in: "distinct value"))
+                guard stored.count == 4, first < entry.state.dayCount else {
+                    throw StoreCorruption(
+                        "distinct value of \(lineItemID) in invoice of \(entry.state.contractID) names day index \(first) of \(entry.state.dayCount)")
+                }
                 guard k < first else { return }
                 entry.state.lineItems[index].daily[first] = entry.state.lineItems[index].daily[first] - one
                 last = first

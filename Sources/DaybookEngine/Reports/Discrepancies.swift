@@ -46,8 +46,7 @@ extension Engine {
                     records.append(record)  // keeps its causes as of the resolution
                     return true
                 }
-                let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                let invoiceKey = Array(key[4..<(4 + n)])
+                let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
                 if summaries[invoiceKey] == nil {
                     summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
                 }
@@ -88,12 +87,10 @@ extension Engine {
             for prefix in prefixes {
                 var last: (key: ArraySlice<UInt8>, id: String)?
                 try txn.scan(in: store.drift, prefix: prefix) { key, _ in
-                    let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                    let invoiceKey = key[4..<(4 + n)]
+                    let invoiceKey = key[try Keys.lengthPrefixed(key, in: "drift key")]
                     if last?.key != invoiceKey {
-                        let c = Int([UInt8].readBigEndianUInt32(key, at: 4))
-                        let contract = String(decoding: key[8..<(8 + c)], as: UTF8.self)
-                        last = (invoiceKey, "\(contract)/\(Keys.readDay(key, at: 8 + c))")
+                        let (contract, next) = try Keys.string(from: key, at: 4, in: "drift key")
+                        last = (invoiceKey, "\(contract)/\(try Keys.day(from: key, at: next, in: "drift key"))")
                     }
                     counts[last!.id, default: 0] += 1
                     return true
