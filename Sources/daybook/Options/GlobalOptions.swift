@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
+import DaybookStore
 
 /// `--data` and `--now`, for the verbs that open the store and read the clock.
 struct GlobalOptions: ParsableArguments {
@@ -12,8 +13,8 @@ struct GlobalOptions: ParsableArguments {
     /// The engine clock: `--now`, else `$DAYBOOK_NOW`, else the wall clock.
     func clock() throws -> Timestamp { try clockOption.clock() }
 
-    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
-    func engine(mustExist: Bool = false) throws -> Engine { try store.engine(mustExist: mustExist) }
+    /// Opens the store (see ``StoreOption/engine(_:)``).
+    func engine(_ access: StoreAccess) throws -> Engine { try store.engine(access) }
 }
 
 /// `--data` and `--now` on a verb that uses neither (`generate`, `demo`): accepted, because SPEC §7

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaybookEngine
+import DaybookStore
 import Foundation
 
 /// `--data DIR`, for the verbs that open the store.
@@ -7,13 +8,18 @@ struct StoreOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store directory (an LMDB environment).", valueName: "dir"))
     var data: String = "./daybook-data"
 
-    /// Opens the store; read verbs (`mustExist`) refuse to create an empty one at a mistyped path.
-    func engine(mustExist: Bool = false) throws -> Engine {
-        if mustExist && !FileManager.default.fileExists(atPath: data + "/data.mdb") {
-            throw UsageError(
-                "no Daybook store at \(data) (create one with `daybook catalog apply FILE --data \(data)`)")
-        }
-        return try Engine(path: data)
+    /// Opens the store, checked first (a damaged one is refused before anything is written):
+    /// read verbs (`.read`) open it read-only and never create one (a missing or empty store is
+    /// exit 2, "no Daybook store"); write verbs (`.write`) create it when missing.
+    func engine(_ access: StoreAccess) throws -> Engine {
+        DamagedStore.watch(data)
+        return try Engine(path: data, access: access)
+    }
+
+    /// The store's writer (ingest), after the same checks as `engine(.write)`.
+    func writer() throws -> Writer {
+        DamagedStore.watch(data)
+        return try Writer(path: data)
     }
 }
 

@@ -13,5 +13,5 @@ struct DeadLetters: ParsableCommand {
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try store.engine(mustExist: true).deadLettersTable()) }
+    func run() throws { output.emit(try store.engine(.read).deadLettersTable()) }
 }

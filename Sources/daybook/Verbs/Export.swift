@@ -18,7 +18,7 @@ struct Export: ParsableCommand {
     func validate() throws { try requireNonEmpty(out, option: "--out") }
 
     func run() throws {
-        let export = try store.engine(mustExist: true).export(asOf: asOf)
+        let export = try store.engine(.read).export(asOf: asOf)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for (name, table) in export.files {
             let text = format == .csv ? TableWriter.csv(table) : TableWriter.ndjson(table)

@@ -30,7 +30,7 @@ struct Ingest: ParsableCommand {
     func run() throws {
         let now = try global.clock()
         let reader = try RecordReader(path: file)
-        let writer = try Writer(path: global.data)
+        let writer = try global.store.writer()
         defer { writer.close() }
         let pipeline = IngestPipeline(source: file == "-" ? "stdin" : "file:\(file)", now: now, batchSize: batchSize)
         let result = try pipeline.run(reader, into: writer, committed: report)

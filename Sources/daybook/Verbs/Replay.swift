@@ -36,7 +36,7 @@ struct Replay: ParsableCommand {
         func run() throws { try Self.verify(store) }
 
         static func verify(_ store: StoreOption) throws {
-            let engine = try store.engine(mustExist: true)
+            let engine = try store.engine(.read)
             let scratch = try ScratchDirectory(prefix: "daybook-verify-")
             defer { scratch.remove() }
             let mismatches = try engine.verify(scratchDirectory: scratch.path)
