@@ -214,7 +214,12 @@ public final class Environment: @unchecked Sendable {
         } catch let error where readOnly && error.code.isPermissionError {
             // lock.mdb cannot be opened for writing. Reading without it is safe only when nobody
             // can write data.mdb meanwhile (see `open`).
-            guard lockFileRefused(path), dataFileFrozen(path) else { throw error }
+            guard lockFileRefused(path) else { throw error }
+            guard dataFileFrozen(path) else {
+                throw LMDBError(
+                    error.code, "mdb_env_open", path: path,
+                    detail: "lock.mdb cannot be opened for writing, and reading without it is safe only when nobody can write data.mdb meanwhile (a read-only file system, or no write permission bit on data.mdb); read as a user who may write lock.mdb, or read a copy (mdb_copy)")
+            }
             return OpenedHandle(
                 handle: try openHandle(path, options, flags: flags | UInt32(MDB_NOLOCK)), readOnly: true, lockless: true)
         }
