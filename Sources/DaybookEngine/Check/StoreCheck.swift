@@ -68,6 +68,11 @@ private final class Checker {
     var lastLogSeq: UInt64 = 0
     var lastDeadLetter: UInt64 = 0
     var catalogVersions = 0
+    /// The currency decimals of the last catalog version that parsed (invoice amounts are
+    /// checked against them: a change of decimals rebuilds every invoice), and the most of any
+    /// version (snapshots and drift keep the decimals of the version they were made under).
+    var decimals: Int?
+    var maxDecimals: Int?
     /// Invoice key → day count (or nil when it does not decode), for the `distinct` check.
     var invoiceDays: [[UInt8]: Int?] = [:]
 
@@ -96,7 +101,10 @@ private final class Checker {
         walk(store.invoices, key: hex) { _, key, value in try self.invoice(key, value) }
         walk(store.distinct, key: hex) { txn, key, value in try self.distinctValue(key, value, txn) }
         walk(store.openInvoices, key: hex) { txn, key, value in try self.openInvoice(key, value, txn) }
-        walk(store.snapshots, key: hex) { _, _, value in _ = try Snapshot(decoding: value) }
+        walk(store.snapshots, key: hex) { _, _, value in
+            let snapshot = try Snapshot(decoding: value)
+            if let decimals = self.maxDecimals { try snapshot.checkMoney(decimals: decimals) }
+        }
         walk(store.checkpoints, key: text) { _, _, _ in }
         walk(store.causes, key: hex) { txn, key, value in try self.cause(key, value, txn) }
         walk(store.drift, key: hex) { txn, key, value in try self.drift(key, value, txn) }
@@ -259,7 +267,9 @@ private final class Checker {
         }
         let stored = try CatalogVersion(version: version, decoding: value)
         do {
-            _ = try Catalog.parse(stored.document)
+            let parsed = try Catalog.parse(stored.document).currencyDecimals
+            decimals = parsed
+            maxDecimals = max(maxDecimals ?? parsed, parsed)
         } catch {
             throw StoreCorruption("catalog version \(version) no longer validates: \(error)")
         }
@@ -272,6 +282,7 @@ private final class Checker {
             throw StoreCorruption("the invoice of \(state.contractID) from \(state.period.start) is stored under another key")
         }
         invoiceDays[key] = state.dayCount
+        if let decimals { try state.checkMoney(decimals: decimals) }
     }
 
     /// The day count of the stored invoice `key` (nil when there is none or it does not decode).
@@ -337,6 +348,7 @@ private final class Checker {
         let (lineItem, next) = try Keys.string(from: key, at: invoice.count + 4, in: "drift key")
         guard next == key.count else { throw StoreCorruption("drift key has trailing bytes") }
         let record = try DriftRecord(decoding: value)
+        if let maxDecimals { try record.checkMoney(decimals: maxDecimals) }
         guard record.lineItemID == lineItem, record.resolvedSeq == nil else {
             throw StoreCorruption("the record is not the open drift of line item \"\(lineItem)\"")
         }
@@ -349,6 +361,7 @@ private final class Checker {
         guard key.count > 8 else { throw StoreCorruption("drift_history key of \(key.count) bytes") }
         let seq = try Keys.seq(from: key, at: key.count - 8, in: "drift_history key")
         let record = try DriftRecord(decoding: value)
+        if let maxDecimals { try record.checkMoney(decimals: maxDecimals) }
         guard record.resolvedSeq == seq else { throw StoreCorruption("record resolved at another seq than its key's") }
     }
 

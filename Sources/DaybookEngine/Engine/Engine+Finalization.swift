@@ -47,7 +47,7 @@ extension Engine {
                 continue  // its contract was removed from the catalog
             }
             guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
-            if stored { try contract.checkStored(invoice, key: key) }
+            if stored { try contract.checkStored(invoice, key: key, decimals: ws.plan.currencyDecimals) }
             let id = contract.contract.invoiceID(invoice.period)
             let snapshot = Snapshot(
                 invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,

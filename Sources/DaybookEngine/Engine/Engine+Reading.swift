@@ -39,7 +39,7 @@ extension Engine {
                     state = entry.state
                 } else {
                     state = try InvoiceState(decoding: value)
-                    try contract.checkStored(state, key: key)
+                    try contract.checkStored(state, key: key, decimals: view.plan.currencyDecimals)
                 }
                 seen.insert(key)
                 result.append((key, contract.contract.invoiceID(state.period), contract, state))
@@ -67,13 +67,15 @@ final class LiveView {
         self.state = state
     }
 
-    /// The invoice stored under `key`, as the view sees it; checked against `contract` (when
-    /// the caller indexes it by the contract's days and balances).
+    /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
+    /// record checked against `contract` (when the caller indexes it by the contract's days and
+    /// balances).
     func invoice(_ key: [UInt8], contract: ContractPlan? = nil, _ txn: borrowing Transaction) throws -> InvoiceState? {
         if let entry = ws.entries[key] { return entry.state }
         guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes)
-        try contract?.checkStored(state, key: key)
+        try state.checkMoney(decimals: plan.currencyDecimals)
+        try contract?.checkStored(state, key: key, decimals: plan.currencyDecimals)
         return state
     }
 }

@@ -45,9 +45,10 @@ final class PricingPlan: Sendable {
 final class ContractPlan: Sendable {
     /// Checks that an invoice read back from the store under `key` fits this contract: it is
     /// the contract's, stored under its own key, its period is the contract's period starting
-    /// that day, and each day's closing row has one amount per balance. LMDB keeps no checksums:
-    /// a damaged record that still decodes would otherwise be indexed past the ends of its arrays.
-    func checkStored(_ state: InvoiceState, key: [UInt8]) throws(StoreCorruption) {
+    /// that day, each day's closing row has one amount per balance, and its amounts have at most
+    /// `decimals` fractional digits. LMDB keeps no checksums: a damaged record that still decodes
+    /// would otherwise be indexed past the ends of its arrays, or trap where it is formatted.
+    func checkStored(_ state: InvoiceState, key: [UInt8], decimals: Int) throws(StoreCorruption) {
         let name = "stored invoice \(contract.id)/\(state.period.start)"
         guard state.contractID == contract.id, key == Keys.invoice(contract: contract.id, start: state.period.start)
         else {
@@ -59,6 +60,7 @@ final class ContractPlan: Sendable {
         guard state.closing.allSatisfy({ $0.count == balances.count }) else {
             throw StoreCorruption("\(name) has closing rows that do not have one amount per balance (\(balances.count))")
         }
+        try state.checkMoney(decimals: decimals)
     }
 
     struct UsageRate: Sendable {

@@ -14,7 +14,9 @@ final class InvoiceEntry {
     private var snapshotLoaded = false
     private var cachedSnapshot: Snapshot?
 
-    /// The invoice's finalization snapshot, if it is finalized (read once per transaction).
+    /// The invoice's finalization snapshot, if it is finalized (read once per transaction). Its
+    /// amounts are not checked against the current currency decimals: a snapshot keeps those of
+    /// the catalog version it was taken under.
     func snapshot(_ store: Store, _ txn: borrowing Transaction) throws -> Snapshot? {
         if !snapshotLoaded {
             cachedSnapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
@@ -75,7 +77,7 @@ final class WorkingSet {
         if let e = entries[key] { return e }
         guard let bytes = try txn.get(key, in: store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes)
-        try contract.checkStored(state, key: key)
+        try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)
         let entry = InvoiceEntry(key: key, state: state, original: state)
         entries[key] = entry
         return entry

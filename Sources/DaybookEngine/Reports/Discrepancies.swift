@@ -177,14 +177,14 @@ extension Engine {
             for (prefix, t) in [("finalized", r.finalized), ("current", r.current)] {
                 fields += [
                     ("\(prefix)_quantity", StrictJSON.quote(t.quantity.canonical)),
-                    ("\(prefix)_subtotal", StrictJSON.quote(t.subtotal.formatted(decimals: d))),
-                    ("\(prefix)_credits_applied", StrictJSON.quote(t.credits.formatted(decimals: d))),
-                    ("\(prefix)_commits_applied", StrictJSON.quote(t.commits.formatted(decimals: d))),
-                    ("\(prefix)_total", StrictJSON.quote(t.total.formatted(decimals: d))),
+                    ("\(prefix)_subtotal", StrictJSON.quote(t.subtotal.formatted(atLeast: d))),
+                    ("\(prefix)_credits_applied", StrictJSON.quote(t.credits.formatted(atLeast: d))),
+                    ("\(prefix)_commits_applied", StrictJSON.quote(t.commits.formatted(atLeast: d))),
+                    ("\(prefix)_total", StrictJSON.quote(t.total.formatted(atLeast: d))),
                 ]
             }
             fields += [
-                ("delta_total", StrictJSON.quote(r.deltaTotal.formatted(decimals: d))),
+                ("delta_total", StrictJSON.quote(r.deltaTotal.formatted(atLeast: d))),
                 ("first_detected_seq", "\(r.firstDetectedSeq)"), ("last_changed_seq", "\(r.lastChangedSeq)"),
                 ("first_detected_at", StrictJSON.quote("\(r.firstDetectedAt)")),
                 ("last_changed_at", StrictJSON.quote("\(r.lastChangedAt)")),
@@ -221,12 +221,12 @@ extension Engine {
             var row = [r.invoiceID, r.customerID, r.lineItemID]
             for t in [r.finalized, r.current] {
                 row += [
-                    t.quantity.canonical, t.subtotal.formatted(decimals: d), t.credits.formatted(decimals: d),
-                    t.commits.formatted(decimals: d), t.total.formatted(decimals: d),
+                    t.quantity.canonical, t.subtotal.formatted(atLeast: d), t.credits.formatted(atLeast: d),
+                    t.commits.formatted(atLeast: d), t.total.formatted(atLeast: d),
                 ]
             }
             row += [
-                r.deltaTotal.formatted(decimals: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
+                r.deltaTotal.formatted(atLeast: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
                 "\(r.lateEventCount)", r.lateTransactionIDs.joined(separator: " "),
                 r.viaInvoices.joined(separator: " "),
                 r.catalogVersions.map { "\($0)" }.joined(separator: " "),
@@ -249,7 +249,7 @@ extension Engine {
         }
         for (customer, e) in byCustomer.sorted(by: { $0.key.utf8Precedes($1.key) }) {
             table.rows.append([
-                customer, "\(e.invoices.count)", "\(e.lines)", e.delta.formatted(decimals: plan.currencyDecimals),
+                customer, "\(e.invoices.count)", "\(e.lines)", e.delta.formatted(atLeast: plan.currencyDecimals),
             ])
         }
         return table
@@ -287,18 +287,18 @@ extension Engine {
                 cTotal += c
                 table.rows.append([
                     id, snapshot == nil ? "" : f.quantity.canonical,
-                    snapshot == nil ? "" : f.total.formatted(decimals: d),
-                    c.quantity.canonical, c.subtotal.formatted(decimals: d), c.credits.formatted(decimals: d),
-                    c.commits.formatted(decimals: d), c.total.formatted(decimals: d),
-                    snapshot == nil ? "" : (c.total - f.total).formatted(decimals: d),
+                    snapshot == nil ? "" : f.total.formatted(atLeast: d),
+                    c.quantity.canonical, c.subtotal.formatted(atLeast: d), c.credits.formatted(atLeast: d),
+                    c.commits.formatted(atLeast: d), c.total.formatted(atLeast: d),
+                    snapshot == nil ? "" : (c.total - f.total).formatted(atLeast: d),
                 ])
             }
             table.rows.append([
-                "*", "", snapshot == nil ? "" : fTotal.total.formatted(decimals: d), "",
-                cTotal.subtotal.formatted(decimals: d),
-                cTotal.credits.formatted(decimals: d), cTotal.commits.formatted(decimals: d),
-                cTotal.total.formatted(decimals: d),
-                snapshot == nil ? "" : (cTotal.total - fTotal.total).formatted(decimals: d),
+                "*", "", snapshot == nil ? "" : fTotal.total.formatted(atLeast: d), "",
+                cTotal.subtotal.formatted(atLeast: d),
+                cTotal.credits.formatted(atLeast: d), cTotal.commits.formatted(atLeast: d),
+                cTotal.total.formatted(atLeast: d),
+                snapshot == nil ? "" : (cTotal.total - fTotal.total).formatted(atLeast: d),
             ])
             return (snapshot, table)
         }
