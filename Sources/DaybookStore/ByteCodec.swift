@@ -71,7 +71,12 @@ package struct ByteReader {
         offset += 1
         return bytes[offset - 1] != 0
     }
-    package mutating func day() throws(StoreCorruption) -> Day { Day(number: Int32(truncatingIfNeeded: try varint())) }
+    /// A day of the years 0001–9999 (any other is damage: day arithmetic would leave `Int32`).
+    package mutating func day() throws(StoreCorruption) -> Day {
+        let n = try varint()
+        guard StoredRange.days.contains(n) else { throw StoreCorruption("day number \(n) out of range") }
+        return Day(number: Int32(n))
+    }
     package mutating func blob() throws(StoreCorruption) -> ArraySlice<UInt8> {
         let n = try int()
         guard offset + n <= bytes.count else { throw StoreCorruption("truncated field") }
@@ -79,11 +84,23 @@ package struct ByteReader {
         return bytes[offset..<offset + n]
     }
     package mutating func string() throws(StoreCorruption) -> String { String(decoding: try blob(), as: UTF8.self) }
+    /// A time of the years 0001–9999 with nanoseconds below 10⁹ (any other is damage).
     package mutating func timestamp() throws(StoreCorruption) -> Timestamp {
-        let s = Int64(truncatingIfNeeded: try varint())
-        let n = Int32(truncatingIfNeeded: try uvarint())
-        return Timestamp(seconds: s, nanoseconds: n, beyondNanos: try bool())
+        let s = try varint()
+        let n = try uvarint()
+        guard StoredRange.seconds.contains(s), n < 1_000_000_000 else {
+            throw StoreCorruption("timestamp (\(s) s, \(n) ns) out of range")
+        }
+        return Timestamp(seconds: Int64(s), nanoseconds: Int32(n), beyondNanos: try bool())
     }
+}
+
+/// What stored days and times may be: the years 0001–9999, as `Day` and `Timestamp` parse them.
+package enum StoredRange {
+    /// 0001-01-01 ... 9999-12-31 as day numbers.
+    package static let days: ClosedRange<Int128> = -719_162...2_932_896
+    /// 0001-01-01T00:00:00Z ... 9999-12-31T23:59:59Z as seconds.
+    package static let seconds: ClosedRange<Int128> = -62_135_596_800...253_402_300_799
 }
 
 /// A stored record that cannot be decoded: the store is damaged or from an incompatible version.
@@ -91,6 +108,6 @@ public struct StoreCorruption: Error, Sendable, CustomStringConvertible {
     public var message: String
     package init(_ message: String) { self.message = message }
     public var description: String {
-        "the store is damaged (\(message)); restore it from a backup or rebuild it with `daybook replay`"
+        "store damaged: \(message); restore from backup (`daybook check` reports the damage)"
     }
 }

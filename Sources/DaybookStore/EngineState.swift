@@ -57,7 +57,10 @@ package struct EngineState: Sendable {
         s.lastSeq = try r.uvarint()
         s.lastDeadLetter = try r.uvarint()
         if try r.bool() { s.horizon = try r.day() }
-        s.catalogVersion = UInt32(try r.uvarint())
+        guard let version = UInt32(exactly: try r.uvarint()) else {
+            throw StoreCorruption("engine state: catalog version out of range")
+        }
+        s.catalogVersion = version
         s.counters.events = try r.uvarint()
         s.counters.duplicates = try r.uvarint()
         s.counters.deadLetters = try r.uvarint()
@@ -67,6 +70,7 @@ package struct EngineState: Sendable {
         s.counters.recompute.lineItemDaysChanged = try r.uvarint()
         s.counters.recompute.drawDownDaysEvaluated = try r.uvarint()
         s.counters.recompute.eventsReread = try r.uvarint()
+        guard r.isAtEnd else { throw StoreCorruption("engine state has trailing bytes") }
         return s
     }
 

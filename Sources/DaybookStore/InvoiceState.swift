@@ -141,15 +141,24 @@ extension InvoiceState {
         return w.bytes
     }
 
+    /// The longest period a stored invoice may have (periods are monthly; a year is room enough).
+    package static let maxDays = 366
+
+    /// Decodes a stored invoice. Every count is bounded by the bytes left and the period by
+    /// ``maxDays``, so a damaged record throws instead of allocating or indexing out of range.
     package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == Self.formatVersion else { throw StoreCorruption("unknown invoice record version") }
         contractID = try r.string()
         let start = try r.day(), end = try r.day()
+        let days = Int(end.number) - Int(start.number)
+        guard (1...Self.maxDays).contains(days) else {
+            throw StoreCorruption("invoice of \(contractID) has a period of \(days) days (\(start) to \(end))")
+        }
         period = BillingPeriod(start: start, end: end)
         lastChangedSeq = try r.uvarint()
-        let n = try r.int()
-        let days = period.dayCount
+        // Each line item holds 3 strings and 5 × days decimals, at least one byte each.
+        let n = try r.count()
         func array(_ r: inout ByteReader) throws(StoreCorruption) -> [FixedDecimal] {
             var a: [FixedDecimal] = []
             a.reserveCapacity(days)
@@ -167,7 +176,7 @@ extension InvoiceState {
             item.commits = try array(&r)
             lineItems.append(item)
         }
-        let balances = try r.int()
+        let balances = try r.count()
         closing = []
         closing.reserveCapacity(days)
         for _ in 0..<days {
@@ -175,5 +184,6 @@ extension InvoiceState {
             for _ in 0..<balances { day.append(try r.decimal()) }
             closing.append(day)
         }
+        guard r.isAtEnd else { throw StoreCorruption("invoice record of \(contractID) has trailing bytes") }
     }
 }

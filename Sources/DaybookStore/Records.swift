@@ -36,6 +36,7 @@ public struct LoggedEvent: Sendable, Hashable {
         source = try r.string()
         position = try r.string()
         raw = Array(try r.blob())
+        guard r.isAtEnd else { throw StoreCorruption("log entry \(seq) has trailing bytes") }
     }
 
     /// The validated event (the log only holds valid events).
@@ -98,6 +99,7 @@ public struct DeadLetter: Sendable, Hashable {
         position = try r.string()
         ingestTime = try r.timestamp()
         raw = Array(try r.blob())
+        guard r.isAtEnd else { throw StoreCorruption("dead letter \(number) has trailing bytes") }
     }
 }
 
@@ -130,6 +132,7 @@ package struct CatalogVersion: Sendable {
         appliedAt = try r.timestamp()
         afterSeq = try r.uvarint()
         document = Array(try r.blob())
+        guard r.isAtEnd else { throw StoreCorruption("catalog version \(version) has trailing bytes") }
     }
 }
 
@@ -197,7 +200,7 @@ public struct Snapshot: Sendable, Hashable {
         contractID = try r.string()
         finalizedAt = try r.timestamp()
         seq = try r.uvarint()
-        let n = try r.int()
+        let n = try r.count()
         lines = []
         for _ in 0..<n {
             let id = try r.string()
@@ -208,5 +211,6 @@ public struct Snapshot: Sendable, Hashable {
             t.commits = try r.decimal()
             lines.append(Line(lineItemID: id, totals: t))
         }
+        guard r.isAtEnd else { throw StoreCorruption("snapshot of \(invoiceID) has trailing bytes") }
     }
 }

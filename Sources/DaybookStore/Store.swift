@@ -61,17 +61,26 @@ package struct Store: Sendable {
         "dead_letter_keys",
     ]
 
-    /// Opens the store at `path`. An existing store's databases are opened in one read
-    /// transaction (no write lock: a reader never waits for a writer); only a new store, or one
-    /// missing a database, takes a write transaction to create them.
-    package init(path: String, durable: Bool = true, digest: KeyDigest = .standard) throws {
+    /// Opens the store at `path`, checking it first (StoreOpening.swift): `data.mdb` must hold
+    /// every page its meta page claims, the databases must be Daybook's and the format marker
+    /// known; with write access the page accounting must add up too. Anything else throws
+    /// ``StoreError`` (or an ``LMDBError`` LMDB raised) before anything is written.
+    ///
+    /// An existing store's databases are opened in one read transaction (no write lock: a reader
+    /// never waits for a writer). With `.read` access nothing is created: the environment is
+    /// opened read-only; with `.write`, a new store, or one missing a database, takes a write
+    /// transaction to create them.
+    package init(
+        path: String, durable: Bool = true, access: StoreAccess = .write, digest: KeyDigest = .standard
+    ) throws {
         self.digest = digest
-        env = try Environment.open(path: path, options: EnvironmentOptions(durable: durable))
-        let dbs = try env.openDatabases(Self.names, create: true)
+        env = try Self.openEnvironment(path, durable: durable, access: access)
+        let dbs = try Self.openDatabases(env, access: access)
         (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
         (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
         deadLetterKeys = dbs[15]
+        try checkFormat(access: access)
     }
 }
 

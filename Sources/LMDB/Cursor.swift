@@ -6,6 +6,9 @@ internal import CLMDB
 /// In a dupSort database, moves step through every value of a key.
 public struct Cursor: ~Copyable {
     var pointer: OpaquePointer
+    /// The transaction's bounds for what the cursor returns (see ``MapGuard``).
+    let bounds: MapBounds
+    let isReadOnly: Bool
 
     /// Moves to the entry with the smallest key.
     public mutating func first() throws -> (key: [UInt8], value: [UInt8])? {
@@ -47,19 +50,23 @@ public struct Cursor: ~Copyable {
     private func move(
         _ op: MDB_cursor_op, _ operation: String,
         key: [UInt8]? = nil
-    ) throws(LMDBError) -> (key: [UInt8], value: [UInt8])? {
+    ) throws -> (key: [UInt8], value: [UInt8])? {
         let cursor = pointer
+        let (bounds, readOnly) = (self.bounds, isReadOnly)
         // Everything is copied inside the closure: on input `key` points at our array's storage.
-        let result = withValue(key ?? []) { input -> (rc: Int32, item: (key: [UInt8], value: [UInt8])?) in
+        // What LMDB returns is checked against the map before it is copied (a damaged page can
+        // claim any length).
+        return try withValue(key ?? []) { input throws(LMDBError) -> (key: [UInt8], value: [UInt8])? in
             var key = input
             var value = MDB_val()
             let rc = mdb_cursor_get(cursor, &key, &value, op)
-            guard rc == MDB_SUCCESS else { return (rc, nil) }
-            return (rc, (key.bytes, value.bytes))
+            if rc == MDB_NOTFOUND { return nil }
+            try check(rc, operation)
+            return (
+                try bounds.copy(key, "key", operation, readOnly: readOnly),
+                try bounds.copy(value, "value", operation, readOnly: readOnly)
+            )
         }
-        if result.rc == MDB_NOTFOUND { return nil }
-        try check(result.rc, operation)
-        return result.item
     }
 }
 

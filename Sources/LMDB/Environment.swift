@@ -85,7 +85,15 @@ public final class Environment: @unchecked Sendable {
 
     /// The canonical (absolute, symlink-free) path of the environment directory.
     public let path: String
+    /// Whether the environment was opened read-only (`MDB_RDONLY`): write transactions throw
+    /// ``LMDBError/Code/readOnlyTransaction`` and nothing in the directory is created or changed
+    /// (but for reader slots in `lock.mdb`, when it is writable).
+    public let isReadOnly: Bool
+    /// Whether a read-only environment is read without `lock.mdb` (see ``open(path:options:readOnly:)``).
+    public let isLockless: Bool
     private let handle: OpaquePointer
+    /// Where the map lies, to check what LMDB returns before copying it.
+    private let mapGuard: MapGuard
     private let id: UInt64
     private let growthTimeout: Duration
     private let resizeLock = ReadWriteLock()
@@ -109,9 +117,14 @@ public final class Environment: @unchecked Sendable {
         var readers: [UInt: Int] = [:]
     }
 
-    private init(path: String, handle: OpaquePointer, growthTimeout: Duration) {
+    private init(path: String, opened: OpenedHandle, growthTimeout: Duration) {
         self.path = path
-        self.handle = handle
+        self.handle = opened.handle
+        self.isReadOnly = opened.readOnly
+        self.isLockless = opened.lockless
+        var fd: mdb_filehandle_t = -1
+        _ = mdb_env_get_fd(opened.handle, &fd)
+        self.mapGuard = MapGuard(fd: fd)
         self.growthTimeout = growthTimeout
         self.id = environmentCounter.add(1, ordering: .relaxed).newValue
     }
@@ -129,7 +142,24 @@ public final class Environment: @unchecked Sendable {
     ///
     /// A directory or file the process may not create or open fails with ``LMDBError/Code/permissionDenied``
     /// (or ``LMDBError/Code/notPermitted``, ``LMDBError/Code/readOnlyFileSystem``) naming the path.
-    public static func open(path: String, options: EnvironmentOptions = .init()) throws -> Environment {
+    ///
+    /// With `readOnly`, the environment is opened with `MDB_RDONLY`: the directory and `data.mdb`
+    /// must exist, nothing is created, and write transactions throw. Readers still register in
+    /// `lock.mdb` (so writers in other processes do not reuse the pages they read); when
+    /// `lock.mdb` cannot be opened for writing, LMDB reads without it on a read-only file
+    /// system, and so does this layer (`MDB_NOLOCK`) when `data.mdb` cannot be written by
+    /// anyone (no write permission bit: a store frozen on purpose). Otherwise the open fails
+    /// with ``LMDBError/Code/permissionDenied``: reading without the lock while a writer may
+    /// reuse pages could return torn values.
+    ///
+    /// Every open checks that `data.mdb` holds every page its meta page says is in use
+    /// (`(last page + 1) × page size` bytes), else it throws ``LMDBError/Code/corrupted``: a truncated
+    /// file would otherwise end the process with SIGBUS at the first read past its end.
+    /// A read-only instance already open in this process is not reused for writing (that throws
+    /// ``LMDBError/Code/readOnlyTransaction``); a writable one serves read-only opens too.
+    public static func open(path: String, options: EnvironmentOptions = .init(), readOnly: Bool = false) throws
+        -> Environment
+    {
         guard options.mapSize > 0, options.maxDatabases >= 0, options.maxReaders > 0,
             options.maxDatabases <= Int(UInt32.max), options.maxReaders <= Int(UInt32.max),
             options.growthTimeout >= .zero
@@ -138,17 +168,25 @@ public final class Environment: @unchecked Sendable {
                 .invalidArgument, "Environment.open", path: path,
                 detail: "mapSize and maxReaders must be positive, maxDatabases and growthTimeout non-negative")
         }
-        try makeDirectories(path)
+        if !readOnly { try makeDirectories(path) }
         let canonical = try canonicalPath(path)
         enum Outcome { case open(Environment), closing }
         while true {
             let outcome = try registry.withLock { entries throws(LMDBError) -> Outcome in
                 if let entry = entries[canonical] {
-                    if let environment = entry.value { return .open(environment) }
+                    if let environment = entry.value {
+                        if environment.isReadOnly && !readOnly {
+                            throw LMDBError(
+                                .readOnlyTransaction, "Environment.open", path: canonical,
+                                detail: "the store is open read-only in this process; release that Environment before opening it for writing")
+                        }
+                        return .open(environment)
+                    }
                     return .closing
                 }
                 let environment = Environment(
-                    path: canonical, handle: try openHandle(canonical, options), growthTimeout: options.growthTimeout)
+                    path: canonical, opened: try openHandle(canonical, options, readOnly: readOnly),
+                    growthTimeout: options.growthTimeout)
                 entries[canonical] = WeakEnvironment(value: environment)
                 return .open(environment)
             }
@@ -159,21 +197,69 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    private static func openHandle(_ path: String, _ options: EnvironmentOptions) throws(LMDBError) -> OpaquePointer {
+    private struct OpenedHandle {
+        var handle: OpaquePointer
+        var readOnly: Bool
+        var lockless: Bool
+    }
+
+    private static func openHandle(_ path: String, _ options: EnvironmentOptions, readOnly: Bool) throws(LMDBError)
+        -> OpenedHandle
+    {
+        var flags = UInt32(MDB_NOTLS)
+        if !options.durable { flags |= UInt32(MDB_NOSYNC) }
+        if readOnly { flags |= UInt32(MDB_RDONLY) }
+        do {
+            return OpenedHandle(handle: try openHandle(path, options, flags: flags), readOnly: readOnly, lockless: false)
+        } catch let error where readOnly && error.code.isPermissionError {
+            // lock.mdb cannot be opened for writing. Reading without it is safe only when nobody
+            // can write data.mdb meanwhile (see `open`).
+            guard lockFileRefused(path) else { throw error }
+            guard dataFileFrozen(path) else {
+                throw LMDBError(
+                    error.code, "mdb_env_open", path: path,
+                    detail: "lock.mdb cannot be opened for writing, and reading without it is safe only when nobody can write data.mdb meanwhile (a read-only file system, or no write permission bit on data.mdb); read as a user who may write lock.mdb, or read a copy (mdb_copy)")
+            }
+            return OpenedHandle(
+                handle: try openHandle(path, options, flags: flags | UInt32(MDB_NOLOCK)), readOnly: true, lockless: true)
+        }
+    }
+
+    private static func openHandle(_ path: String, _ options: EnvironmentOptions, flags: UInt32) throws(LMDBError)
+        -> OpaquePointer
+    {
         var created: OpaquePointer?
         try check(mdb_env_create(&created), "mdb_env_create")
         guard let env = created else { throw LMDBError(.invalidArgument, "mdb_env_create", path: path) }
         let creates = Preallocation.createsStore(in: path)
-        do {
-            try Preallocation.lockFile(in: path, maxReaders: options.maxReaders)
+        // An LMDB assertion on a damaged page ends the process with a message and exit 1, not SIGABRT.
+        _ = mdb_env_set_assert(env, lmdbAssertionHook)
+        do throws(LMDBError) {
+            // A read-only open creates nothing; a writer reserves the lock file's space first.
+            if flags & UInt32(MDB_RDONLY) == 0 {
+                try Preallocation.lockFile(in: path, maxReaders: options.maxReaders)
+            }
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, UInt32(options.maxReaders)), "mdb_env_set_maxreaders")
-            var flags = UInt32(MDB_NOTLS)
-            if !options.durable { flags |= UInt32(MDB_NOSYNC) }
-            try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open")
-            var dead: Int32 = 0
-            _ = mdb_reader_check(env, &dead)  // frees reader slots left by crashed processes
+            let rc = mdb_env_open(env, path, flags, 0o644)
+            if rc == ENOMEM && fileSize(path + "/data.mdb") ?? 0 > 0 {
+                // The meta page asks for a map far larger than the file: its last page number is garbage.
+                throw LMDBError(
+                    .invalid, "mdb_env_open", path: path,
+                    detail: "data.mdb cannot be mapped (\(String(cString: mdb_strerror(rc)))): its meta page is damaged")
+            }
+            if rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH {
+                throw LMDBError(
+                    LMDBError.Code(rawValue: rc), "mdb_env_open", path: path,
+                    detail: "\(String(cString: mdb_strerror(rc))): the meta pages of data.mdb are damaged, or it is not an LMDB file")
+            }
+            try check(rc, "mdb_env_open")
+            try validateSize(env)
+            if flags & UInt32(MDB_NOLOCK) == 0 {
+                var dead: Int32 = 0
+                _ = mdb_reader_check(env, &dead)  // frees reader slots left by crashed processes
+            }
         } catch {
             mdb_env_close(env)
             let named = error.classified(writing: path)
@@ -181,6 +267,66 @@ public final class Environment: @unchecked Sendable {
             throw named
         }
         return env
+    }
+
+    /// Checks that data.mdb is as long as its meta page says (every page up to the last one in use
+    /// is in the file) and that the page size is plausible. Called right after mdb_env_open, before
+    /// any page is read through the map (mdb_env_open read both meta pages with pread).
+    private static func validateSize(_ env: OpaquePointer) throws(LMDBError) {
+        var envStat = MDB_stat()
+        try check(mdb_env_stat(env, &envStat), "mdb_env_stat")
+        var info = MDB_envinfo()
+        try check(mdb_env_info(env, &info), "mdb_env_info")
+        let pageSize = UInt(envStat.ms_psize)
+        guard pageSize >= 512, pageSize <= 65536, pageSize & (pageSize - 1) == 0 else {
+            throw LMDBError(
+                .corrupted, "Environment.open",
+                detail: "the meta page of data.mdb gives a page size of \(pageSize) bytes: it is damaged")
+        }
+        var fd: mdb_filehandle_t = -1
+        try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
+        var file = stat()
+        guard fstat(fd, &file) == 0 else { throw LMDBError(LMDBError.Code(rawValue: errno), "fstat") }
+        let lastPage = UInt(info.me_last_pgno)
+        let (pages, o1) = lastPage.addingReportingOverflow(1)
+        let (needed, o2) = pages.multipliedReportingOverflow(by: pageSize)
+        guard !o1, !o2, UInt(max(0, Int(file.st_size))) >= needed else {
+            let claim = o1 || o2 ? "more bytes than can exist" : "\(needed) bytes"
+            throw LMDBError(
+                .corrupted, "Environment.open",
+                detail: "data.mdb is \(file.st_size) bytes, but its meta page says pages 0 to \(lastPage) of \(pageSize) bytes (\(claim)) are in use: the file was truncated, or the meta page is damaged")
+        }
+    }
+
+    /// Whether lock.mdb exists and cannot be opened for writing (or cannot be created).
+    private static func lockFileRefused(_ path: String) -> Bool {
+        let fd = openFile(path + "/lock.mdb", O_RDWR | O_CLOEXEC)
+        if fd >= 0 {
+            close(fd)
+            return false
+        }
+        let error = errno
+        if error == ENOENT {
+            // Missing: refused if it cannot be created (the directory is not writable).
+            return access(path, W_OK) != 0
+        }
+        return error == EACCES || error == EPERM || error == EROFS
+    }
+
+    /// Whether data.mdb can be written by nobody: on a read-only file system, or without any write
+    /// permission bit (so no Daybook writer, which opens it for writing, runs against it meanwhile).
+    private static func dataFileFrozen(_ path: String) -> Bool {
+        var fs = statvfs()
+        if statvfs(path, &fs) == 0 && fs.f_flag & UInt(ST_RDONLY) != 0 { return true }
+        var file = stat()
+        guard stat(path + "/data.mdb", &file) == 0 else { return false }
+        return file.st_mode & 0o222 == 0
+    }
+
+    private static func fileSize(_ path: String) -> Int? {
+        var file = stat()
+        guard stat(path, &file) == 0 else { return nil }
+        return Int(file.st_size)
     }
 
     // MARK: - Databases
@@ -512,6 +658,11 @@ public final class Environment: @unchecked Sendable {
             let attempt: Attempt<R> = try resizeLock.withShared {
                 try requireMapped()
                 var created: OpaquePointer?
+                if kind.isWrite && isReadOnly {
+                    throw LMDBError(
+                        .readOnlyTransaction, "mdb_txn_begin", path: path,
+                        detail: "the store was opened read-only; writes need it opened for writing")
+                }
                 let rc = mdb_txn_begin(handle, nil, kind.isWrite ? 0 : UInt32(MDB_RDONLY), &created)
                 if rc == MDB_MAP_RESIZED { return .mapResized }  // mdb_txn_begin freed the transaction
                 try check(rc, "mdb_txn_begin")
@@ -519,7 +670,9 @@ public final class Environment: @unchecked Sendable {
                 let result: R
                 do {
                     result = try body(
-                        Transaction(pointer: txn, isReadOnly: !kind.isWrite, environmentID: id, mapFull: mapFull))
+                        Transaction(
+                            pointer: txn, isReadOnly: !kind.isWrite, environmentID: id, mapFull: mapFull,
+                            bounds: mapGuard.bounds()))
                 } catch {
                     mdb_txn_abort(txn)
                     throw error
@@ -635,6 +788,7 @@ public final class Environment: @unchecked Sendable {
     private func setMapSize(_ size: Int) -> Int32 {
         if size > 0, !addressSpaceAvailable(size) { return ENOMEM }
         let rc = mdb_env_set_mapsize(handle, size)
+        mapGuard.invalidate()  // LMDB mapped the file anew (or not at all)
         // EINVAL is returned before unmapping (a write transaction is active); anything else after.
         if rc != MDB_SUCCESS && rc != EINVAL { unmapped.store(true, ordering: .relaxed) }
         return rc

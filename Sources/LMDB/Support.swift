@@ -132,10 +132,5 @@ func withValue<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrow
     }
 }
 
-extension MDB_val {
-    /// Copies the bytes out of the map: LMDB's pointers die with the transaction.
-    var bytes: [UInt8] {
-        guard let data = mv_data, mv_size > 0 else { return [] }
-        return Array(UnsafeRawBufferPointer(start: data, count: mv_size))
-    }
-}
+/// `open(2)`, callable where a member named `open` hides the C function.
+func openFile(_ path: String, _ flags: Int32) -> Int32 { open(path, flags) }

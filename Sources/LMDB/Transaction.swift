@@ -31,17 +31,19 @@ public struct Transaction: ~Copyable {
     /// Write transactions only: records an `MDB_MAP_FULL` even if the body swallows or wraps the
     /// error, so ``Environment/write(_:)`` knows to grow the map and run the body again.
     let mapFull: MapFullFlag?
+    /// Where returned keys and values may lie; checked before each is copied (see ``MapGuard``).
+    let bounds: MapBounds
 
     /// The value stored under `key`, copied out, or nil when absent. In a dupSort database, the first value.
     public func get(_ key: [UInt8], in db: Database) throws -> [UInt8]? {
         try validate(db, "mdb_get")
-        let txn = pointer
+        let (txn, bounds, readOnly) = (pointer, self.bounds, isReadOnly)
         return try withValue(key) { key throws(LMDBError) -> [UInt8]? in
             var value = MDB_val()
             let rc = mdb_get(txn, db.dbi, &key, &value)
             if rc == MDB_NOTFOUND { return nil }
             try check(rc, "mdb_get")
-            return value.bytes
+            return try bounds.copy(value, "value", "mdb_get", readOnly: readOnly)
         }
     }
 
@@ -199,7 +201,7 @@ public struct Transaction: ~Copyable {
         var opened: OpaquePointer?
         try check(mdb_cursor_open(pointer, db.dbi, &opened), "mdb_cursor_open")
         guard let handle = opened else { throw LMDBError(.badDatabase, "mdb_cursor_open") }
-        var cursor = Cursor(pointer: handle)
+        var cursor = Cursor(pointer: handle, bounds: bounds, isReadOnly: isReadOnly)
         // Close whatever the variable holds at the end, so it stays right even if body swapped cursors.
         defer { mdb_cursor_close(cursor.pointer) }
         return try body(&cursor)

@@ -17,7 +17,8 @@ struct Daybook: ParsableCommand {
             CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self,
             Export.self,
             Discrepancies.self,
-            Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Replay.self, Generate.self, Demo.self,
+            Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Check.self, Replay.self, Generate.self,
+            Demo.self,
         ])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
@@ -57,7 +58,10 @@ struct Daybook: ParsableCommand {
         case let e as UsageError: return (2, e.message)
         case let e as EngineError: return (2, e.message)
         case let e as ExitCode: return (e.rawValue, "failed")
+        // No store at --data is bad usage; one that is not Daybook's, damaged or too new is not.
+        case let e as StoreError: return (e.kind == .noStore ? 2 : 1, "\(e)")
         default:
+            if let damaged = DamagedStore.message(for: error) { return (1, damaged) }
             // Foundation's file errors: the path and the cause, exit 2 when the path is the problem.
             if let problem = FileProblem(error) { return (problem.exitCode, problem.description) }
             return (1, "\(error)")

@@ -146,7 +146,7 @@ struct ReplayVerifyTests {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         let r = try cli.run(["replay", "--verify"], environment: ["TMPDIR": tmp.path])
         #expect(r.status == 1)
-        #expect(r.stderr.hasPrefix("daybook: the store is damaged"), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("daybook: store damaged: "), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == [], "scratch directory removed")
     }
 }

@@ -67,6 +67,11 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, AdditiveArithmetic {
         return format(minimumDecimals: decimals)
     }
 
+    /// Text with at least `decimals` fractional digits, and more if the value has more (never
+    /// rounded, never a trap): for amounts that may predate the catalog's decimals (a snapshot
+    /// keeps those of its catalog version) or come from a damaged record.
+    public func formatted(atLeast decimals: Int) -> String { format(minimumDecimals: decimals) }
+
     private func format(minimumDecimals: Int) -> String {
         let magnitude = raw.magnitude
         let unit = UInt128(Self.unit)

@@ -87,7 +87,7 @@ extension WorkingSet {
         -> [String]
     {
         guard let contract = plan.contracts[snapshot.contractID] else { return [] }
-        let start = Keys.readDay(key, at: key.count - 4)
+        let start = try Keys.day(from: key, at: key.count - 4, in: "invoice key")
         var result: [String] = []
         for period in contract.contract.periods(beginningOnOrBefore: start.adding(days: -1)) {
             let earlier = Keys.invoice(contract: contract.contract.id, start: period.start)

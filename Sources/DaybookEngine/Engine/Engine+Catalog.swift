@@ -88,7 +88,9 @@ extension Engine {
         var seqs: [UInt64] = []
         let prefix = Keys.customerPrefix(c.customerID)
         try txn.scan(in: store.byCustomer, prefix: prefix) { key, value in
-            if c.covers(Keys.readDay(value, at: 0)) { seqs.append(Keys.readSeq(key, at: prefix.count)) }
+            if c.covers(try Keys.day(from: value, at: 0, in: "by_customer value")) {
+                seqs.append(try Keys.seq(from: key, at: prefix.count, in: "by_customer key"))
+            }
             return true
         }
         for seq in seqs {

@@ -28,23 +28,26 @@ extension Engine {
         var due: [[UInt8]] = []
         // By period end ascending: the first invoice not due ends the scan (FinalizationRule is monotone).
         try txn.scan(in: store.openInvoices) { key, _ in
-            guard rule.isDue(periodEnd: Keys.readDay(key, at: 0)) else { return false }
+            guard rule.isDue(periodEnd: try Keys.day(from: key, at: 0, in: "open_invoices key")) else { return false }
             due.append(key)
             return true
         }
         var finalized: [String] = []
         for openKey in due {
             try txn.delete(openKey, in: store.openInvoices)
-            let key = Array(openKey[4...])
+            let key = Array(openKey.dropFirst(4))  // 4 bytes checked by the scan's day read
             let invoice: InvoiceState
+            var stored = false
             if let entry = ws.entries[key] {
                 invoice = entry.state
             } else if let bytes = try txn.get(key, in: store.invoices) {
                 invoice = try InvoiceState(decoding: bytes)
+                stored = true
             } else {
                 continue  // its contract was removed from the catalog
             }
             guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
+            if stored { try contract.checkStored(invoice, key: key, decimals: ws.plan.currencyDecimals) }
             let id = contract.contract.invoiceID(invoice.period)
             let snapshot = Snapshot(
                 invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,

@@ -34,7 +34,13 @@ extension Engine {
         for contract in view.plan.contracts.values {
             var seen = Set<[UInt8]>()
             try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { key, value in
-                let state = try view.ws.entries[key]?.state ?? InvoiceState(decoding: value)
+                let state: InvoiceState
+                if let entry = view.ws.entries[key] {
+                    state = entry.state
+                } else {
+                    state = try InvoiceState(decoding: value)
+                    try contract.checkStored(state, key: key, decimals: view.plan.currencyDecimals)
+                }
                 seen.insert(key)
                 result.append((key, contract.contract.invoiceID(state.period), contract, state))
                 return true
@@ -61,9 +67,15 @@ final class LiveView {
         self.state = state
     }
 
-    /// The invoice stored under `key`, as the view sees it.
-    func invoice(_ key: [UInt8], _ txn: borrowing Transaction) throws -> InvoiceState? {
+    /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
+    /// record checked against `contract` (when the caller indexes it by the contract's days and
+    /// balances).
+    func invoice(_ key: [UInt8], contract: ContractPlan? = nil, _ txn: borrowing Transaction) throws -> InvoiceState? {
         if let entry = ws.entries[key] { return entry.state }
-        return try txn.get(key, in: ws.store.invoices).map { try InvoiceState(decoding: $0) }
+        guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
+        let state = try InvoiceState(decoding: bytes)
+        try state.checkMoney(decimals: plan.currencyDecimals)
+        try contract?.checkStored(state, key: key, decimals: plan.currencyDecimals)
+        return state
     }
 }

@@ -74,7 +74,7 @@ extension Engine {
                 let ws = WorkingSet(store: scratch, plan: plan)
                 for contract in plan.contracts.values { try ws.materialize(contract, through: horizon, stxn) }
                 try txn.scan(in: store.log) { key, value in
-                    let event = try LoggedEvent(seq: Keys.readSeq(key), decoding: value).event()
+                    let event = try LoggedEvent(seq: Keys.seq(from: key, in: "log key"), decoding: value).event()
                     try ws.apply(event, outcomes: plan.outcomes(for: event), stxn)
                     return true
                 }
@@ -120,6 +120,9 @@ extension Engine {
 
     static func compare(_ a: InvoiceState, _ b: InvoiceState, id: String) -> [Mismatch] {
         var out: [Mismatch] = []
+        if a.period != b.period {
+            out.append(Mismatch(invoiceID: id, detail: "materialized period \(a.period) vs rebuilt \(b.period)"))
+        }
         let ids = Set(a.lineItems.map(\.id)).union(b.lineItems.map(\.id)).sorted { $0.utf8Precedes($1) }
         for item in ids {
             guard let i = a.index(ofLineItem: item), let j = b.index(ofLineItem: item) else {
@@ -131,7 +134,7 @@ extension Engine {
                 continue
             }
             let x = a.lineItems[i], y = b.lineItems[j]
-            for k in 0..<a.dayCount
+            for k in 0..<min(a.dayCount, b.dayCount)
             where x.daily[k] != y.daily[k] || x.cumQuantity[k] != y.cumQuantity[k]
                 || x.cumAmount[k] != y.cumAmount[k] || x.credits[k] != y.credits[k] || x.commits[k] != y.commits[k]
             {

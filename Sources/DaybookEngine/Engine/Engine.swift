@@ -21,11 +21,17 @@ public final class Engine {
     let store: Store
     var plan: PricingPlan
 
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens the store at `path`: with `.write` access (the default) creating it if needed, with
+    /// `.read` access only an existing store, read-only (every write method then throws).
+    ///
+    /// The store is checked before anything is written: a damaged store (truncated `data.mdb`,
+    /// unknown format marker, databases missing, free pages that do not add up) throws
+    /// ``StoreError`` or the `LMDBError` LMDB raised; there is none at `path` (read access) throws
+    /// ``StoreError`` `.noStore`.
     ///
     /// - Parameter durable: sync every commit to disk (the default; only scratch stores turn it off).
-    public init(path: String, durable: Bool = true) throws {
-        store = try Store(path: path, durable: durable)
+    public init(path: String, durable: Bool = true, access: StoreAccess = .write) throws {
+        store = try Store(path: path, durable: durable, access: access)
         let store = self.store
         plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
     }

@@ -43,6 +43,26 @@ final class PricingPlan: Sendable {
 
 /// What a contract bills: its usage and fixed products with prices, and its balances in draw order.
 final class ContractPlan: Sendable {
+    /// Checks that an invoice read back from the store under `key` fits this contract: it is
+    /// the contract's, stored under its own key, its period is the contract's period starting
+    /// that day, each day's closing row has one amount per balance, and its amounts have at most
+    /// `decimals` fractional digits. LMDB keeps no checksums: a damaged record that still decodes
+    /// would otherwise be indexed past the ends of its arrays, or trap where it is formatted.
+    func checkStored(_ state: InvoiceState, key: [UInt8], decimals: Int) throws(StoreCorruption) {
+        let name = "stored invoice \(contract.id)/\(state.period.start)"
+        guard state.contractID == contract.id, key == Keys.invoice(contract: contract.id, start: state.period.start)
+        else {
+            throw StoreCorruption("\(name) is stored under another invoice's key (contract \(state.contractID))")
+        }
+        guard let expected = contract.period(containing: state.period.start), expected == state.period else {
+            throw StoreCorruption("\(name) covers \(state.period), not a period of its contract")
+        }
+        guard state.closing.allSatisfy({ $0.count == balances.count }) else {
+            throw StoreCorruption("\(name) has closing rows that do not have one amount per balance (\(balances.count))")
+        }
+        try state.checkMoney(decimals: decimals)
+    }
+
     struct UsageRate: Sendable {
         let product: Product
         let metric: Metric

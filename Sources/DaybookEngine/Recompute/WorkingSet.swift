@@ -14,7 +14,9 @@ final class InvoiceEntry {
     private var snapshotLoaded = false
     private var cachedSnapshot: Snapshot?
 
-    /// The invoice's finalization snapshot, if it is finalized (read once per transaction).
+    /// The invoice's finalization snapshot, if it is finalized (read once per transaction). Its
+    /// amounts are not checked against the current currency decimals: a snapshot keeps those of
+    /// the catalog version it was taken under.
     func snapshot(_ store: Store, _ txn: borrowing Transaction) throws -> Snapshot? {
         if !snapshotLoaded {
             cachedSnapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
@@ -75,6 +77,7 @@ final class WorkingSet {
         if let e = entries[key] { return e }
         guard let bytes = try txn.get(key, in: store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes)
+        try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)
         let entry = InvoiceEntry(key: key, state: state, original: state)
         entries[key] = entry
         return entry
@@ -176,6 +179,10 @@ final class WorkingSet {
             let one = FixedDecimal(1)
             let (stored, slot) = try distinct.lookup(txn)
             if let first = stored {
+                guard first < entry.state.dayCount else {
+                    throw StoreCorruption(
+                        "distinct value of \(lineItemID) in invoice of \(entry.state.contractID) names day index \(first) of \(entry.state.dayCount)")
+                }
                 guard k < first else { return }
                 entry.state.lineItems[index].daily[first] = entry.state.lineItems[index].daily[first] - one
                 last = first

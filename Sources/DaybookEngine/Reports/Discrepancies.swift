@@ -46,8 +46,7 @@ extension Engine {
                     records.append(record)  // keeps its causes as of the resolution
                     return true
                 }
-                let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                let invoiceKey = Array(key[4..<(4 + n)])
+                let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
                 if summaries[invoiceKey] == nil {
                     summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
                 }
@@ -88,12 +87,10 @@ extension Engine {
             for prefix in prefixes {
                 var last: (key: ArraySlice<UInt8>, id: String)?
                 try txn.scan(in: store.drift, prefix: prefix) { key, _ in
-                    let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                    let invoiceKey = key[4..<(4 + n)]
+                    let invoiceKey = key[try Keys.lengthPrefixed(key, in: "drift key")]
                     if last?.key != invoiceKey {
-                        let c = Int([UInt8].readBigEndianUInt32(key, at: 4))
-                        let contract = String(decoding: key[8..<(8 + c)], as: UTF8.self)
-                        last = (invoiceKey, "\(contract)/\(Keys.readDay(key, at: 8 + c))")
+                        let (contract, next) = try Keys.string(from: key, at: 4, in: "drift key")
+                        last = (invoiceKey, "\(contract)/\(try Keys.day(from: key, at: next, in: "drift key"))")
                     }
                     counts[last!.id, default: 0] += 1
                     return true
@@ -180,14 +177,14 @@ extension Engine {
             for (prefix, t) in [("finalized", r.finalized), ("current", r.current)] {
                 fields += [
                     ("\(prefix)_quantity", StrictJSON.quote(t.quantity.canonical)),
-                    ("\(prefix)_subtotal", StrictJSON.quote(t.subtotal.formatted(decimals: d))),
-                    ("\(prefix)_credits_applied", StrictJSON.quote(t.credits.formatted(decimals: d))),
-                    ("\(prefix)_commits_applied", StrictJSON.quote(t.commits.formatted(decimals: d))),
-                    ("\(prefix)_total", StrictJSON.quote(t.total.formatted(decimals: d))),
+                    ("\(prefix)_subtotal", StrictJSON.quote(t.subtotal.formatted(atLeast: d))),
+                    ("\(prefix)_credits_applied", StrictJSON.quote(t.credits.formatted(atLeast: d))),
+                    ("\(prefix)_commits_applied", StrictJSON.quote(t.commits.formatted(atLeast: d))),
+                    ("\(prefix)_total", StrictJSON.quote(t.total.formatted(atLeast: d))),
                 ]
             }
             fields += [
-                ("delta_total", StrictJSON.quote(r.deltaTotal.formatted(decimals: d))),
+                ("delta_total", StrictJSON.quote(r.deltaTotal.formatted(atLeast: d))),
                 ("first_detected_seq", "\(r.firstDetectedSeq)"), ("last_changed_seq", "\(r.lastChangedSeq)"),
                 ("first_detected_at", StrictJSON.quote("\(r.firstDetectedAt)")),
                 ("last_changed_at", StrictJSON.quote("\(r.lastChangedAt)")),
@@ -224,12 +221,12 @@ extension Engine {
             var row = [r.invoiceID, r.customerID, r.lineItemID]
             for t in [r.finalized, r.current] {
                 row += [
-                    t.quantity.canonical, t.subtotal.formatted(decimals: d), t.credits.formatted(decimals: d),
-                    t.commits.formatted(decimals: d), t.total.formatted(decimals: d),
+                    t.quantity.canonical, t.subtotal.formatted(atLeast: d), t.credits.formatted(atLeast: d),
+                    t.commits.formatted(atLeast: d), t.total.formatted(atLeast: d),
                 ]
             }
             row += [
-                r.deltaTotal.formatted(decimals: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
+                r.deltaTotal.formatted(atLeast: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
                 "\(r.lateEventCount)", r.lateTransactionIDs.joined(separator: " "),
                 r.viaInvoices.joined(separator: " "),
                 r.catalogVersions.map { "\($0)" }.joined(separator: " "),
@@ -252,7 +249,7 @@ extension Engine {
         }
         for (customer, e) in byCustomer.sorted(by: { $0.key.utf8Precedes($1.key) }) {
             table.rows.append([
-                customer, "\(e.invoices.count)", "\(e.lines)", e.delta.formatted(decimals: plan.currencyDecimals),
+                customer, "\(e.invoices.count)", "\(e.lines)", e.delta.formatted(atLeast: plan.currencyDecimals),
             ])
         }
         return table
@@ -290,18 +287,18 @@ extension Engine {
                 cTotal += c
                 table.rows.append([
                     id, snapshot == nil ? "" : f.quantity.canonical,
-                    snapshot == nil ? "" : f.total.formatted(decimals: d),
-                    c.quantity.canonical, c.subtotal.formatted(decimals: d), c.credits.formatted(decimals: d),
-                    c.commits.formatted(decimals: d), c.total.formatted(decimals: d),
-                    snapshot == nil ? "" : (c.total - f.total).formatted(decimals: d),
+                    snapshot == nil ? "" : f.total.formatted(atLeast: d),
+                    c.quantity.canonical, c.subtotal.formatted(atLeast: d), c.credits.formatted(atLeast: d),
+                    c.commits.formatted(atLeast: d), c.total.formatted(atLeast: d),
+                    snapshot == nil ? "" : (c.total - f.total).formatted(atLeast: d),
                 ])
             }
             table.rows.append([
-                "*", "", snapshot == nil ? "" : fTotal.total.formatted(decimals: d), "",
-                cTotal.subtotal.formatted(decimals: d),
-                cTotal.credits.formatted(decimals: d), cTotal.commits.formatted(decimals: d),
-                cTotal.total.formatted(decimals: d),
-                snapshot == nil ? "" : (cTotal.total - fTotal.total).formatted(decimals: d),
+                "*", "", snapshot == nil ? "" : fTotal.total.formatted(atLeast: d), "",
+                cTotal.subtotal.formatted(atLeast: d),
+                cTotal.credits.formatted(atLeast: d), cTotal.commits.formatted(atLeast: d),
+                cTotal.total.formatted(atLeast: d),
+                snapshot == nil ? "" : (cTotal.total - fTotal.total).formatted(atLeast: d),
             ])
             return (snapshot, table)
         }

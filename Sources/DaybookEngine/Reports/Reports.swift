@@ -86,7 +86,8 @@ extension Engine {
             let decimals = view.plan.currencyDecimals
             func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
             guard let contract = view.plan.contracts[contractID],
-                let state = try view.invoice(Keys.invoice(contract: contract.contract.id, start: start), txn)
+                let state = try view.invoice(
+                    Keys.invoice(contract: contract.contract.id, start: start), contract: contract, txn)
             else {
                 throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\" (see `daybook invoices`)")
             }
@@ -123,7 +124,7 @@ extension Engine {
         return try store.env.read { txn in
             var result: [DeadLetter] = []
             try txn.scan(in: store.deadLetters) { key, value in
-                result.append(try DeadLetter(number: Keys.readSeq(key), decoding: value))
+                result.append(try DeadLetter(number: Keys.seq(from: key, in: "dead_letters key"), decoding: value))
                 return true
             }
             return result
@@ -154,8 +155,8 @@ extension Engine {
         return try store.env.read { txn in
             var table = Table(columns: ["seq", "transaction_id", "metric", "reason", "explanation"])
             try txn.scan(in: store.rejections) { key, value in
-                let seq = Keys.readSeq(key)
-                let metric = String(decoding: key[8...], as: UTF8.self)
+                let seq = try Keys.seq(from: key, in: "rejections key")
+                let metric = String(decoding: key.dropFirst(8), as: UTF8.self)
                 let reason = String(decoding: value, as: UTF8.self)
                 var tid = ""
                 if let bytes = try txn.get(Keys.seq(seq), in: store.log) {
@@ -175,11 +176,10 @@ extension Engine {
         return try store.env.read { txn in
             var table = Table(columns: ["seq", "transaction_id", "customer_id", "event_type", "day", "reason"])
             try txn.scan(in: store.byCustomer) { key, value in
-                let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
-                let customer = String(decoding: key[4..<(4 + n)], as: UTF8.self)
-                let day = Keys.readDay(value, at: 0)
+                let (customer, next) = try Keys.string(from: key, in: "by_customer key")
+                let day = try Keys.day(from: value, at: 0, in: "by_customer value")
                 guard plan.contract(customer: customer, day: day) == nil else { return true }
-                let seq = Keys.readSeq(key, at: 4 + n)
+                let seq = try Keys.seq(from: key, at: next, in: "by_customer key")
                 guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else { return true }
                 let event = try LoggedEvent(seq: seq, decoding: bytes).event()
                 let reason = plan.catalog.customer(customer) == nil ? "unknown customer" : "no contract on this day"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
+import DaybookStore
 
 /// `--data` and `--now`, for the verbs that open the store and read the clock.
 struct GlobalOptions: ParsableArguments {
@@ -12,9 +13,10 @@ struct GlobalOptions: ParsableArguments {
     /// The engine clock: `--now`, else `$DAYBOOK_NOW`, else the wall clock.
     func clock() throws -> Timestamp { try clockOption.clock() }
 
-    /// Opens the store; every verb but `catalog apply` (`mustExist`) refuses to create an empty one
-    /// at a mistyped path.
-    func engine(mustExist: Bool = false) throws -> Engine { try store.engine(mustExist: mustExist) }
+    /// Opens the store (see ``StoreOption/engine(_:mustExist:)``).
+    func engine(_ access: StoreAccess, mustExist: Bool = false) throws -> Engine {
+        try store.engine(access, mustExist: mustExist)
+    }
 }
 
 /// `--data` and `--now` on a verb that uses neither (`generate`, `demo`): accepted, because SPEC §7

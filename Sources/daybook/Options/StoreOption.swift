@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaybookEngine
+import DaybookStore
 import Foundation
 
 /// `--data DIR`, for the verbs that open the store.
@@ -7,11 +8,22 @@ struct StoreOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store directory (an LMDB environment).", valueName: "dir"))
     var data: String = "./daybook-data"
 
-    /// Opens the store; every verb but `catalog apply` (`mustExist`) refuses to create an empty one
-    /// at a mistyped path.
-    func engine(mustExist: Bool = false) throws -> Engine {
+    /// Opens the store, checked first (a damaged one is refused before anything is written):
+    /// read verbs (`.read`) open it read-only and never create one (a missing or empty store is
+    /// exit 2, "no Daybook store"); write verbs (`.write`) create it when missing, except with
+    /// `mustExist` (every write verb but `catalog apply`: a mistyped `--data` never ingests into an
+    /// empty store against the empty catalog).
+    func engine(_ access: StoreAccess, mustExist: Bool = false) throws -> Engine {
         if mustExist { try requireStore() }
-        return try Engine(path: data)
+        DamagedStore.watch(data)
+        return try Engine(path: data, access: access)
+    }
+
+    /// The store's writer (ingest), after the same checks as `engine(.write, mustExist: true)`.
+    func writer() throws -> Writer {
+        try requireStore()
+        DamagedStore.watch(data)
+        return try Writer(path: data)
     }
 
     /// Bad usage (exit 2) unless a store exists at `--data`: only `catalog apply` creates one, so

@@ -14,7 +14,7 @@ struct Breakdown: ParsableCommand {
     @Option(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var invoice: String
 
     func run() throws {
-        let table = try global.engine(mustExist: true).breakdown(invoiceID: invoice, now: try global.clock())
+        let table = try global.engine(.read).breakdown(invoiceID: invoice, now: try global.clock())
         output.emit(
             table, rightAligned: ["quantity", "unit_price", "subtotal", "credits_applied", "commits_applied", "total"])
     }

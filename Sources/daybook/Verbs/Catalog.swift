@@ -21,7 +21,7 @@ struct CatalogCommand: ParsableCommand {
             let bytes = try readInput(file)
             let change: CatalogChange
             do {
-                change = try global.engine().applyCatalog(bytes, now: try global.clock())
+                change = try global.engine(.write).applyCatalog(bytes, now: try global.clock())
             } catch let error as CatalogError {
                 throw UsageError("\(file): \(error)")
             }

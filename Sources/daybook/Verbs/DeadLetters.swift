@@ -17,7 +17,7 @@ struct DeadLetters: ParsableCommand {
     /// The text table leaves out `raw_base64` and shows `message` and `raw` cut to a width;
     /// CSV and JSON carry every column in full.
     func run() throws {
-        let table = try store.engine(mustExist: true).deadLettersTable()
+        let table = try store.engine(.read).deadLettersTable()
         switch output.resolved() {
         case .table:
             let shown = Engine.deadLetterColumns.filter { $0 != "raw_base64" }

@@ -23,7 +23,7 @@ struct Discrepancies: ParsableCommand {
     @Flag(help: "With --invoice: every late event of the invoice instead of its drift records.") var causes = false
 
     func run() throws {
-        let engine = try global.engine(mustExist: true)
+        let engine = try global.engine(.read)
         if causes {
             guard let invoice else {
                 throw UsageError("--causes lists the late events of one invoice: add --invoice ID")

@@ -18,7 +18,7 @@ struct Export: ParsableCommand {
     func validate() throws { try requireNonEmpty(out, option: "--out") }
 
     func run() throws {
-        let export = try store.engine(mustExist: true).export(asOf: asOf)
+        let export = try store.engine(.read).export(asOf: asOf)
         var info = stat()
         if stat(out, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
             throw UsageError("--out \(out): exists and is not a directory")

@@ -16,7 +16,7 @@ struct Finalize: ParsableCommand {
     var through: Day?
 
     func run() throws {
-        let ids = try global.engine(mustExist: true).finalize(now: try global.clock(), through: through)
+        let ids = try global.engine(.write, mustExist: true).finalize(now: try global.clock(), through: through)
         print(
             "\(ids.count) invoice\(ids.count == 1 ? "" : "s") finalized"
                 + (ids.isEmpty ? "" : ": " + ids.joined(separator: ", ")))

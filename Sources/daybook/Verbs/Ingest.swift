@@ -32,11 +32,10 @@ struct Ingest: ParsableCommand {
     func run() throws {
         let now = try global.clock()
         if file != "-" { try InputFile.require(file, holding: "a file of events") }
-        try global.store.requireStore()
         let result: IngestPipeline.Result
         do {
             let reader = try RecordReader(path: file)
-            let writer = try Writer(path: global.data)
+            let writer = try global.store.writer()
             defer { writer.close() }
             let pipeline = IngestPipeline(
                 source: file == "-" ? "stdin" : "file:\(file)", now: now, batchSize: batchSize)

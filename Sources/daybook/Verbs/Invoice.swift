@@ -19,7 +19,7 @@ struct InvoiceCommand: ParsableCommand {
         @Argument(help: "Invoice id, CONTRACT/YYYY-MM-DD.") var id: String
 
         func run() throws {
-            let (snapshot, table) = try global.engine(mustExist: true).invoiceComparison(
+            let (snapshot, table) = try global.engine(.read).invoiceComparison(
                 invoiceID: id, now: try global.clock())
             if output.resolved() == .table {
                 if let snapshot {

@@ -13,7 +13,7 @@ struct Invoices: ParsableCommand {
     @Option(help: "Only this customer's invoices.") var customer: String?
 
     func run() throws {
-        let table = try global.engine(mustExist: true).invoicesTable(now: try global.clock(), customer: customer)
+        let table = try global.engine(.read).invoicesTable(now: try global.clock(), customer: customer)
         output.emit(table, rightAligned: ["line_items", "subtotal", "credits_applied", "commits_applied", "total"])
     }
 }

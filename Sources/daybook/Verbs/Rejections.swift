@@ -12,5 +12,5 @@ struct Rejections: ParsableCommand {
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try store.engine(mustExist: true).metricRejectionsTable()) }
+    func run() throws { output.emit(try store.engine(.read).metricRejectionsTable()) }
 }

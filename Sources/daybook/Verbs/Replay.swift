@@ -36,7 +36,7 @@ struct Replay: ParsableCommand {
         func run() throws { try Self.verify(store) }
 
         static func verify(_ store: StoreOption) throws {
-            let engine = try store.engine(mustExist: true)
+            let engine = try store.engine(.read)
             // The engine makes its scratch store in a private mkdtemp directory and removes it on
             // every return and error.
             let mismatches = try engine.verify()

@@ -13,7 +13,7 @@ struct Stats: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-        let fields = try store.engine(mustExist: true).statsFields()
+        let fields = try store.engine(.read).statsFields()
         switch output.resolved(summary: true) {
         case .json: print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         case .csv:

@@ -11,5 +11,5 @@ struct Unbilled: ParsableCommand {
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @OptionGroup var output: FormatOption
-    func run() throws { output.emit(try store.engine(mustExist: true).unbilledTable()) }
+    func run() throws { output.emit(try store.engine(.read).unbilledTable()) }
 }
