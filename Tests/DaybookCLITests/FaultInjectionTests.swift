@@ -37,6 +37,7 @@ struct FaultInjectionTests {
         let seed = FaultKnobs.seed &+ UInt64(batchSize)
         var rng = SplitMixRandom(seed: seed)
         let started = monotonicNanoseconds()
+        print("fault-inject ingest --batch-size \(batchSize): starting, DAYBOOK_FAULT_SEED=\(FaultKnobs.seed)")
         let work = try CLI()
         defer { work.remove() }
 
@@ -184,7 +185,7 @@ struct FaultInjectionTests {
         }
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         print(
-            "fault-inject ingest --batch-size \(batchSize): seed \(seed), \(records) records in \(batches) batches, "
+            "fault-inject ingest --batch-size \(batchSize): DAYBOOK_FAULT_SEED=\(FaultKnobs.seed), \(records) records in \(batches) batches, "
                 + "\(killed) kills in \(rounds) rounds (\(completedFirst) runs finished before their kill), "
                 + "\(acknowledgedBatches) acknowledged batches, \(eventsChecked) acknowledged events checked, "
                 + String(format: "%.1f s", seconds))
@@ -204,6 +205,7 @@ struct FaultInjectionTests {
         let seed = FaultKnobs.seed &+ 2
         var rng = SplitMixRandom(seed: seed)
         let started = monotonicNanoseconds()
+        print("fault-inject catalog apply: starting, DAYBOOK_FAULT_SEED=\(FaultKnobs.seed)")
         let work = try CLI()
         defer { work.remove() }
         let usage = work.file("usage.ndjson").path
@@ -296,7 +298,7 @@ struct FaultInjectionTests {
         }
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         print(
-            "fault-inject catalog apply: seed \(seed), an uninterrupted change costs "
+            "fault-inject catalog apply: DAYBOOK_FAULT_SEED=\(FaultKnobs.seed), an uninterrupted change costs "
                 + String(format: "%.2f s of CPU and a %.1f ms tail", Double(cost.cpu) / 1e9, Double(cost.tail) / 1e6)
                 + "; \(killed) kills "
                 + "(\(keptOld) left the old version, \(gotNew) the new one), \(completed) applies finished before their kill, "
@@ -319,6 +321,7 @@ struct FaultInjectionTests {
         let seed = FaultKnobs.seed &+ 3
         var rng = SplitMixRandom(seed: seed)
         let started = monotonicNanoseconds()
+        print("fault-inject finalize: starting, DAYBOOK_FAULT_SEED=\(FaultKnobs.seed)")
         let through = "2027-04-01"
         let template = try CLI()
         defer { template.remove() }
@@ -442,7 +445,7 @@ struct FaultInjectionTests {
         }
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         print(
-            "fault-inject finalize --through \(through): seed \(seed), \(due) invoices due in one transaction, "
+            "fault-inject finalize --through \(through): DAYBOOK_FAULT_SEED=\(FaultKnobs.seed), \(due) invoices due in one transaction, "
                 + String(format: "%.2f s of CPU and a %.1f ms tail", Double(cost.cpu) / 1e9, Double(cost.tail) / 1e6)
                 + "; \(killed) kills (\(none) left none "
                 + "finalized, \(all) all), \(completed) finished before their kill, \(snapshotsCompared) snapshots compared, "

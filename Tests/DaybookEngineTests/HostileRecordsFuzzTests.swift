@@ -87,6 +87,7 @@ struct HostileRecordsFuzzTests {
         let total = FuzzKnobs.records
         let seed = FuzzKnobs.seed
         let started = monotonicNanoseconds()
+        print("fuzz parsers: starting, DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed)")
         let chunks = 16
         let tally = Mutex(Tally())
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
@@ -125,12 +126,13 @@ struct HostileRecordsFuzzTests {
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         let reasons = DeadLetterReason.allCases.compactMap { r in t.reasons[r].map { "\(r.rawValue) \($0)" } }
         print(
-            "fuzz parsers: seed \(seed), \(t.records) records (\(t.bytes / 1_000_000) MB, longest \(t.longest) bytes): "
+            "fuzz parsers: DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed), \(t.records) records (\(t.bytes / 1_000_000) MB, longest \(t.longest) bytes): "
                 + "\(t.fastAccepted) accepted by the fast path, \(t.strictAccepted - t.fastAccepted) by the strict parser only, "
                 + "\(t.records - t.strictAccepted) rejected (\(reasons.joined(separator: ", "))); "
                 + "\(t.disagreementCount) disagreements; " + String(format: "%.1f s", seconds))
         #expect(t.records == total)
-        #expect(t.disagreementCount == 0, "seed \(seed): \(t.disagreements.joined(separator: "\n"))")
+        #expect(
+            t.disagreementCount == 0, "DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed): \(t.disagreements.joined(separator: "\n"))")
         // The generator reaches what it is meant to: both paths decide, every reason of the parser.
         #expect(t.fastAccepted * 20 > t.records, "the fast path decided only \(t.fastAccepted)")
         #expect((t.strictAccepted - t.fastAccepted) * 50 > t.records, "the strict parser alone accepted few")
@@ -152,6 +154,7 @@ struct HostileRecordsFuzzTests {
         let total = FuzzKnobs.engineRecords
         let seed = FuzzKnobs.seed &+ 1
         let started = monotonicNanoseconds()
+        print("fuzz engine: starting, DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed)")
         let now = try Timestamp(parsing: "2026-10-15T00:00:00Z")
         let window = Lateness.Window(now: now, maxLatenessDays: 34)
         let store = try TemporaryStore()
@@ -198,7 +201,7 @@ struct HostileRecordsFuzzTests {
                 batchMismatches += 1
                 if batchMismatches <= 3 {
                     Issue.record(
-                        "seed \(seed), batch ending at record \(n): \(summary.json), expected \(expected.json)")
+                        "DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed), batch ending at record \(n): \(summary.json), expected \(expected.json)")
                 }
             }
             totals += summary
@@ -240,7 +243,7 @@ struct HostileRecordsFuzzTests {
         let reasons = Dictionary(grouping: letters, by: \.reason).map { "\($0.key.rawValue) \($0.value.count)" }
             .sorted()
         print(
-            "fuzz engine: seed \(seed), \(total) records: \(totals.accepted) accepted, \(totals.duplicates) duplicates, "
+            "fuzz engine: DAYBOOK_FUZZ_SEED=\(FuzzKnobs.seed), \(total) records: \(totals.accepted) accepted, \(totals.duplicates) duplicates, "
                 + "\(totals.deadLettered) dead-lettered (\(reasons.joined(separator: ", "))), "
                 + "\(totals.metricRejections) metric rejections; "
                 + String(format: "%.1f s", Double(monotonicNanoseconds() - started) / 1e9))
