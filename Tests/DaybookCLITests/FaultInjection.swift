@@ -192,12 +192,15 @@ struct RunProfile {
     var cpu: UInt64
     var tail: UInt64
 
-    /// A random moment in a run like this one: half the time anywhere in its work (a CPU time),
-    /// half the time in its tail (97% of the CPU time, then a spin of up to 0.8 tails, so that
-    /// kills land in the write-back and the commit).
+    /// A random moment in a run like this one: half the time anywhere in its work (a CPU time), a
+    /// quarter in its last tenth (the write-back of what it changed), a quarter in its tail (97% of
+    /// the CPU time, then a spin of up to half the tail: the commit and its sync, or the exit).
     func moment(_ rng: inout SplitMixRandom) -> (cpu: UInt64, microseconds: UInt64) {
-        if rng.below(2) == 0 { return (rng.below(cpu), 0) }
-        return (cpu / 100 * 97, rng.below(max(1, tail / 1_000 * 4 / 5)))
+        switch rng.below(4) {
+        case 0, 1: return (rng.below(cpu), 0)
+        case 2: return (cpu / 10 * 9 + rng.below(cpu / 10), 0)
+        default: return (cpu / 100 * 97, rng.below(max(1, tail / 1_000 / 2)))
+        }
     }
 }
 

@@ -10,7 +10,9 @@ import Testing
 /// `finalize` (SPEC §7 "kill -9 at any moment"). Each moment is measured against the process's
 /// own progress: for ingest, a random number of acknowledged batches (its `--progress` lines) plus
 /// a random spin of up to one batch's duration; for `catalog apply` and `finalize`, which print
-/// nothing until they are done, a random amount of the CPU time an uninterrupted run uses.
+/// nothing until they are done, a random amount of the CPU time an uninterrupted run uses (half
+/// of the moments in its last tenth and its tail: the write-back, the commit, the exit; see
+/// ``RunProfile``).
 ///
 /// After every kill: the store opens, every invariant of ``StoreAudit`` holds (each transaction id
 /// logged once, counters equal to what is stored, every invoice finalized or open), and
