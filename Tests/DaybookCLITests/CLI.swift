@@ -132,3 +132,29 @@ final class Background: Sendable {
         return result.withLock { $0 ?? Data() }
     }
 }
+
+/// Reads a child's output (stderr or stdout) line by line on its own thread (so the child never blocks on a
+/// full pipe), counting lines as they arrive.
+final class LineCounter: Sendable {
+    let lines = Mutex<[String]>([])
+    let ended = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            var buffer = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let nl = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                    lines.withLock { $0.append(line) }
+                    buffer.removeSubrange(buffer.startIndex...nl)
+                }
+            }
+            ended.signal()
+        }.start()
+    }
+
+    var count: Int { lines.withLock { $0.count } }
+}

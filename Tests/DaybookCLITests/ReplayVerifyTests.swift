@@ -46,7 +46,7 @@ struct ReplayVerifyTests {
             if ingest.isRunning { kill(ingest.processIdentifier, SIGKILL) }
             ingest.waitUntilExit()
         }
-        let progress = ServiceTests.LineCounter(err.fileHandleForReading)
+        let progress = LineCounter(err.fileHandleForReading)
         try #require(waitUntil(seconds: 60) { progress.count >= 20 }, "the ingest commits batches")
 
         let runs = 20

@@ -9,32 +9,6 @@ import Testing
 /// Two processes on one store: a long-running ingest and another process's catalog change.
 @Suite("Service behaviour across processes")
 struct ServiceTests {
-    /// Reads a child's stderr line by line on its own thread (so the child never blocks on a
-    /// full pipe), counting lines as they arrive.
-    final class LineCounter: Sendable {
-        let lines = Mutex<[String]>([])
-        let ended = DispatchSemaphore(value: 0)
-
-        init(_ handle: FileHandle) {
-            Thread { [self] in
-                var buffer = Data()
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    buffer.append(chunk)
-                    while let nl = buffer.firstIndex(of: 0x0A) {
-                        let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                        lines.withLock { $0.append(line) }
-                        buffer.removeSubrange(buffer.startIndex...nl)
-                    }
-                }
-                ended.signal()
-            }.start()
-        }
-
-        var count: Int { lines.withLock { $0.count } }
-    }
-
     /// While another process holds LMDB's write transaction open, read verbs answer at once with
     /// the state of the last commit (MVCC read transactions, no write lock at open), including
     /// periods that no write has materialized yet (computed in memory).
