@@ -104,6 +104,17 @@ extension Store {
         return found
     }
 
+    /// Every stored checkpoint, as (source name, checkpoint bytes), in key order.
+    package func allCheckpoints(_ txn: borrowing Transaction) throws -> [(source: String, bytes: [UInt8])] {
+        var all: [(source: String, bytes: [UInt8])] = []
+        try txn.scan(in: checkpoints) { _, value in
+            let (name, bytes) = try Self.checkpointSource(value)
+            all.append((name, Array(bytes)))
+            return true
+        }
+        return all
+    }
+
     /// Stores the checkpoint of `source`, replacing the one before.
     package func saveCheckpoint(source: String, _ bytes: [UInt8], _ txn: borrowing Transaction) throws {
         let chain = checkpointChain(source)

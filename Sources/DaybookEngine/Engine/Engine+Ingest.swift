@@ -107,6 +107,12 @@ extension Engine {
         try finalizeDue(ws, &state, now: now, through: nil, txn)
 
         var summary = IngestSummary()
+        let wantsResults = prepared.batch.wantsResults
+        if wantsResults { summary.results.reserveCapacity(records.count) }
+        /// The seq the log gave `tid` (a duplicate's original), read only when results are asked for.
+        func originalSeq(_ tid: [UInt8]) throws -> UInt64? {
+            try txn.get(tid, in: store.transactions).map { Keys.readSeq($0) }
+        }
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         for (record, item) in zip(records, prepared.prepared) {
             // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
@@ -116,6 +122,12 @@ extension Engine {
                 case .invalid(let invalid):
                     try deadLetter(record, invalid, source: source, now: now, &state, txn)
                     summary.deadLettered += 1
+                    if wantsResults {
+                        summary.results.append(
+                            RecordResult(
+                                status: .deadLettered, transactionID: RecordResult.transactionID(in: record.bytes),
+                                reason: invalid.description))
+                    }
                     continue
                 case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
                 }
@@ -125,16 +137,30 @@ extension Engine {
                 if let late = window.rejection(event.timestamp) {
                     if try txn.contains(tid, in: store.transactions) {
                         summary.duplicates += 1
+                        if wantsResults {
+                            summary.results.append(
+                                RecordResult(
+                                    status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(tid)))
+                        }
                         continue
                     }
                     try deadLetter(record, late, source: source, now: now, &state, txn)
                     summary.deadLettered += 1
+                    if wantsResults {
+                        summary.results.append(
+                            RecordResult(
+                                status: .deadLettered, transactionID: event.transactionID, reason: late.description))
+                    }
                     continue
                 }
                 // On time: one B-tree descent both checks and records the id.
                 let seqKey = Keys.seq(state.lastSeq + 1)
                 guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
                     summary.duplicates += 1
+                    if wantsResults {
+                        summary.results.append(
+                            RecordResult(status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(tid)))
+                    }
                     continue
                 }
                 state.lastSeq += 1
@@ -154,6 +180,9 @@ extension Engine {
                 if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
                 try ws.apply(event, seq: seq, outcomes: outcomes, txn)
                 summary.accepted += 1
+                if wantsResults {
+                    summary.results.append(RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
+                }
             } catch {
                 throw IngestError.record(source: source, position: record.position, underlying: error)
             }
@@ -252,11 +281,16 @@ public struct IngestBatch: Sendable {
     public var now: Timestamp
     /// Committed in the same transaction as the batch's events.
     public var checkpoint: Checkpoint?
-    public init(records: [IngestRecord], source: String, now: Timestamp, checkpoint: Checkpoint? = nil) {
+    /// Whether the summary lists every record's outcome (``IngestSummary/results``), as HTTP answers.
+    public var wantsResults: Bool
+    public init(
+        records: [IngestRecord], source: String, now: Timestamp, checkpoint: Checkpoint? = nil, results: Bool = false
+    ) {
         self.records = records
         self.source = source
         self.now = now
         self.checkpoint = checkpoint
+        self.wantsResults = results
     }
 
     /// The raw size of the batch: the bytes of its records (what batches and group commits are bounded by).
@@ -308,6 +342,9 @@ public struct IngestSummary: Sendable, Hashable {
     public var duplicates = 0
     public var deadLettered = 0
     public var metricRejections = 0
+    /// One outcome per record, in input order, when the batch asked for them (``IngestBatch/wantsResults``);
+    /// empty otherwise.
+    public var results: [RecordResult] = []
     public init() {}
 
     public static func += (a: inout IngestSummary, b: IngestSummary) {
@@ -315,10 +352,42 @@ public struct IngestSummary: Sendable, Hashable {
         a.duplicates += b.duplicates
         a.deadLettered += b.deadLettered
         a.metricRejections += b.metricRejections
+        a.results += b.results
     }
 
     /// `{"accepted": n, "duplicates": n, "dead_lettered": n, "metric_rejections": n}` (SPEC §7).
     public var json: String {
         "{\"accepted\": \(accepted), \"duplicates\": \(duplicates), \"dead_lettered\": \(deadLettered), \"metric_rejections\": \(metricRejections)}"
+    }
+}
+
+/// How one input record ended (SPEC §7 `POST /v1/ingest` results).
+public struct RecordResult: Sendable, Hashable {
+    public enum Status: String, Sendable {
+        case accepted, duplicate
+        case deadLettered = "dead_lettered"
+    }
+    public var status: Status
+    /// The record's `transaction_id`; for a dead letter, nil when the record has no readable string id.
+    public var transactionID: String?
+    /// Accepted: the event's seq in the log; duplicate: the seq of the event first logged with the
+    /// id (so a retrying client learns its first attempt landed); nil for dead letters.
+    public var seq: UInt64?
+    /// Dead letters only: `reason (field): message`.
+    public var reason: String?
+
+    public init(status: Status, transactionID: String?, seq: UInt64? = nil, reason: String? = nil) {
+        self.status = status
+        self.transactionID = transactionID
+        self.seq = seq
+        self.reason = reason
+    }
+
+    /// The string `transaction_id` of a record that did not validate, if it is a JSON object that
+    /// has one (a record that is not JSON at all has none).
+    static func transactionID(in bytes: [UInt8]) -> String? {
+        guard case .object(let object)? = try? StrictJSON.parse(bytes), case .string(let id)? = object["transaction_id"]
+        else { return nil }
+        return id
     }
 }

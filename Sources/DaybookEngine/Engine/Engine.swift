@@ -20,6 +20,8 @@ import Synchronization
 public final class Engine {
     let store: Store
     var plan: PricingPlan
+    /// The log position and counters the last write transaction saved (valid once it committed).
+    var lastWritten: (lastSeq: UInt64, counters: EngineCounters) = (0, EngineCounters())
 
     /// Opens the store at `path`: with `.write` access (the default) creating it if needed, with
     /// `.read` access only an existing store, read-only (every write method then throws).
@@ -93,6 +95,7 @@ public final class Engine {
             try ws.flush(txn, seq: state.lastSeq)
             state.counters.add(ws.counters)
             try state.save(store, txn)
+            lastWritten = (state.lastSeq, state.counters)
             return result
         }
     }

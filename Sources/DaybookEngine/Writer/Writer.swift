@@ -88,6 +88,12 @@ public final class Writer: Sendable {
     /// Idempotent; also done when the last reference goes away.
     public func close() { core.close() }
 
+    /// Adds `observer`, called on the writer thread after every committed ingest transaction
+    /// (metrics, lag). It must return quickly and never call back into the writer.
+    public func observe(_ observer: @escaping @Sendable (CommitReport) -> Void) {
+        core.observers.withLock { $0.append(observer) }
+    }
+
     /// How many transactions and batches the writer committed (group commit shows as fewer
     /// transactions than batches).
     public var statistics: WriterCounters { core.counters.withLock { $0 } }
@@ -107,6 +113,7 @@ private final class WriterCore: Sendable {
     /// The plan batches are prepared with; refreshed by the writer thread after each transaction.
     let preparePlan = Mutex<PricingPlan?>(nil)
     let counters = Mutex(WriterCounters())
+    let observers = Mutex<[@Sendable (CommitReport) -> Void]>([])
 
     init(maxGroupRecords: Int, maxGroupBytes: Int) {
         self.maxGroupRecords = maxGroupRecords
@@ -256,10 +263,20 @@ private final class WriterCore: Sendable {
         _ items: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)], _ engine: Engine
     ) {
         do {
+            let start = ContinuousClock.now
             let summaries = try engine.write(items.map(\.0))
+            let duration = ContinuousClock.now - start
             counters.withLock {
                 $0.transactions += 1
                 $0.batches += UInt64(items.count)
+            }
+            let observers = self.observers.withLock { $0 }
+            if !observers.isEmpty {
+                let report = CommitReport(
+                    duration: duration,
+                    batches: zip(items, summaries).map { BatchReport(source: $0.0.0.batch.source, summary: $0.1) },
+                    lastSeq: engine.lastWritten.lastSeq, counters: engine.lastWritten.counters)
+                for observer in observers { observer(report) }
             }
             for (item, summary) in zip(items, summaries) { item.1(.success(summary)) }
         } catch {
@@ -271,6 +288,24 @@ private final class WriterCore: Sendable {
             for item in items { commit([item], engine) }
         }
     }
+}
+
+/// One committed ingest transaction, as ``Writer/observe(_:)`` reports it.
+public struct CommitReport: Sendable {
+    /// The write transaction, its durable sync included.
+    public var duration: Duration
+    /// The batches it held, in commit order.
+    public var batches: [BatchReport]
+    /// The log's last seq after the commit.
+    public var lastSeq: UInt64
+    /// The store's cumulative counters after the commit (the same as `daybook stats`).
+    public var counters: EngineCounters
+}
+
+/// One batch of a ``CommitReport``.
+public struct BatchReport: Sendable {
+    public var source: String
+    public var summary: IngestSummary
 }
 
 /// Transactions and batches a ``Writer`` committed.
