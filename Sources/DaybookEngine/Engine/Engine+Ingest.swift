@@ -103,6 +103,9 @@ extension Engine {
         let store = self.store
         let plan = ws.plan
         let (records, source, now) = (prepared.batch.records, prepared.batch.source, prepared.batch.now)
+        if let precondition = prepared.batch.checkpointPrecondition {
+            try precondition(try store.checkpoint(source: prepared.batch.checkpoint?.source ?? source, txn))
+        }
         try advanceHorizon(ws, &state, to: now.day, txn)
         try finalizeDue(ws, &state, now: now, through: nil, txn)
 
@@ -283,6 +286,15 @@ public struct IngestBatch: Sendable {
     public var checkpoint: Checkpoint?
     /// Whether the summary lists every record's outcome (``IngestSummary/results``), as HTTP answers.
     public var wantsResults: Bool
+    /// Checked inside the batch's write transaction before anything of the batch is applied, with
+    /// the checkpoint then stored for the batch's checkpoint source (nil: none yet). Throwing
+    /// refuses the batch: nothing of it is stored and its completion gets the error.
+    ///
+    /// A source that keeps several batches in flight sets it so that a batch never commits after
+    /// an earlier batch of the same source failed: each batch requires the checkpoint the batch
+    /// before it writes, so a failure cannot leave a stored checkpoint past records that were
+    /// never stored.
+    public var checkpointPrecondition: (@Sendable (_ stored: [UInt8]?) throws -> Void)?
     public init(
         records: [IngestRecord], source: String, now: Timestamp, checkpoint: Checkpoint? = nil, results: Bool = false
     ) {
@@ -291,6 +303,7 @@ public struct IngestBatch: Sendable {
         self.now = now
         self.checkpoint = checkpoint
         self.wantsResults = results
+        self.checkpointPrecondition = nil
     }
 
     /// The raw size of the batch: the bytes of its records (what batches and group commits are bounded by).

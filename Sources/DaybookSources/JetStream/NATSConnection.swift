@@ -1,0 +1,99 @@
+internal import CNATS
+
+/// A connection to a NATS server (cnats `natsConnection`) that reconnects forever after a loss.
+///
+/// cnats connections are thread-safe; this handle may be shared. It is closed and freed when the
+/// last reference goes away (or earlier with ``close()``).
+///
+/// ```swift
+/// let connection = try NATSConnection(url: "nats://127.0.0.1:4222")
+/// let js = try connection.jetStream()
+/// ```
+public final class NATSConnection: @unchecked Sendable {
+    // @unchecked: cnats's connection is safe to use from any thread; the pointers are immutable.
+    let handle: OpaquePointer
+    private let options: OpaquePointer
+    /// Counters the C callbacks update. Never freed: cnats may still run a callback on its own
+    /// thread after the connection is destroyed, and the block is 32 bytes per connection.
+    let events: UnsafeMutablePointer<daybook_nats_events>
+    /// The server URL(s) as given (comma-separated for several).
+    public let url: String
+
+    /// Connects to `url` (`nats://host:port`, several separated by commas).
+    ///
+    /// - Parameters:
+    ///   - retryFirstConnect: when no server answers, return at once and keep trying in the
+    ///     background (calls made meanwhile fail with a transient ``JetStreamError``); false:
+    ///     throw at once.
+    ///   - reconnectWait: the pause between two reconnect attempts (they never stop).
+    public init(
+        url: String, name: String = "daybook", retryFirstConnect: Bool = true,
+        reconnectWait: Duration = .milliseconds(250), connectTimeout: Duration = .seconds(2)
+    ) throws(JetStreamError) {
+        self.url = url
+        let events = UnsafeMutablePointer<daybook_nats_events>.allocate(capacity: 1)
+        events.initialize(to: daybook_nats_events())
+        self.events = events
+        var opts: OpaquePointer?
+        try check(
+            daybook_options(
+                &opts, url, name, reconnectWait.milliseconds, connectTimeout.milliseconds, retryFirstConnect, events),
+            "setting up a connection to \(url)", server: url)
+        var nc: OpaquePointer?
+        let status = natsConnection_Connect(&nc, opts)
+        guard (status == NATS_OK || status == NATS_NOT_YET_CONNECTED), let nc else {
+            natsOptions_Destroy(opts)
+            throw JetStreamError(status, operation: "connecting to \(url)", server: url)
+        }
+        self.options = opts!
+        self.handle = nc
+    }
+
+    deinit {
+        natsConnection_Destroy(handle)
+        natsOptions_Destroy(options)
+    }
+
+    /// Whether the connection is up right now.
+    public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
+
+    /// How often the connection was lost, and re-established, since it was opened.
+    public var disconnects: Int { Int(daybook_load(&events.pointee.disconnects)) }
+    public var reconnects: Int { Int(daybook_load(&events.pointee.reconnects)) }
+
+    /// Waits until the server has processed everything sent so far (acks included), at most `timeout`.
+    public func flush(timeout: Duration = .seconds(5)) throws(JetStreamError) {
+        try check(natsConnection_FlushTimeout(handle, timeout.milliseconds), "flushing to \(url)", server: url)
+    }
+
+    /// Closes the connection (pending acks are flushed first, at most 2 s). Idempotent.
+    public func close() {
+        _ = natsConnection_FlushTimeout(handle, 2000)
+        natsConnection_Close(handle)
+    }
+
+    /// A JetStream context on this connection; its API requests wait at most `requestTimeout`.
+    public func jetStream(requestTimeout: Duration = .seconds(5), maxAsyncPublishes: Int = 4000) throws(JetStreamError)
+        -> JetStream
+    {
+        var js: OpaquePointer?
+        try check(
+            daybook_jetstream(&js, handle, requestTimeout.milliseconds, Int64(maxAsyncPublishes), events),
+            "opening a JetStream context on \(url)", server: url)
+        return JetStream(connection: self, handle: js!)
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds (rounded down), as cnats takes timeouts.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole nanoseconds, as JetStream configurations take durations.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
