@@ -105,7 +105,7 @@ let package = Package(
             name: "DaybookSourcesTests",
             dependencies: [
                 "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "DaybookWorkload",
-                "daybook",
+                "TmpfsSupport", "daybook",
             ]
         ),
         // A JetStream helper for benchmarks and by-hand runs: create a stream, publish a file, measure

@@ -3,6 +3,7 @@ import DaybookEngine
 import DaybookSources
 import Foundation
 import Testing
+import TmpfsSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -47,10 +48,24 @@ struct JetStreamTailTests {
         let mine = try store.export(store.path, name: "\(name)-tail-out")
         let theirs = try store.export(clean, name: "\(name)-clean-out")
         #expect(!(theirs["line_items.csv"] ?? "").isEmpty)
-        for (file, expected) in theirs {
-            #expect(mine[file] == expected, "\(file).csv differs from a clean ingest of the same lines")
-        }
+        let differences = differences(mine, theirs)
+        #expect(differences.isEmpty, "the export differs from a clean ingest of the same lines: \(differences)")
         return try store.stats(clean)
+    }
+
+    /// Per file that differs: its line counts and first differing line.
+    static func differences(_ mine: [String: String], _ theirs: [String: String]) -> [String] {
+        var found: [String] = []
+        for name in Set(mine.keys).union(theirs.keys).sorted() {
+            let a = (mine[name] ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+            let b = (theirs[name] ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+            guard a != b else { continue }
+            let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            found.append(
+                "\(name): \(a.count) lines vs \(b.count) in the clean ingest; line \(i + 1): \(i < a.count ? String(a[i]) : "(none)") vs \(i < b.count ? String(b[i]) : "(none)")"
+            )
+        }
+        return found
     }
 
     // MARK: Basic
@@ -118,8 +133,8 @@ struct JetStreamTailTests {
         let server = try NATSServer()
         let store = try TestStore()
         let js = try Self.makeStream(server)
-        let lines = try Workload.generated(seed: 11, days: 28, perDay: 45, in: store.directory)
-        #expect(lines.count > 3000)
+        let lines = try Workload.generated(seed: 11, days: 28, perDay: 9 * max(kills, 10), in: store.directory)
+        #expect(lines.count > 6000)
         try js.publish(lines, subject: Self.subject)
         let last = try js.lastSequence(Self.stream)
         let arguments = Self.tailArguments(
@@ -274,9 +289,10 @@ struct JetStreamTailTests {
 
     /// nats-server killed with SIGKILL while the tail runs, restarted on the same port and store
     /// directory: the tail reconnects on its own and finishes, including what is published after
-    /// the restart; nothing lost or doubled.
+    /// the restart; nothing lost or doubled. The server runs with the production setting
+    /// `sync_interval: always`.
     @Test func theTailSurvivesAServerKill() throws {
-        let server = try NATSServer()
+        let server = try NATSServer(syncAlways: true)
         let store = try TestStore()
         let js = try Self.makeStream(server)
         let lines = try Workload.generated(seed: 13, days: 28, perDay: 24, in: store.directory)
@@ -305,6 +321,56 @@ struct JetStreamTailTests {
         #expect(stats["events"] == clean["events"], "killed at stream seq \(atKill) of \(last)")
         #expect(stats["duplicates"] == 0)
         #expect(try Run.daybook(["replay", "--verify", "--data", store.path, "--now", TestStore.now]).status == 0)
+    }
+
+    // MARK: Disk full
+
+    /// The disk fills up while batches are in flight: the tail exits 1 saying so, every committed
+    /// batch is acknowledged and nothing after the checkpoint is (no later batch commits past the
+    /// failed one). Once space is freed, a restart catches up to a store equal to a clean ingest.
+    @Test(.enabled(if: Tmpfs.available, "needs root to mount a small tmpfs (mount -t tmpfs); run the tests as root"))
+    func aFullDiskStopsTheTailWithoutAckingWhatDidNotCommit() throws {
+        let server = try NATSServer()
+        let store = try TestStore()
+        // The store of these events needs about 2.1 MB.
+        let fs = try Tmpfs(kibibytes: 1536)
+        defer { fs.unmount() }
+        let path = fs.path + "/store"
+        try store.apply(at: path)
+        let js = try Self.makeStream(server)
+        let lines = try Workload.generated(seed: 17, days: 28, perDay: 60, in: store.directory)
+        try js.publish(lines, subject: Self.subject)
+        let last = try js.lastSequence(Self.stream)
+        var arguments = Self.tailArguments(server, store, ["--batch-size", "200", "--max-in-flight", "3"])
+        arguments[arguments.firstIndex(of: store.path)!] = path
+
+        let full = try DaybookProcess(arguments)
+        defer { full.kill() }
+        #expect(full.waitForExit(seconds: 60) == 1, "\(full.stderr.text)")
+        #expect(full.stderr.text.contains("disk full writing \(path)"), "\(full.stderr.text)")
+        let committed = try store.checkpoint(Self.source, path: path)
+        #expect(committed > 0 && committed < last, "the disk filled up mid-stream (checkpoint \(committed) of \(last))")
+        let consumer = try #require(try js.consumerState(stream: Self.stream, consumer: "daybook"))
+        #expect(consumer.ackFloorStreamSequence == committed, "every committed message is acknowledged")
+        #expect(
+            consumer.ackPending >= Int(consumer.deliveredStreamSequence - committed),
+            "no message after the checkpoint is acknowledged: \(consumer)")
+
+        try fs.resize(kibibytes: 64 << 10)
+        let tail = try DaybookProcess(arguments)
+        defer { tail.kill() }
+        #expect(
+            try waitFor(seconds: 60) { try store.checkpoint(Self.source, path: path) == last || !tail.isRunning },
+            "\(tail.stderr.text)")
+        #expect(tail.terminate() == 0, "\(tail.stderr.text)")
+        let clean = try store.cleanIngest(lines, name: "diskfull")
+        let mine = try store.export(path, name: "diskfull-tail-out")
+        let theirs = try store.export(clean, name: "diskfull-clean-out")
+        #expect(Self.differences(mine, theirs).isEmpty, "\(Self.differences(mine, theirs))")
+        let stats = try store.stats(path)
+        #expect(stats["events"] == (try store.stats(clean))["events"])
+        #expect(stats["duplicates"] == 0)
+        #expect(try Run.daybook(["replay", "--verify", "--data", path, "--now", TestStore.now]).status == 0)
     }
 
     // MARK: Usage
