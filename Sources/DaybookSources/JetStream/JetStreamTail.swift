@@ -187,7 +187,11 @@ public final class JetStreamTail: Source {
             // Delivered before and never committed (a crash, or a stop with deliveries lost on the way):
             // read again from the stream before anything newer can be committed past them.
             if consumer.deliveredStreamSequence > committed {
-                guard try reader.reread(through: consumer.deliveredStreamSequence, into: writer) else {
+                guard
+                    try reader.reread(
+                        through: consumer.deliveredStreamSequence, why: "stream seq \(committed + 1) to \(consumer.deliveredStreamSequence) were delivered and not committed",
+                        into: writer)
+                else {
                     return try finish(connection)
                 }
             }
@@ -302,30 +306,46 @@ public final class JetStreamTail: Source {
         /// messages never seen.
         var gapSuspected = false
 
-        /// Reads `(submitted, through]` again from the stream and submits it. False when stopped.
-        mutating func reread(through: UInt64, into writer: Writer) throws -> Bool {
-            let after = submitted
-            guard
-                let messages = try tail.retrying({ [self] in
-                    try tail.readRange(js, filter: filter, after: after, through: through)
-                })
-            else { return false }
-            tail.logger.notice(
-                "\(tail.name): stream seq \(after + 1) to \(through) were delivered and not committed: read \(messages.count) of them again from the stream"
-            )
-            let size = tail.configuration.batchSize
-            var start = 0
-            repeat {
-                let chunk = messages[start..<min(start + size, messages.count)]
-                start += size
-                let last = start >= messages.count
-                let records = chunk.map(Self.record)
-                // The last chunk covers the whole range: nothing else matching the filter is in it.
-                let upTo = last ? through : chunk.last!.streamSequence
-                let lag = chunk.last?.pending ?? 0
-                guard try submit(records, acks: [], reread: records.count, through: upTo, lag: lag, into: writer)
+        /// Reads `(submitted, through]` again from the stream and submits it, a batch at a time.
+        /// False when the run must end instead (stopped, or a commit failed).
+        mutating func reread(through: UInt64, why: String, into writer: Writer) throws -> Bool {
+            let first = submitted + 1
+            var read = 0
+            var range: RangeReader?
+            while submitted < through {
+                let after = submitted
+                guard
+                    let chunk = try tail.retrying({ () throws -> [JetStreamMessage] in
+                        if range == nil {
+                            range = try RangeReader(
+                                js, stream: tail.configuration.stream, filter: filter, after: after, through: through,
+                                fetchTimeout: tail.configuration.fetchTimeout)
+                        }
+                        do {
+                            return try range!.next(tail.configuration.batchSize)
+                        } catch {
+                            range = nil  // a new reader from where this one stopped
+                            throw error
+                        }
+                    })
                 else { return false }
-            } while start < messages.count
+                guard let last = chunk.last else {
+                    // Nothing else matching the filter up to `through`: the next batch's checkpoint covers it.
+                    submitted = through
+                    break
+                }
+                read += chunk.count
+                guard
+                    try submit(
+                        chunk.map(Self.record), acks: [], reread: chunk.count, through: last.streamSequence,
+                        lag: last.pending, into: writer)
+                else { return false }
+            }
+            range?.close()
+            if read > 0 || why.hasPrefix("stream") {
+                tail.logger.notice(
+                    "\(tail.name): \(why): read \(read) messages of stream seq \(first) to \(through) again from the stream")
+            }
             return true
         }
 
@@ -333,7 +353,6 @@ public final class JetStreamTail: Source {
         mutating func take(_ messages: [JetStreamMessage], into writer: Writer) throws -> Bool {
             var records: [IngestRecord] = []
             var acks: [JetStreamMessage] = []
-            var reread = 0
             var lag: UInt64 = 0
             for message in messages {
                 let seq = message.streamSequence
@@ -349,20 +368,17 @@ public final class JetStreamTail: Source {
                     continue
                 }
                 if gapSuspected && seq > submitted + 1 {
-                    // First deliveries come in stream order: lost ones lie between the last new message and this one.
-                    let after = submitted
-                    guard
-                        let missing = try tail.retrying({ [self] in
-                            try tail.readRange(js, filter: filter, after: after, through: seq - 1)
-                        })
-                    else { return false }
-                    if !missing.isEmpty {
-                        tail.logger.notice(
-                            "\(tail.name): deliveries were lost on the way: read \(missing.count) messages between stream seq \(after + 1) and \(seq - 1) again from the stream"
-                        )
+                    // First deliveries come in stream order: lost ones lie between the last new
+                    // message and this one. What was taken so far goes first, then the gap.
+                    if !records.isEmpty {
+                        guard try submit(records, acks: acks, reread: 0, through: submitted, lag: lag, into: writer)
+                        else { return false }
+                        records = []
+                        acks = []
                     }
-                    records += missing.map(Self.record)
-                    reread += missing.count
+                    guard try reread(through: seq - 1, why: "deliveries were lost on the way", into: writer) else {
+                        return false
+                    }
                 }
                 gapSuspected = false
                 records.append(Self.record(message))
@@ -371,7 +387,7 @@ public final class JetStreamTail: Source {
                 lag = message.pending
             }
             guard !records.isEmpty else { return true }
-            return try submit(records, acks: acks, reread: reread, through: submitted, lag: lag, into: writer)
+            return try submit(records, acks: acks, reread: 0, through: submitted, lag: lag, into: writer)
         }
 
         static func record(_ message: JetStreamMessage) -> IngestRecord {
@@ -506,37 +522,6 @@ public final class JetStreamTail: Source {
         }
     }
 
-    // MARK: Reading by sequence
-
-    /// The messages matching `filter` with stream sequence in `(after, through]`, in order, read
-    /// through an ephemeral consumer without acks (deleted afterwards).
-    fileprivate func readRange(_ js: JetStream, filter: String?, after: UInt64, through: UInt64) throws
-        -> [JetStreamMessage]
-    {
-        guard through > after else { return [] }
-        let subscription = try js.pullSubscription(stream: configuration.stream, filter: filter, from: after + 1)
-        defer { subscription.unsubscribe() }
-        var found: [JetStreamMessage] = []
-        if try subscription.consumerState().pending == 0 { return found }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let messages = try subscription.fetch(configuration.batchSize, timeout: configuration.fetchTimeout)
-            if messages.isEmpty {
-                if try subscription.consumerState().pending == 0 { return found }
-                continue
-            }
-            for message in messages {
-                if message.streamSequence > through { return found }
-                found.append(message)
-                if message.pending == 0 || message.streamSequence == through { return found }
-            }
-        }
-        throw JetStreamError(
-            kind: .timeout, operation: "reading stream seq \(after + 1) to \(through) of \(configuration.stream) again",
-            statusText: "the stream did not deliver them within 60 s",
-            hint: "check the nats-server log; the tail retries")
-    }
-
     // MARK: Retries
 
     /// Runs `body` until it succeeds, retrying transient errors (nil when stopped meanwhile).
@@ -580,6 +565,59 @@ public final class JetStreamTail: Source {
             return false
         }
         if !busy { lagGauge.record(state.pending) }
+    }
+}
+
+/// Reads the messages matching `filter` with stream sequence in `(after, through]`, in order,
+/// through an ephemeral consumer without acks (deleted by ``close()``, or by the server a minute
+/// after its last use).
+private final class RangeReader {
+    private let subscription: PullSubscription
+    private let through: UInt64
+    private let fetchTimeout: Duration
+    private var done = false
+
+    init(_ js: JetStream, stream: String, filter: String?, after: UInt64, through: UInt64, fetchTimeout: Duration) throws {
+        self.through = through
+        self.fetchTimeout = fetchTimeout
+        subscription = try js.pullSubscription(stream: stream, filter: filter, from: after + 1)
+        done = through <= after
+        if !done { done = try subscription.consumerState().pending == 0 }
+    }
+
+    deinit { subscription.unsubscribe() }
+
+    func close() { subscription.unsubscribe() }
+
+    /// Up to `max` more messages; empty once the range is read.
+    func next(_ max: Int) throws -> [JetStreamMessage] {
+        var found: [JetStreamMessage] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !done && found.isEmpty {
+            guard ContinuousClock.now < deadline else {
+                throw JetStreamError(
+                    kind: .timeout, operation: "reading stream seq up to \(through) again",
+                    statusText: "the stream delivered nothing for 60 s although messages are pending",
+                    hint: "check the nats-server log; the tail retries")
+            }
+            let messages = try subscription.fetch(max, timeout: fetchTimeout)
+            if messages.isEmpty {
+                done = try subscription.consumerState().pending == 0
+                continue
+            }
+            for message in messages {
+                if message.streamSequence > through {
+                    done = true
+                    break
+                }
+                found.append(message)
+                if message.pending == 0 || message.streamSequence == through {
+                    done = true
+                    break
+                }
+            }
+        }
+        return found
     }
 }
 
