@@ -111,7 +111,7 @@ let package = Package(
         // A JetStream helper for benchmarks and by-hand runs: create a stream, publish a file, measure
         // catch-up and freshness against a store (tools/bench-jetstream).
         .executableTarget(
-            name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore"], path: "Tests/Tools/nats-probe"),
+            name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore", "DaybookWorkload"], path: "Tests/Tools/nats-probe"),
         // The HTTP service against real `daybook serve` processes the tests start.
         .testTarget(
             name: "DaybookServerTests",

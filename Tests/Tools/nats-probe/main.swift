@@ -2,14 +2,20 @@
 //
 //   nats-probe stream URL STREAM SUBJECT [DUPLICATE_WINDOW_S]   create a file-storage stream
 //   nats-probe publish URL SUBJECT FILE                         publish every line, Nats-Msg-Id = transaction_id
+//   nats-probe last URL STREAM                                  the stream's last sequence
+//   nats-probe consumer URL STREAM CONSUMER [TIMEOUT_S]         wait until the consumer exists
+//   nats-probe catalog FILE                                     write the example catalog
 //   nats-probe wait STORE SOURCE SEQ [TIMEOUT_S]                seconds until SOURCE's checkpoint reaches SEQ
-//   nats-probe freshness URL SUBJECT FILE STORE RATE            publish at RATE events/s; publish-to-commit latency
+//   nats-probe freshness URL SUBJECT STORE RATE COUNT DAY      publish COUNT events at RATE/s; publish-to-visible latency
 //
-// Freshness: the store is polled read-only every millisecond for its last log seq; an event is
-// visible (in `breakdown`, which reads the last commit) once the commit holding it is. Every line
-// must be accepted (fresh transaction ids, on time) so that log seq n is the n-th line published.
+// Freshness: COUNT fresh, valid events of the example catalog (transaction ids `fresh-<run>-<n>`,
+// timestamps on DAY, which must be on time for the tail's clock) are published at RATE events/s
+// while the store is polled read-only every millisecond for its last log seq: every event is
+// accepted, so log seq base+n is the n-th event published, and an event is visible (in
+// `breakdown`, which reads the last commit) once the commit holding it is.
 import DaybookEngine
 import DaybookStore
+import DaybookWorkload
 import DaybookSources
 import Foundation
 
@@ -66,10 +72,29 @@ do {
         let js = try NATSConnection(url: args[1], retryFirstConnect: false).jetStream(maxAsyncPublishes: 20_000)
         let all = lines(args[3])
         let start = ContinuousClock.now
-        for line in all { try js.publishAsync(subject: args[2], data: Array(line.utf8), messageID: transactionID(line)) }
-        try js.waitForAsyncPublishes(timeout: .seconds(600))
+        // In chunks: cnats gives up on a publish after a short stall when too many wait for their ack.
+        for start in stride(from: 0, to: all.count, by: 2000) {
+            for line in all[start..<min(start + 2000, all.count)] {
+                try js.publishAsync(subject: args[2], data: Array(line.utf8), messageID: transactionID(line))
+            }
+            try js.waitForAsyncPublishes(timeout: .seconds(600))
+        }
         let s = seconds(since: start)
         print("published \(all.count) messages in \(String(format: "%.2f", s)) s (\(Int(Double(all.count) / s))/s)")
+    case "last" where args.count == 3:
+        let js = try NATSConnection(url: args[1], retryFirstConnect: false).jetStream()
+        guard let state = try js.streamState(args[2]) else { fail("no stream \(args[2])") }
+        print(state.lastSequence)
+    case "consumer" where args.count >= 4:
+        let js = try NATSConnection(url: args[1], retryFirstConnect: false).jetStream()
+        let timeout = args.count > 4 ? Double(args[4]) ?? 60 : 60
+        let start = ContinuousClock.now
+        while try js.consumerState(stream: args[2], consumer: args[3]) == nil {
+            if seconds(since: start) > timeout { fail("no consumer \(args[3]) on \(args[2]) after \(timeout) s") }
+            usleep(10_000)
+        }
+    case "catalog" where args.count == 2:
+        try ExampleCatalog.json.write(toFile: args[1], atomically: true, encoding: .utf8)
     case "wait" where args.count >= 4:
         guard let target = UInt64(args[3]) else { fail("SEQ must be a number") }
         let timeout = args.count > 4 ? Double(args[4]) ?? 600 : 600
@@ -86,14 +111,23 @@ do {
             usleep(2_000)
         }
         fail("the checkpoint did not reach \(target) within \(timeout) s")
-    case "freshness" where args.count == 6:
-        guard let rate = Double(args[5]), rate > 0 else { fail("RATE must be a positive number") }
+    case "freshness" where args.count == 7:
+        guard let rate = Double(args[4]), rate > 0, let count = Int(args[5]), count > 0 else {
+            fail("RATE and COUNT must be positive numbers")
+        }
         let js = try NATSConnection(url: args[1], retryFirstConnect: false).jetStream(maxAsyncPublishes: 20_000)
-        let all = lines(args[3])
-        let base = try Engine(path: args[4], access: .read).stats().lastSeq
+        let run = UInt32.random(in: 0...UInt32.max)
+        let customers = ["acme", "globex", "initech"], models = ["model-a", "model-b"]
+        let all: [Substring] = (0..<count).map { n in
+            let second = n % 86_400
+            return Substring(
+                "{\"transaction_id\": \"fresh-\(run)-\(n)\", \"customer_id\": \"\(customers[n % 3])\", \"event_type\": \"inference\", \"timestamp\": \"\(args[6])T\(String(format: "%02d:%02d:%02d", second / 3600, second / 60 % 60, second % 60))Z\", \"properties\": {\"model\": \"\(models[n % 2])\", \"tokens\": \(100 + n % 900), \"region\": \"us\"}}"
+            )
+        }
+        let base = try Engine(path: args[3], access: .read).stats().lastSeq
         let timeline = Timeline(count: all.count)
         let start = ContinuousClock.now
-        let storePath = args[4]
+        let storePath = args[3]
         // The poller: the last log seq every millisecond, on its own thread.
         let done = DispatchSemaphore(value: 0)
         let poller = Thread {
