@@ -4,6 +4,7 @@ internal import CNATS
 /// subscriptions. Thread-safe like its connection, which it keeps alive.
 public final class JetStream: @unchecked Sendable {
     // @unchecked: cnats's JetStream context is safe to use from any thread; the pointer is immutable.
+    /// The connection the context runs on.
     public let connection: NATSConnection
     let handle: OpaquePointer
     var server: String { connection.url }
@@ -167,6 +168,7 @@ public final class JetStream: @unchecked Sendable {
 
 /// A stream's size and sequence range.
 public struct StreamState: Sendable, Hashable {
+    /// Messages stored now.
     public var messages: UInt64
     public var firstSequence: UInt64
     public var lastSequence: UInt64
@@ -182,14 +184,20 @@ public struct PublishAck: Sendable, Hashable {
 
 /// A consumer's configuration and delivery state, as the server reports it.
 public struct ConsumerState: Sendable, Hashable {
+    /// How the consumer expects deliveries to be acknowledged: each on its own (what daybook
+    /// needs), not at all, or all up to a sequence at once.
     public enum AckPolicy: Sendable, Hashable { case explicit, none, all }
     public var stream: String
+    /// The consumer's (durable) name.
     public var name: String
+    /// The subject it delivers (nil: the whole stream).
     public var filterSubject: String?
     public var ackPolicy: AckPolicy
     /// A push consumer (it has a deliver subject); daybook needs a pull consumer.
     public var isPush: Bool
+    /// Deliveries not yet acknowledged at most; delivery pauses beyond.
     public var maxAckPending: Int
+    /// How long after a delivery without an ack the message is delivered again.
     public var ackWait: Duration
     /// The last stream sequence delivered, and the consumer sequence (deliveries, redeliveries
     /// included) it was delivered with.
@@ -201,6 +209,7 @@ public struct ConsumerState: Sendable, Hashable {
     public var ackPending: Int
     /// Not yet delivered (matching the filter): the consumer's lag.
     public var pending: UInt64
+    /// Messages delivered more than once and not yet acknowledged.
     public var redelivered: Int
 
     init(_ info: jsConsumerInfo) {

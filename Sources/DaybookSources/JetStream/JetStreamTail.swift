@@ -96,7 +96,9 @@ public final class JetStreamTail: Source {
         public var reconnects = 0
     }
 
+    /// `nats:STREAM/CONSUMER`: the source of every event and dead letter, and the checkpoint's key.
     public let name: String
+    /// The options the tail runs with (batch size and max in flight clamped to their ranges).
     public let configuration: Configuration
     private let clock: @Sendable () -> Timestamp
     private let logger: Logger
@@ -144,6 +146,8 @@ public final class JetStreamTail: Source {
     /// What the run did so far (safe from any thread).
     public var statistics: Statistics { pipeline.withLock { $0.statistics } }
 
+    /// Asks ``run(into:)`` to return after the batch in flight (a fetch in progress returns within
+    /// the fetch timeout); callable from any thread, idempotent.
     public func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
         wake.signal()
@@ -154,6 +158,10 @@ public final class JetStreamTail: Source {
 
     // MARK: Run
 
+    /// Runs until ``stop()`` (returns once the batches in flight committed and were acknowledged) or
+    /// a fatal error: a failed commit (nothing of it acknowledged), a stream or consumer that cannot
+    /// be used (``JetStreamError``), a checkpoint another process moved (``JetStreamTailError``).
+    /// Connection losses are not errors: the client reconnects and the tail goes on.
     public func run(into writer: Writer) throws {
         let name = self.name
         let config = configuration
@@ -231,7 +239,8 @@ public final class JetStreamTail: Source {
         let slots = configuration.maxInFlight
         waitForSlots(all: slots)
         ackQueue.sync {}
-        try? connection.flush(timeout: .seconds(5))
+        // Acks wait in cnats's buffer while disconnected; a lost ack only means a skipped redelivery.
+        if connection.isConnected { try? connection.flush(timeout: .seconds(5)) }
         pipeline.withLock { $0.statistics.reconnects = connection.reconnects }
         if let failure = pipeline.withLock({ $0.failure }) { throw failure }
     }

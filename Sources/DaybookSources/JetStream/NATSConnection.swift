@@ -57,8 +57,9 @@ public final class NATSConnection: @unchecked Sendable {
     /// Whether the connection is up right now.
     public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
 
-    /// How often the connection was lost, and re-established, since it was opened.
+    /// How often the connection was lost since it was opened.
     public var disconnects: Int { Int(daybook_load(&events.pointee.disconnects)) }
+    /// How often it was re-established after a loss.
     public var reconnects: Int { Int(daybook_load(&events.pointee.reconnects)) }
 
     /// Waits until the server has processed everything sent so far (acks included), at most `timeout`.
@@ -66,9 +67,9 @@ public final class NATSConnection: @unchecked Sendable {
         try check(natsConnection_FlushTimeout(handle, timeout.milliseconds), "flushing to \(url)", server: url)
     }
 
-    /// Closes the connection (pending acks are flushed first, at most 2 s). Idempotent.
+    /// Closes the connection (when connected, what was sent is flushed first, at most 2 s). Idempotent.
     public func close() {
-        _ = natsConnection_FlushTimeout(handle, 2000)
+        if isConnected { _ = natsConnection_FlushTimeout(handle, 2000) }
         natsConnection_Close(handle)
     }
 
