@@ -22,7 +22,8 @@ struct CheckpointPreconditionTests {
     static func batch(_ n: Int, after previous: [UInt8]?, failing: Bool = false) -> IngestBatch {
         let records = (0..<5).map { WriterTests.event("b\(n)-e\($0)") }
         var batch = IngestBatch(
-            records: records, source: "pipe", now: WriterTests.now, checkpoint: Checkpoint(source: "pipe", value: [UInt8(n)]))
+            records: records, source: "pipe", now: WriterTests.now,
+            checkpoint: Checkpoint(source: "pipe", value: [UInt8(n)]))
         batch.checkpointPrecondition = failing ? { _ in throw Refused() } : requiring(previous)
         return batch
     }

@@ -37,9 +37,10 @@ final class NATSServer: @unchecked Sendable {
     static let binary: Result<URL, NATSServerMissing> = {
         var candidates: [String] = []
         if let explicit = ProcessInfo.processInfo.environment["DAYBOOK_NATS_SERVER"] { candidates.append(explicit) }
-        if let scripts = try? Run.capture("/usr/bin/env", ["python3", "-c", "import sysconfig;print(sysconfig.get_path('scripts'))"])
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines), !scripts.isEmpty
-        {
+        if let scripts = try? Run.capture(
+            "/usr/bin/env", ["python3", "-c", "import sysconfig;print(sysconfig.get_path('scripts'))"]
+        )
+        .stdout.trimmingCharacters(in: .whitespacesAndNewlines), !scripts.isEmpty {
             candidates.append(scripts + "/nats-server")
         }
         for path in candidates where FileManager.default.isExecutableFile(atPath: path) {
@@ -387,9 +388,12 @@ enum Workload {
 extension JetStream {
     /// Publishes every line on `subject` with `Nats-Msg-Id` = its transaction id (asynchronously,
     /// then waits for every acknowledgement); `messageID` overrides the id.
-    func publish(_ lines: [String], subject: String, messageID: (Int, String) -> String? = { _, line in
-        Workload.transactionID(line)
-    }) throws {
+    func publish(
+        _ lines: [String], subject: String,
+        messageID: (Int, String) -> String? = { _, line in
+            Workload.transactionID(line)
+        }
+    ) throws {
         // In chunks: with `sync_interval: always` every stored message is synced, and cnats stops
         // (after a short stall) when too many publishes wait for their acknowledgement.
         for start in stride(from: 0, to: lines.count, by: 500) {

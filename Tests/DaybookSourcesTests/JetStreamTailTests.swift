@@ -35,7 +35,9 @@ struct JetStreamTailTests {
     }
 
     /// Waits (bounded) until the store's checkpoint for the consumer reaches `sequence`.
-    static func waitForCheckpoint(_ store: TestStore, _ sequence: UInt64, seconds: Double = 60, while tail: DaybookProcess)
+    static func waitForCheckpoint(
+        _ store: TestStore, _ sequence: UInt64, seconds: Double = 60, while tail: DaybookProcess
+    )
         throws -> Bool
     {
         try waitFor(seconds: seconds) { try store.checkpoint(source) >= sequence || !tail.isRunning }
@@ -78,7 +80,8 @@ struct JetStreamTailTests {
         let store = try TestStore()
         let js = try Self.makeStream(server)
         var lines = try Workload.generated(seed: 3, days: 28, perDay: 4, in: store.directory)
-        let malformed = #"{"transaction_id": "broken-1", "customer_id": "acme", "event_type": "inference", "timestamp": "#
+        let malformed =
+            #"{"transaction_id": "broken-1", "customer_id": "acme", "event_type": "inference", "timestamp": "#
         lines.insert(malformed, at: 17)
         var repeated = lines[5].replacingOccurrences(of: "\"acme\"", with: "\"globex\"")
         if repeated == lines[5] { repeated = lines[5].replacingOccurrences(of: "\"globex\"", with: "\"acme\"") }
@@ -115,7 +118,9 @@ struct JetStreamTailTests {
         #expect(consumer.ackPolicy == .explicit)
         #expect(consumer.maxAckPending >= 2 * 50 * 2, "max ack pending covers two rounds of batches in flight")
         let sources = try Run.daybook(["stats", "--format", "json", "--data", store.path]).stdout
-        #expect(sources.contains("\"source\": \"\(Self.source)\", \"position\": \"stream seq \(last)\", \"lag\": 0"), "\(sources)")
+        #expect(
+            sources.contains("\"source\": \"\(Self.source)\", \"position\": \"stream seq \(last)\", \"lag\": 0"),
+            "\(sources)")
     }
 
     // MARK: Kill test
@@ -127,7 +132,8 @@ struct JetStreamTailTests {
     /// test: they are skipped.
     @Test func repeatedKillsLoseAndDoubleNothing() throws {
         let kills = ProcessInfo.processInfo.environment["DAYBOOK_KILLS"].flatMap(Int.init) ?? 10
-        let seed = ProcessInfo.processInfo.environment["DAYBOOK_KILL_SEED"].flatMap(UInt64.init)
+        let seed =
+            ProcessInfo.processInfo.environment["DAYBOOK_KILL_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 1...1_000_000)
         var random = SplitMix(seed: seed)
         let server = try NATSServer()
@@ -215,7 +221,9 @@ struct JetStreamTailTests {
             }, "the redelivered messages are acknowledged")
         #expect(tail.terminate() == 0, "\(tail.stderr.text)")
         let skipped = Self.skippedCount(tail.stderr.text)
-        #expect(skipped >= Int(committed), "the first batch's \(committed) messages were redelivered and skipped: \(tail.stderr.text)")
+        #expect(
+            skipped >= Int(committed),
+            "the first batch's \(committed) messages were redelivered and skipped: \(tail.stderr.text)")
 
         let clean = try Self.expectSameExport(store, lines, name: "redelivery")
         let stats = try store.stats()
@@ -234,7 +242,8 @@ struct JetStreamTailTests {
         let lines = Array(try Workload.generated(seed: 8, days: 28, perDay: 2, in: store.directory).prefix(80))
         try js.publish(lines, subject: Self.subject)
         try js.addPullConsumer(
-            stream: Self.stream, durable: "daybook", filter: Self.subject, maxAckPending: 10_000, ackWait: .seconds(600))
+            stream: Self.stream, durable: "daybook", filter: Self.subject, maxAckPending: 10_000, ackWait: .seconds(600)
+        )
         do {
             // Another client takes the first 30 deliveries and never acks them.
             let vanished = try server.connect()
@@ -247,7 +256,9 @@ struct JetStreamTailTests {
         defer { tail.kill() }
         #expect(try Self.waitForCheckpoint(store, try js.lastSequence(Self.stream), while: tail), "\(tail.stderr.text)")
         #expect(tail.terminate() == 0)
-        #expect(tail.stderr.text.contains("read 30 messages of stream seq 1 to 30 again from the stream"), "\(tail.stderr.text)")
+        #expect(
+            tail.stderr.text.contains("read 30 messages of stream seq 1 to 30 again from the stream"),
+            "\(tail.stderr.text)")
         let clean = try Self.expectSameExport(store, lines, name: "reread")
         #expect(try store.stats()["events"] == clean["events"])
         #expect(try store.stats()["duplicates"] == 0)
@@ -309,7 +320,9 @@ struct JetStreamTailTests {
         server.kill()
         let atKill = try store.checkpoint(Self.source)
         let firstHalf = try store.stats()  // read-only, while the server is away
-        print("server kill test: server killed at checkpoint \(atKill) of the first half's \(half) lines (\(firstHalf["events"] ?? 0) events)")
+        print(
+            "server kill test: server killed at checkpoint \(atKill) of the first half's \(half) lines (\(firstHalf["events"] ?? 0) events)"
+        )
         #expect(tail.isRunning, "the tail keeps running while the server is away")
         try server.start()
         let again = try server.connect()
@@ -384,7 +397,9 @@ struct JetStreamTailTests {
     /// is a runtime error that says what to do.
     @Test func usageAndAMissingStream() throws {
         let store = try TestStore()
-        let noStream = try Run.daybook(["tail", "--nats", "nats://127.0.0.1:1", "--consumer", "c", "--data", store.path])
+        let noStream = try Run.daybook([
+            "tail", "--nats", "nats://127.0.0.1:1", "--consumer", "c", "--data", store.path,
+        ])
         #expect(noStream.status == 2)
         #expect(noStream.stderr.contains("--nats needs --stream"), "\(noStream.stderr)")
         let stray = try Run.daybook(["tail", "--file", "x", "--stream", "S", "--data", store.path])

@@ -117,7 +117,8 @@ public final class JetStream: @unchecked Sendable {
                 &sub, handle, stream, filter, filter, startSequence, Duration.seconds(60).nanoseconds, &code)
         }
         try check(status, code, "reading \(stream) from stream seq \(startSequence)", server: server)
-        return PullSubscription(context: self, handle: sub!, label: "\(stream) from seq \(startSequence)", ownsConsumer: true)
+        return PullSubscription(
+            context: self, handle: sub!, label: "\(stream) from seq \(startSequence)", ownsConsumer: true)
     }
 
     // MARK: Publishing
@@ -152,7 +153,8 @@ public final class JetStream: @unchecked Sendable {
     /// Waits until every asynchronous publish is acknowledged; throws when that takes longer than
     /// `timeout` or when any of them failed since the context was opened.
     public func waitForAsyncPublishes(timeout: Duration = .seconds(30)) throws(JetStreamError) {
-        try check(daybook_publish_async_complete(handle, timeout.milliseconds), "waiting for publish acks", server: server)
+        try check(
+            daybook_publish_async_complete(handle, timeout.milliseconds), "waiting for publish acks", server: server)
         let failed = asyncPublishErrors
         guard failed == 0 else {
             throw JetStreamError(

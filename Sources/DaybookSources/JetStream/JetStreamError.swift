@@ -52,8 +52,10 @@ public struct JetStreamError: Error, Sendable, CustomStringConvertible {
         return text + "; " + hint
     }
 
-    init(kind: Kind, operation: String, status: Int32 = 0, statusText: String, jetStreamCode: Int32 = 0,
-         detail: String = "", hint: String) {
+    init(
+        kind: Kind, operation: String, status: Int32 = 0, statusText: String, jetStreamCode: Int32 = 0,
+        detail: String = "", hint: String
+    ) {
         self.kind = kind
         self.operation = operation
         self.status = status
@@ -87,7 +89,8 @@ public struct JetStreamError: Error, Sendable, CustomStringConvertible {
             hint = "no connection to \(server); check that nats-server runs there and is reachable (retried)"
         case (NATS_NO_RESPONDERS, _):
             kind = .noJetStream
-            hint = "nothing answers the JetStream API at \(server): start nats-server with JetStream (-js, or a jetstream block in its configuration)"
+            hint =
+                "nothing answers the JetStream API at \(server): start nats-server with JetStream (-js, or a jetstream block in its configuration)"
         case (NATS_CONNECTION_CLOSED, _):
             kind = .closed
             hint = "the connection to \(server) was closed; start `daybook tail` again"
@@ -96,7 +99,8 @@ public struct JetStreamError: Error, Sendable, CustomStringConvertible {
             hint = "check --stream and --consumer against the server at \(server)"
         case (NATS_INVALID_ARG, _), (NATS_INVALID_SUBJECT, _):
             kind = .other
-            hint = "check --nats, --stream, --consumer and --subject (names without spaces; a consumer name without '.')"
+            hint =
+                "check --nats, --stream, --consumer and --subject (names without spaces; a consumer name without '.')"
         default:
             kind = .other
             hint = "see the nats-server log at \(server)"

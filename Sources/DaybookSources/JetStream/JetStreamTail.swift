@@ -197,7 +197,9 @@ public final class JetStreamTail: Source {
             if consumer.deliveredStreamSequence > committed {
                 guard
                     try reader.reread(
-                        through: consumer.deliveredStreamSequence, why: "stream seq \(committed + 1) to \(consumer.deliveredStreamSequence) were delivered and not committed",
+                        through: consumer.deliveredStreamSequence,
+                        why:
+                            "stream seq \(committed + 1) to \(consumer.deliveredStreamSequence) were delivered and not committed",
                         into: writer)
                 else {
                     return try finish(connection)
@@ -260,7 +262,9 @@ public final class JetStreamTail: Source {
                 )
             } catch {
                 // Created meanwhile by another client: use it.
-                guard error.kind == .other, let existing = try js.consumerState(stream: config.stream, consumer: config.consumer) else {
+                guard error.kind == .other,
+                    let existing = try js.consumerState(stream: config.stream, consumer: config.consumer)
+                else {
                     throw error
                 }
                 state = existing
@@ -353,7 +357,8 @@ public final class JetStreamTail: Source {
             range?.close()
             if read > 0 || why.hasPrefix("stream") {
                 tail.logger.notice(
-                    "\(tail.name): \(why): read \(read) messages of stream seq \(first) to \(through) again from the stream")
+                    "\(tail.name): \(why): read \(read) messages of stream seq \(first) to \(through) again from the stream"
+                )
             }
             return true
         }
@@ -428,10 +433,11 @@ public final class JetStreamTail: Source {
             records: records, source: name, now: clock(),
             checkpoint: SourcePosition(place: .stream(sequence: through), lag: lag).checkpoint(source: name))
         batch.checkpointPrecondition = { stored in
-            let found = try stored.map { bytes -> UInt64 in
-                guard case .stream(let sequence) = try SourcePosition(decoding: bytes).place else { return 0 }
-                return sequence
-            } ?? 0
+            let found =
+                try stored.map { bytes -> UInt64 in
+                    guard case .stream(let sequence) = try SourcePosition(decoding: bytes).place else { return 0 }
+                    return sequence
+                } ?? 0
             guard found == previous else {
                 throw JetStreamTailError.checkpointMoved(source: name, expected: previous, found: found)
             }
@@ -586,7 +592,9 @@ private final class RangeReader {
     private let fetchTimeout: Duration
     private var done = false
 
-    init(_ js: JetStream, stream: String, filter: String?, after: UInt64, through: UInt64, fetchTimeout: Duration) throws {
+    init(_ js: JetStream, stream: String, filter: String?, after: UInt64, through: UInt64, fetchTimeout: Duration)
+        throws
+    {
         self.through = through
         self.fetchTimeout = fetchTimeout
         subscription = try js.pullSubscription(stream: stream, filter: filter, from: after + 1)

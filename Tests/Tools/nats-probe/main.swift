@@ -14,9 +14,9 @@
 // accepted, so log seq base+n is the n-th event published, and an event is visible (in
 // `breakdown`, which reads the last commit) once the commit holding it is.
 import DaybookEngine
+import DaybookSources
 import DaybookStore
 import DaybookWorkload
-import DaybookSources
 import Foundation
 
 #if canImport(Glibc)
@@ -158,7 +158,8 @@ do {
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(
             String(
-                format: "%d events at %.0f/s (published in %.1f s): publish-to-visible p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
+                format:
+                    "%d events at %.0f/s (published in %.1f s): publish-to-visible p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
                 all.count, rate, took, pct(0.5), pct(0.9), pct(0.99), latencies.last ?? 0))
     default:
         fail("usage: see the comment at the top of Tests/Tools/nats-probe/main.swift")
