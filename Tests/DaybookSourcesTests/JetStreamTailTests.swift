@@ -264,6 +264,49 @@ struct JetStreamTailTests {
         #expect(try store.stats()["duplicates"] == 0)
     }
 
+    /// Deliveries lost while the tail runs (here taken by another client while the tail is
+    /// stopped with SIGSTOP, as a fetch response lost with a dropped connection would be): the
+    /// jump in the consumer's delivery sequence makes the tail read the messages it never saw
+    /// again from the stream before it commits past them.
+    @Test func deliveriesLostWhileRunningAreReadAgain() throws {
+        let server = try NATSServer()
+        let store = try TestStore()
+        let js = try Self.makeStream(server)
+        var seen = Set<String>()
+        let lines = Array(
+            try Workload.generated(seed: 21, days: 28, perDay: 2, in: store.directory).filter {
+                seen.insert(Workload.transactionID($0) ?? "").inserted
+            }.prefix(30))
+        try js.publish(Array(lines[..<20]), subject: Self.subject)
+        let tail = try DaybookProcess(Self.tailArguments(server, store, ["--ack-wait", "3600"]))
+        defer { tail.kill() }
+        #expect(try Self.waitForCheckpoint(store, 20, while: tail), "\(tail.stderr.text)")
+
+        kill(tail.pid, SIGSTOP)
+        defer { kill(tail.pid, SIGCONT) }
+        // The stopped tail's last pull request expires (its fetch timeout); then nothing waits.
+        #expect(
+            try waitFor(seconds: 10) {
+                try js.consumerState(stream: Self.stream, consumer: "daybook")?.waiting == 0
+            })
+        try js.publish(Array(lines[20...]), subject: Self.subject)
+        let thief = try server.connect()
+        let subscription = try thief.pullSubscription(stream: Self.stream, durable: "daybook")
+        var stolen: [JetStreamMessage] = []
+        while stolen.count < 5 { stolen += try subscription.fetch(5 - stolen.count, timeout: .seconds(2)) }
+        #expect(stolen.map(\.streamSequence) == Array(21...25))
+        kill(tail.pid, SIGCONT)
+
+        #expect(try Self.waitForCheckpoint(store, 30, while: tail), "\(tail.stderr.text)")
+        #expect(tail.terminate() == 0)
+        #expect(
+            tail.stderr.text.contains("deliveries were lost on the way: read 5 messages of stream seq 21 to 25"),
+            "\(tail.stderr.text)")
+        let clean = try Self.expectSameExport(store, lines, name: "lost")
+        #expect(try store.stats()["events"] == clean["events"])
+        #expect(try store.stats()["events"] == 30)
+    }
+
     /// A publisher retry with the same `Nats-Msg-Id` inside the duplicate window is dropped by the
     /// stream; with another `Nats-Msg-Id` the stream stores it twice and daybook counts it as a
     /// duplicate of the same `transaction_id` (billed once).

@@ -213,6 +213,8 @@ public struct ConsumerState: Sendable, Hashable {
     public var pending: UInt64
     /// Messages delivered more than once and not yet acknowledged.
     public var redelivered: Int
+    /// Pull requests waiting at the server for messages.
+    public var waiting: Int
 
     init(_ info: jsConsumerInfo) {
         stream = info.Stream.map { String(cString: $0) } ?? ""
@@ -233,6 +235,7 @@ public struct ConsumerState: Sendable, Hashable {
         ackPending = Int(info.NumAckPending)
         pending = info.NumPending
         redelivered = Int(info.NumRedelivered)
+        waiting = Int(info.NumWaiting)
     }
 }
 
