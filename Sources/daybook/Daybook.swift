@@ -15,7 +15,7 @@ struct Daybook: ParsableCommand {
         commandName: "daybook",
         abstract: "Event-sourced incremental invoice breakdowns for usage-based billing.",
         subcommands: [
-            CatalogCommand.self, Ingest.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self,
+            CatalogCommand.self, Ingest.self, Tail.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self,
             Export.self,
             Discrepancies.self,
             Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Check.self, Replay.self, Generate.self,

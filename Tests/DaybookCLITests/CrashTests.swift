@@ -32,7 +32,7 @@ struct CrashTests {
         // Start the ingest with small batches and read its acknowledgments as they come.
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["ingest", usage, "--batch-size", "300", "--progress", "--data", cli.store, "--now", now]
+        process.arguments = ["ingest", usage, "--batch-size", "300", "--report-commits", "--data", cli.store, "--now", now]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = Pipe()

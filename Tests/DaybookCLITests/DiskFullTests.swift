@@ -67,7 +67,7 @@ struct DiskFullTests {
             try Self.daybook(["catalog", "apply", catalog], store: store, now: "2026-10-01T00:00:00Z").status == 0)
 
         // The disk fills up part-way through.
-        let first = try Self.daybook(["ingest", usage, "--batch-size", "1000", "--progress"], store: store)
+        let first = try Self.daybook(["ingest", usage, "--batch-size", "1000", "--report-commits"], store: store)
         #expect(first.status == 1, "\(first.stderr)")
         let lines = first.stderr.split(separator: "\n").map(String.init)
         let acknowledged = lines.filter { $0.hasPrefix("committed through line ") }

@@ -71,7 +71,7 @@ struct FaultInjectionTests {
 
         let ingest = { (cli: CLI) -> [String] in
             [
-                "ingest", usage, "--batch-size", "\(batchSize)", "--progress", "--format", "json", "--data", cli.store,
+                "ingest", usage, "--batch-size", "\(batchSize)", "--report-commits", "--format", "json", "--data", cli.store,
                 "--now", Self.now,
             ]
         }

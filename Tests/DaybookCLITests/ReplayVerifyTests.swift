@@ -34,7 +34,7 @@ struct ReplayVerifyTests {
 
         let ingest = Process()
         ingest.executableURL = CLI.binary
-        ingest.arguments = ["ingest", usage, "--batch-size", "10", "--progress", "--data", cli.store, "--now", now]
+        ingest.arguments = ["ingest", usage, "--batch-size", "10", "--report-commits", "--data", cli.store, "--now", now]
         let err = Pipe()
         ingest.standardError = err
         ingest.standardOutput = FileHandle.nullDevice

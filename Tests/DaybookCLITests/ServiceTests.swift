@@ -88,7 +88,7 @@ struct ServiceTests {
 
         let a = Process()
         a.executableURL = CLI.binary
-        a.arguments = ["ingest", usage, "--batch-size", "100", "--progress", "--data", cli.store, "--now", now]
+        a.arguments = ["ingest", usage, "--batch-size", "100", "--report-commits", "--data", cli.store, "--now", now]
         let err = Pipe()
         a.standardError = err
         a.standardOutput = Pipe()

@@ -66,7 +66,7 @@ struct RecordResultsTests {
         let store = try TemporaryStore()
         let writer = try Writer(path: store.path)
         defer { writer.close() }
-        let file = SourcePosition(place: .file(device: 2049, inode: 1 << 40, offset: 12_345), lag: 7)
+        let file = SourcePosition(place: .file(device: 2049, inode: 1 << 40, offset: 12_345, lines: 99), lag: 7)
         let stream = SourcePosition(place: .stream(sequence: 77), lag: nil)
         _ = try writer.submitAndWait(
             IngestBatch(records: [], source: "file:/x", now: WriterTests.now, checkpoint: file.checkpoint(source: "file:/x")))

@@ -167,8 +167,22 @@ public struct LineAccumulator: Sendable {
     private var pendingLength = 0
     private var lastByte: UInt8?
     private var nextLine = 1
+    /// Bytes fed so far, and the offset just past the last newline among them.
+    private var fed: UInt64 = 0
+    public private(set) var completedOffset: UInt64 = 0
 
     public init() {}
+
+    /// An accumulator resuming inside a source: `offset` bytes and `lines` lines lie before the
+    /// first byte it will be fed (a file tail's checkpoint).
+    public init(offset: UInt64, lines: UInt64) {
+        fed = offset
+        completedOffset = offset
+        nextLine = Int(lines) + 1
+    }
+
+    /// The lines (blank ones included) completed so far, those before the resume point included.
+    public var completedLines: UInt64 { UInt64(nextLine - 1) }
 
     /// Records of every line completed by `chunk`.
     public mutating func feed(_ chunk: some BidirectionalCollection<UInt8>) -> [IngestRecord] {
@@ -179,8 +193,10 @@ public struct LineAccumulator: Sendable {
             keep(bytes[start..<newline])
             endLine(into: &records)
             start = newline + 1
+            completedOffset = fed + UInt64(start)
         }
         keep(bytes[start...])
+        fed += UInt64(bytes.count)
         return records
     }
 
@@ -188,6 +204,7 @@ public struct LineAccumulator: Sendable {
     public mutating func finish() -> [IngestRecord] {
         var records: [IngestRecord] = []
         if pendingLength > 0 { endLine(into: &records) }
+        completedOffset = fed
         return records
     }
 

@@ -13,8 +13,9 @@ import LMDB
 public struct SourcePosition: Sendable, Hashable {
     /// The position inside the source.
     public enum Place: Sendable, Hashable {
-        /// A file: its identity (device, inode) and the byte offset just past the last line read.
-        case file(device: UInt64, inode: UInt64, offset: UInt64)
+        /// A file: its identity (device, inode), the byte offset just past the last line read, and
+        /// how many lines (blank ones included) lie before that offset.
+        case file(device: UInt64, inode: UInt64, offset: UInt64, lines: UInt64)
         /// A JetStream consumer: the stream sequence of the last message of the batch.
         case stream(sequence: UInt64)
     }
@@ -40,11 +41,12 @@ public struct SourcePosition: Sendable, Hashable {
         var w = ByteWriter(capacity: 40)
         w.uvarint(Self.version)
         switch place {
-        case .file(let device, let inode, let offset):
+        case .file(let device, let inode, let offset, let lines):
             w.uvarint(UInt64(1))
             w.uvarint(device)
             w.uvarint(inode)
             w.uvarint(offset)
+            w.uvarint(lines)
         case .stream(let sequence):
             w.uvarint(UInt64(2))
             w.uvarint(sequence)
@@ -62,7 +64,8 @@ public struct SourcePosition: Sendable, Hashable {
         let version = try r.uvarint()
         guard version == Self.version else { throw StoreCorruption("unknown source position version \(version)") }
         switch try r.uvarint() {
-        case 1: place = .file(device: try r.uvarint(), inode: try r.uvarint(), offset: try r.uvarint())
+        case 1:
+            place = .file(device: try r.uvarint(), inode: try r.uvarint(), offset: try r.uvarint(), lines: try r.uvarint())
         case 2: place = .stream(sequence: try r.uvarint())
         case let kind: throw StoreCorruption("unknown source position kind \(kind)")
         }
@@ -75,7 +78,8 @@ public struct SourcePosition: Sendable, Hashable {
     /// `offset 4096 (device 2049, inode 131)`, `stream seq 77`.
     public var description: String {
         switch place {
-        case .file(let device, let inode, let offset): "offset \(offset) (device \(device), inode \(inode))"
+        case .file(let device, let inode, let offset, let lines):
+            "offset \(offset), line \(lines) (device \(device), inode \(inode))"
         case .stream(let sequence): "stream seq \(sequence)"
         }
     }

@@ -25,6 +25,15 @@ struct ClockOption: ParsableArguments {
         return Timestamp(seconds: Int64(wall.tv_sec), nanoseconds: Int32(wall.tv_nsec))
     }
 
+    /// The clock of a long-running verb, read once per batch: `--now` or `$DAYBOOK_NOW` fixed,
+    /// else the wall clock at each call.
+    func liveClock() throws -> @Sendable () -> Timestamp {
+        let fixed: Timestamp? = try now ?? Self.environmentClock()?.get()
+        if let fixed { return { fixed } }
+        let copy = self
+        return { (try? copy.clock()) ?? Timestamp(seconds: 0) }
+    }
+
     /// `$DAYBOOK_NOW` parsed, nil when it is not set.
     static func environmentClock() -> Result<Timestamp, UsageError>? {
         guard let text = ProcessInfo.processInfo.environment["DAYBOOK_NOW"] else { return nil }
