@@ -38,8 +38,9 @@ public struct BearerTokens: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TokenFileError(path: path, message: "the token file is not UTF-8 text")
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            ($0.hasSuffix("\r") ? $0.dropLast() : $0).trimmingSpaces
+        // Split on the byte: "\r\n" is one Character, so a Character split would miss it.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            String(String.UnicodeScalarView(line.last == "\r" ? line.dropLast() : line[...])).trimmingSpaces
         }
         try self.init(lines.filter { !$0.isEmpty }, source: path)
     }

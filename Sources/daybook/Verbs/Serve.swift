@@ -38,7 +38,8 @@ struct Serve: ParsableCommand {
     func run() throws {
         // First, before any thread starts: SIGTERM/SIGINT are taken by the service's signal thread.
         DaybookService.prepareProcess()
-        var options = ServeOptions(data: global.data, clock: try Self.clock(global))
+        let clock = try global.clockOption.liveClock()
+        var options = ServeOptions(data: global.data, clock: clock)
         options.host = host
         options.port = port
         if let tokenFile {
@@ -50,7 +51,7 @@ struct Serve: ParsableCommand {
         }
         try global.store.requireStore()
         DamagedStore.watch(global.data)
-        let service = try DaybookService(options, sources: try sources())
+        let service = try DaybookService(options, sources: try sources(clock: clock))
         let outcome = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
@@ -67,22 +68,13 @@ struct Serve: ParsableCommand {
         if let error = outcome.withLock({ $0 }) { throw error }
     }
 
-    /// The tails run in this process, against the server's writer.
+    /// The tails run in this process, each on its own thread against the server's writer.
     ///
-    /// INTEGRATION POINT (issue 9): `--tail-file` builds `FileTail(path:clock:)` and the NATS
-    /// options `NATSOptions.source(clock:)` once DaybookSources has them; until then they are refused.
-    func sources() throws -> [any Source] {
-        if let tailFile {
-            throw UsageError("--tail-file \(tailFile): this build has no file tail yet (run `daybook tail --file` beside serve)")
-        }
-        return []
-    }
-
-    /// `--now` or `$DAYBOOK_NOW` fixes the clock for the whole run; otherwise each batch and read
-    /// gets the wall clock at that moment.
-    static func clock(_ global: GlobalOptions) throws -> @Sendable () -> Timestamp {
-        if let fixed = try global.clockOption.now ?? ClockOption.environmentClock()?.get() { return { fixed } }
-        let clock = global.clockOption
-        return { (try? clock.clock()) ?? Timestamp(seconds: 0, nanoseconds: 0) }
+    /// INTEGRATION POINT (issue 9): the NATS options (`NATSOptions.source(clock:)`) join here
+    /// once they exist; `--tail-file` is `daybook tail --file`'s FileTail with its defaults.
+    func sources(clock: @escaping @Sendable () -> Timestamp) throws -> [any Source] {
+        var sources: [any Source] = []
+        if let tailFile { sources.append(FileTail(path: tailFile, clock: clock)) }
+        return sources
     }
 }
