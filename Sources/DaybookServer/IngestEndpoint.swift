@@ -5,7 +5,8 @@ import Hummingbird
 /// `POST /v1/ingest` (SPEC §7): a JSON array of 1–100 events, at most 1 MiB after decompression.
 ///
 /// A request is refused whole, with nothing of it stored, when it is not a JSON array of objects
-/// (400), is empty (400), holds more than 100 events or more than 1 MiB (413), or is not
+/// (400; an element that never closes its `{` counts as not an array: it hides where the next
+/// elements begin), is empty (400), holds more than 100 events or more than 1 MiB (413), or is not
 /// `application/json` (415). Inside an accepted array each element is validated on its own: an
 /// element that starts with `{` but is not a valid event is dead-lettered at its position
 /// (`element N (line L)`, source `http`) and reported in the results, the others are stored.
@@ -85,12 +86,48 @@ struct IngestEndpoint: Sendable {
             throw .tooLarge(
                 "\(records.count) events in one request: at most \(maxEvents); split them over several requests")
         }
-        if let (i, record) = records.enumerated().first(where: { $0.1.bytes.first != UInt8(ascii: "{") }) {
-            throw .badRequest(
-                "element \(i + 1) of the array is not a JSON object (it starts with \(Self.show(record.bytes.first ?? 0))): every element must be an event object; nothing was stored"
-            )
+        for (i, record) in records.enumerated() {
+            guard record.bytes.first == UInt8(ascii: "{") else {
+                throw .badRequest(
+                    "element \(i + 1) of the array is not a JSON object (it starts with \(Self.show(record.bytes.first ?? 0))): every element must be an event object; nothing was stored"
+                )
+            }
+            guard Self.closes(record.bytes) else {
+                throw .badRequest(
+                    "element \(i + 1) of the array never closes its '{' (or a string), so the elements after it cannot be told apart: nothing was stored; send each event as a complete JSON object"
+                )
+            }
         }
         return records
+    }
+
+    /// Whether an element closes every bracket and string it opens, with the splitter's rule for
+    /// a closer that matches nothing open (everything open is dropped: the element is invalid, but
+    /// the array's framing holds). An element that does not close swallowed the rest of the array
+    /// (only the array's last `]` ended it), so results could not be given per event: such a
+    /// request is refused whole (400). A closed but otherwise invalid element is a dead letter.
+    static func closes(_ bytes: [UInt8]) -> Bool {
+        var open: [UInt8] = []
+        var inString = false
+        var escaped = false
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x22: inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): open.append(b)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if let top = open.last, top == (b == UInt8(ascii: "}") ? UInt8(ascii: "{") : UInt8(ascii: "[")) {
+                    open.removeLast()
+                } else {
+                    open.removeAll()
+                }
+            default: break
+            }
+        }
+        return open.isEmpty && !inString
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }

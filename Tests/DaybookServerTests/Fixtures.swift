@@ -21,7 +21,21 @@ enum Fixture {
             "generate", "--seed", "\(seed)", "--start", "2026-10-01", "--days", "\(days)",
             "--events-per-day", "\(perDay)", "--out", path,
         ])
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).unicodeScalars.split(separator: "\n")
+            .map { String(String.UnicodeScalarView($0)) }
+        return (path, lines)
+    }
+
+    /// Generated events that a JSON array can carry: the generator also writes records cut off
+    /// in the middle of their object (a `{` never closed), which hide the elements after them in
+    /// an array (`POST /v1/ingest` refuses such an array whole). Written to `name` too, for a
+    /// clean `daybook ingest` of the same events.
+    static func arrayableEvents(
+        _ scratch: Scratch, _ name: String = "events.ndjson", seed: Int = 7, days: Int = 20, perDay: Int
+    ) throws -> (path: String, lines: [String]) {
+        let (_, all) = try events(scratch, "all-" + name, seed: seed, days: days, perDay: perDay)
+        let lines = all.filter { $0.hasSuffix("}") }
+        let path = try scratch.write(name, lines.joined(separator: "\n") + "\n")
         return (path, lines)
     }
 

@@ -126,6 +126,9 @@ struct IngestTests {
             Case(name: "empty array", headers: json, body: Array("[ ]".utf8), status: 400, says: "the array is empty"),
             Case(name: "empty body", headers: json, body: [], status: 400, says: "the body is empty"),
             Case(name: "array never closed", headers: json, body: Array("[\(event)".utf8), status: 400, says: "not closed"),
+            Case(
+                name: "an element that never closes", headers: json,
+                body: Array("[\(event), {\"transaction_id\": \"cut\", \(event)]".utf8), status: 400, says: "element 2 of the array never closes"),
             Case(name: "empty element", headers: json, body: Array("[\(event),,\(event)]".utf8), status: 400, says: "empty array element"),
             Case(name: "text/plain", headers: [("Content-Type", "text/plain")], body: Fixture.array([event]), status: 415, says: "text/plain"),
             Case(name: "NDJSON media type", headers: [("Content-Type", "application/x-ndjson")], body: Fixture.array([event]), status: 415, says: "application/json"),
