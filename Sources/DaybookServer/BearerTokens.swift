@@ -52,7 +52,8 @@ public struct BearerTokens: Sendable {
         let challenge: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"daybook\""]
         guard let header = request.headers[.authorization] else {
             throw APIError(
-                .unauthorized, "missing Authorization header: send Authorization: Bearer <token> with a token of the server's --token-file",
+                .unauthorized,
+                "missing Authorization header: send Authorization: Bearer <token> with a token of the server's --token-file",
                 headers: challenge)
         }
         let scheme = "bearer "

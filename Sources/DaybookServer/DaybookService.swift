@@ -7,7 +7,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-
 /// How `daybook serve` runs.
 public struct ServeOptions: Sendable {
     /// The store directory.
@@ -125,8 +124,12 @@ public final class DaybookService: Sendable {
                 onListening("http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
             },
             logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        // A client that never finishes its request does not hold the shutdown forever: after
+        // this, connections are cancelled (batches already handed to the writer still commit).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
 
         let failure = Mutex<ServeError?>(nil)
         let shutdown = Shutdown { [sources] in
@@ -181,4 +184,3 @@ public final class DaybookService: Sendable {
         return text
     }
 }
-

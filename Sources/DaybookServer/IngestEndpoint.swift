@@ -32,7 +32,8 @@ struct IngestEndpoint: Sendable {
         } catch WriterError.closed {
             throw APIError(
                 .serviceUnavailable,
-                "the server is shutting down: nothing of this request was stored; send it again to the restarted server")
+                "the server is shutting down: nothing of this request was stored; send it again to the restarted server"
+            )
         } catch {
             throw APIError(
                 .internalServerError,
@@ -58,7 +59,8 @@ struct IngestEndpoint: Sendable {
                 charset = charset.dropFirst().dropLast()
             }
             guard charset == "utf-8" || charset == "utf8" else {
-                throw .unsupportedMediaType("charset \"\(charset)\" is not accepted: events are UTF-8 JSON (charset=utf-8)")
+                throw .unsupportedMediaType(
+                    "charset \"\(charset)\" is not accepted: events are UTF-8 JSON (charset=utf-8)")
             }
         }
     }
@@ -112,7 +114,13 @@ struct IngestEndpoint: Sendable {
         var escaped = false
         for b in bytes {
             if inString {
-                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if b == 0x5C {
+                    escaped = true
+                } else if b == 0x22 {
+                    inString = false
+                }
                 continue
             }
             switch b {

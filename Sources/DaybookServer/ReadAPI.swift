@@ -88,7 +88,8 @@ enum ReadAPI {
     /// - Throws: ``APIError`` 404 when the catalog has no such customer.
     static func customer(_ engine: Engine, id: String, now: Timestamp) throws -> String {
         guard let catalog = engine.catalog, catalog.customer(id) != nil else {
-            throw APIError.notFound("no customer \"\(id)\" in the catalog in force (see GET /v1/invoices for customer ids)")
+            throw APIError.notFound(
+                "no customer \"\(id)\" in the catalog in force (see GET /v1/invoices for customer ids)")
         }
         let through = now.day
         let export = try engine.export(asOf: through.adding(days: 1))
@@ -126,7 +127,8 @@ enum ReadAPI {
                 out += first ? "\n  {" : ",\n  {"
                 first = false
                 out += "\"day\": \"\(day)\", \"product_id\": \(StrictJSON.quote(product)), "
-                out += "\"product_name\": \(StrictJSON.quote(s.productName)), \"quantity\": \"\(s.quantity.canonical)\", "
+                out +=
+                    "\"product_name\": \(StrictJSON.quote(s.productName)), \"quantity\": \"\(s.quantity.canonical)\", "
                 out += "\"subtotal\": \"\(s.subtotal.formatted(decimals: decimals))\", "
                 out += "\"credits_applied\": \"\(s.credits.formatted(decimals: decimals))\", "
                 out += "\"commits_applied\": \"\(s.commits.formatted(decimals: decimals))\", "
@@ -136,7 +138,8 @@ enum ReadAPI {
         out += first ? "],\n \"balances\": [" : "\n ],\n \"balances\": ["
         let b = Dictionary(uniqueKeysWithValues: BreakdownExport.balanceColumns.enumerated().map { ($1, $0) })
         let balances = export.balances.rows.filter { $0[b["customer_id"]!] == id }.sorted {
-            $0[b["day"]!] != $1[b["day"]!] ? $0[b["day"]!] < $1[b["day"]!] : $0[b["balance_id"]!].utf8Precedes($1[b["balance_id"]!])
+            $0[b["day"]!] != $1[b["day"]!]
+                ? $0[b["day"]!] < $1[b["day"]!] : $0[b["balance_id"]!].utf8Precedes($1[b["balance_id"]!])
         }
         first = true
         for row in balances {

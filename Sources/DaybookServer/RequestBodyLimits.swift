@@ -25,7 +25,8 @@ struct BodyReader: Sendable {
         case "gzip", "x-gzip": return .gzip
         default:
             throw .unsupportedMediaType(
-                "Content-Encoding \"\(value)\" is not supported: send the body uncompressed or with Content-Encoding: gzip")
+                "Content-Encoding \"\(value)\" is not supported: send the body uncompressed or with Content-Encoding: gzip"
+            )
         }
     }
 
@@ -101,7 +102,8 @@ struct GzipInflater {
             } catch let error as CompressNIOError where error == .inputBufferOverflow {
                 // zlib took all the input and wants more.
             } catch {
-                throw .badRequest("the gzip body is not valid gzip (\(error)): compress it with gzip, or send it uncompressed")
+                throw .badRequest(
+                    "the gzip body is not valid gzip (\(error)): compress it with gzip, or send it uncompressed")
             }
             if output.readableBytes > limit { throw overflow() }
             // No progress with input left: the stream has ended before it.

@@ -127,7 +127,8 @@ struct DaybookResponder: HTTPResponder {
         metrics.writer(writer.statistics)
     }
 
-    private func allow(_ method: HTTPRequest.Method, _ allowed: [HTTPRequest.Method], _ route: String) throws(APIError) {
+    private func allow(_ method: HTTPRequest.Method, _ allowed: [HTTPRequest.Method], _ route: String) throws(APIError)
+    {
         guard !allowed.contains(method) else { return }
         let names = allowed.map(\.rawValue).joined(separator: ", ")
         throw APIError(
@@ -143,7 +144,9 @@ struct DaybookResponder: HTTPResponder {
                     "?now= is not a parameter: the server reads with its own clock (daybook serve --now, DAYBOOK_NOW or the wall clock)"
                 )
             }
-            let accepted = names.isEmpty ? "it takes no query parameters" : "its parameters are " + names.sorted().joined(separator: ", ")
+            let accepted =
+                names.isEmpty
+                ? "it takes no query parameters" : "its parameters are " + names.sorted().joined(separator: ", ")
             throw .badRequest("unknown query parameter \"\(key)\" on \(route): \(accepted)")
         }
     }

@@ -109,9 +109,12 @@ final class ServerMetrics: Sendable {
             s.counters.duplicates = max(o.duplicates, c.duplicates)
             s.counters.deadLetters = max(o.deadLetters, c.deadLetters)
             s.counters.metricRejections = max(o.metricRejections, c.metricRejections)
-            s.counters.recompute.lineItemDaysEvaluated = max(o.recompute.lineItemDaysEvaluated, c.recompute.lineItemDaysEvaluated)
-            s.counters.recompute.lineItemDaysChanged = max(o.recompute.lineItemDaysChanged, c.recompute.lineItemDaysChanged)
-            s.counters.recompute.drawDownDaysEvaluated = max(o.recompute.drawDownDaysEvaluated, c.recompute.drawDownDaysEvaluated)
+            s.counters.recompute.lineItemDaysEvaluated = max(
+                o.recompute.lineItemDaysEvaluated, c.recompute.lineItemDaysEvaluated)
+            s.counters.recompute.lineItemDaysChanged = max(
+                o.recompute.lineItemDaysChanged, c.recompute.lineItemDaysChanged)
+            s.counters.recompute.drawDownDaysEvaluated = max(
+                o.recompute.drawDownDaysEvaluated, c.recompute.drawDownDaysEvaluated)
             s.counters.recompute.eventsReread = max(o.recompute.eventsReread, c.recompute.eventsReread)
             if seq > s.lastSeq {
                 s.lastSeq = seq

@@ -78,7 +78,8 @@ struct ConcurrencyTests {
                         }
                     }
                     guard let response, response.status == 200 else {
-                        mine.failures.append("client \(c) request \(r): \(response.map { "\($0.status) \($0.text)" } ?? "no answer")")
+                        mine.failures.append(
+                            "client \(c) request \(r): \(response.map { "\($0.status) \($0.text)" } ?? "no answer")")
                         return
                     }
                     mine.requests += 1
@@ -92,7 +93,8 @@ struct ConcurrencyTests {
                         mine.resentAccepted += previous!.seqs.compactMap { $0 }.count
                         mine.resentDeadLettered += previous!.seqs.filter { $0 == nil }.count
                         if accepted != 0 || seqs != previous!.seqs {
-                            mine.failures.append("client \(c) request \(r): a resend must answer duplicates with the original seqs")
+                            mine.failures.append(
+                                "client \(c) request \(r): a resend must answer duplicates with the original seqs")
                         }
                     } else {
                         previous = (body, seqs)
@@ -108,7 +110,9 @@ struct ConcurrencyTests {
 
         let metrics = try server.connect().get("/metrics").text
         func value(_ name: String) -> Double? {
-            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                Double($0.split(separator: " ")[1])
+            }
         }
         let transactions = try #require(value("daybook_writer_transactions_total"))
         let committed = try #require(value("daybook_writer_batches_total"))
@@ -130,7 +134,9 @@ struct ConcurrencyTests {
         let repeated = try #require(cleanStats["duplicates"])
         #expect(repeated > 0)
         if seen.retries == 0 {
-            #expect(stats["duplicates"] == repeated + seen.resentAccepted, "no retry: the resent events and the workload's repeats")
+            #expect(
+                stats["duplicates"] == repeated + seen.resentAccepted,
+                "no retry: the resent events and the workload's repeats")
         }
         #expect(stats["duplicates"]! >= repeated + seen.resentAccepted)
         #expect(stats["dead_letters"] == seen.deadLettered)
@@ -142,7 +148,9 @@ struct ConcurrencyTests {
             #expect(served[name] == text, "\(name) differs from a clean ingest of the same events")
         }
         try Daybook.ok(["replay", "--verify", "--data", store, "--now", Fixture.now])
-        print("[serve] \(clients) clients × \(requests) requests: \(seen.accepted) events, \(seen.resentAccepted) resent, \(seen.retries) retries, \(Int(transactions)) transactions for \(Int(committed)) batches")
+        print(
+            "[serve] \(clients) clients × \(requests) requests: \(seen.accepted) events, \(seen.resentAccepted) resent, \(seen.retries) retries, \(Int(transactions)) transactions for \(Int(committed)) batches"
+        )
     }
 }
 

@@ -118,7 +118,9 @@ final class HTTPConnection {
 
     /// `POST /v1/ingest` with a JSON body.
     func ingest(_ body: [UInt8], token: String? = nil, extra: [(String, String)] = []) throws -> HTTPResponse {
-        var headers = extra.contains { $0.0.lowercased() == "content-type" } ? extra : [("Content-Type", "application/json")] + extra
+        var headers =
+            extra.contains { $0.0.lowercased() == "content-type" }
+            ? extra : [("Content-Type", "application/json")] + extra
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         return try send("POST", "/v1/ingest", headers: headers, body: body)
     }
@@ -186,7 +188,8 @@ final class HTTPConnection {
             let line = try readLine()
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":") else { throw HTTPClientError.malformed("header \"\(line)\"") }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         var body: [UInt8] = []
         if head || status == 204 || status == 304 {

@@ -31,7 +31,10 @@ struct IngestTests {
         #expect(Fixture.count(first, "metric_rejections") == 0)
         let results = Fixture.results(first)
         try #require(results.count == 5, "one result per event, in order: \(first.text)")
-        #expect(results.map { $0["status"] as? String } == ["accepted", "dead_lettered", "accepted", "dead_lettered", "accepted"])
+        #expect(
+            results.map { $0["status"] as? String } == [
+                "accepted", "dead_lettered", "accepted", "dead_lettered", "accepted",
+            ])
         #expect(results.map { $0["seq"] as? Int } == [1, nil, 2, nil, 3])
         #expect(results[0]["transaction_id"] as? String == "g7-1")
         #expect(results[1]["transaction_id"] as? String == "bad-type", "a readable id is reported for a dead letter")
@@ -46,7 +49,10 @@ struct IngestTests {
         #expect(Fixture.count(again, "accepted") == 0)
         #expect(Fixture.count(again, "duplicates") == 3)
         let repeated = Fixture.results(again)
-        #expect(repeated.map { $0["status"] as? String } == ["duplicate", "dead_lettered", "duplicate", "dead_lettered", "duplicate"])
+        #expect(
+            repeated.map { $0["status"] as? String } == [
+                "duplicate", "dead_lettered", "duplicate", "dead_lettered", "duplicate",
+            ])
         #expect(repeated.map { $0["seq"] as? Int } == [1, nil, 2, nil, 3], "a duplicate answers with the original seq")
 
         let stats = try Daybook.stats(store)
@@ -102,7 +108,8 @@ struct IngestTests {
             var says: String
         }
         let cases: [Case] = [
-            Case(name: "101 events", headers: json, body: Fixture.array(lines[0..<101]), status: 413, says: "101 events"),
+            Case(
+                name: "101 events", headers: json, body: Fixture.array(lines[0..<101]), status: 413, says: "101 events"),
             Case(name: "over 1 MiB", headers: json, body: twoLargeEvents, status: 413, says: "limit is 1048576 bytes"),
             Case(
                 name: "over 1 MiB, chunked (no Content-Length)",
@@ -117,22 +124,39 @@ struct IngestTests {
             Case(
                 name: "not gzip", headers: json + [("Content-Encoding", "gzip")], body: Fixture.array([event]),
                 status: 400, says: "not valid gzip"),
-            Case(name: "an object, not an array", headers: json, body: Array(event.utf8), status: 400, says: "not a JSON array"),
-            Case(name: "NDJSON", headers: json, body: Array((lines[0] + "\n" + lines[1] + "\n").utf8), status: 400, says: "not a JSON array"),
-            Case(name: "array of numbers", headers: json, body: Array("[1, 2]".utf8), status: 400, says: "element 1 of the array is not a JSON object"),
+            Case(
+                name: "an object, not an array", headers: json, body: Array(event.utf8), status: 400,
+                says: "not a JSON array"),
+            Case(
+                name: "NDJSON", headers: json, body: Array((lines[0] + "\n" + lines[1] + "\n").utf8), status: 400,
+                says: "not a JSON array"),
+            Case(
+                name: "array of numbers", headers: json, body: Array("[1, 2]".utf8), status: 400,
+                says: "element 1 of the array is not a JSON object"),
             Case(
                 name: "array with one non-object", headers: json, body: Array("[\(event), \"x\"]".utf8), status: 400,
                 says: "element 2 of the array is not a JSON object"),
             Case(name: "empty array", headers: json, body: Array("[ ]".utf8), status: 400, says: "the array is empty"),
             Case(name: "empty body", headers: json, body: [], status: 400, says: "the body is empty"),
-            Case(name: "array never closed", headers: json, body: Array("[\(event)".utf8), status: 400, says: "not closed"),
+            Case(
+                name: "array never closed", headers: json, body: Array("[\(event)".utf8), status: 400,
+                says: "not closed"),
             Case(
                 name: "an element that never closes", headers: json,
-                body: Array("[\(event), {\"transaction_id\": \"cut\", \(event)]".utf8), status: 400, says: "element 2 of the array never closes"),
-            Case(name: "empty element", headers: json, body: Array("[\(event),,\(event)]".utf8), status: 400, says: "empty array element"),
-            Case(name: "text/plain", headers: [("Content-Type", "text/plain")], body: Fixture.array([event]), status: 415, says: "text/plain"),
-            Case(name: "NDJSON media type", headers: [("Content-Type", "application/x-ndjson")], body: Fixture.array([event]), status: 415, says: "application/json"),
-            Case(name: "no Content-Type", headers: [], body: Fixture.array([event]), status: 415, says: "no Content-Type"),
+                body: Array("[\(event), {\"transaction_id\": \"cut\", \(event)]".utf8), status: 400,
+                says: "element 2 of the array never closes"),
+            Case(
+                name: "empty element", headers: json, body: Array("[\(event),,\(event)]".utf8), status: 400,
+                says: "empty array element"),
+            Case(
+                name: "text/plain", headers: [("Content-Type", "text/plain")], body: Fixture.array([event]),
+                status: 415, says: "text/plain"),
+            Case(
+                name: "NDJSON media type", headers: [("Content-Type", "application/x-ndjson")],
+                body: Fixture.array([event]), status: 415, says: "application/json"),
+            Case(
+                name: "no Content-Type", headers: [], body: Fixture.array([event]), status: 415, says: "no Content-Type"
+            ),
             Case(
                 name: "charset latin1", headers: [("Content-Type", "application/json; charset=latin1")],
                 body: Fixture.array([event]), status: 415, says: "charset"),
@@ -140,11 +164,14 @@ struct IngestTests {
                 name: "brotli", headers: json + [("Content-Encoding", "br")], body: Fixture.array([event]), status: 415,
                 says: "Content-Encoding"),
             Case(name: "GET /v1/ingest", headers: [], body: nil, method: "GET", status: 405, says: "POST"),
-            Case(name: "unknown route", headers: json, body: Fixture.array([event]), method: "POST", status: 404, says: "no route"),
+            Case(
+                name: "unknown route", headers: json, body: Fixture.array([event]), method: "POST", status: 404,
+                says: "no route"),
         ]
         for c in cases {
             let http = try server.connect()
-            let response = try http.send(c.method, c.name == "unknown route" ? "/v1/ingestion" : "/v1/ingest", headers: c.headers, body: c.body)
+            let response = try http.send(
+                c.method, c.name == "unknown route" ? "/v1/ingestion" : "/v1/ingest", headers: c.headers, body: c.body)
             #expect(response.status == c.status, "\(c.name): \(response.status) \(response.text)")
             #expect(response.headers["content-type"]?.hasPrefix("application/json") == true, "\(c.name)")
             let message = response.errorMessage
@@ -196,7 +223,9 @@ struct IngestTests {
         let http = try server.connect()
         #expect(try http.get("/healthz").status == 200, "GET /healthz needs no token")
         let body = Fixture.array(lines[0..<3])
-        for (name, token) in [("missing", nil), ("wrong", "first-token-abd"), ("prefix", "first-token"), ("longer", "second-token-xyzz")] as [(String, String?)] {
+        for (name, token) in [
+            ("missing", nil), ("wrong", "first-token-abd"), ("prefix", "first-token"), ("longer", "second-token-xyzz"),
+        ] as [(String, String?)] {
             let refused = try http.ingest(body, token: token)
             #expect(refused.status == 401, "\(name) token: \(refused.text)")
             #expect(refused.errorMessage?.isEmpty == false)
@@ -205,7 +234,8 @@ struct IngestTests {
             #expect(try http.get("/metrics", token: token).status == 401)
         }
         let basic = try http.send(
-            "POST", "/v1/ingest", headers: [("Content-Type", "application/json"), ("Authorization", "Basic Zmlyc3Q=")], body: body)
+            "POST", "/v1/ingest", headers: [("Content-Type", "application/json"), ("Authorization", "Basic Zmlyc3Q=")],
+            body: body)
         #expect(basic.status == 401)
         #expect(basic.errorMessage?.contains("not a bearer token") == true)
         #expect(try Daybook.stats(store)["events"] == 0, "nothing of a refused request is stored")

@@ -80,7 +80,9 @@ struct LifecycleTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(again.utf8)) as? [String: Int])
         #expect(summary["accepted"] == 0, "an acknowledged event is missing from the store: \(again)")
         try Daybook.ok(["replay", "--verify", "--data", store, "--now", Fixture.now])
-        print("[serve] SIGTERM: \(s.answered) requests answered (\(s.answeredAfterSignal) after the signal), \(s.unanswered.count) events unanswered")
+        print(
+            "[serve] SIGTERM: \(s.answered) requests answered (\(s.answeredAfterSignal) after the signal), \(s.unanswered.count) events unanswered"
+        )
     }
 
     /// A long-running serve bills each batch with the catalog version current when it commits,
@@ -107,7 +109,8 @@ struct LifecycleTests {
 
         // Another process applies v2: API requests cost three times as much.
         let catalog = try String(contentsOfFile: Daybook.exampleCatalog, encoding: .utf8)
-        let v2 = try scratch.write("catalog-v2.json", catalog.replacingOccurrences(of: "\"0.0001\"", with: "\"0.0003\""))
+        let v2 = try scratch.write(
+            "catalog-v2.json", catalog.replacingOccurrences(of: "\"0.0001\"", with: "\"0.0003\""))
         try Daybook.ok(["catalog", "apply", v2, "--data", store, "--now", Fixture.now])
         let applied = try http.get(breakdown).text
         #expect(applied != before, "the read API shows the new version at once")
@@ -123,7 +126,9 @@ struct LifecycleTests {
             "breakdown", "--invoice", "acme-2026/2026-10-01", "--format", "json", "--data", fresh, "--now", Fixture.now,
         ])
         #expect(after == expected, "the events sent after the apply are priced with v2")
-        #expect(try http.get("/v1/invoices").text == Daybook.ok(["invoices", "--format", "json", "--data", fresh, "--now", Fixture.now]))
+        #expect(
+            try http.get("/v1/invoices").text
+                == Daybook.ok(["invoices", "--format", "json", "--data", fresh, "--now", Fixture.now]))
         #expect(try Daybook.stats(store)["catalog_version"] == 2)
     }
 
@@ -144,7 +149,9 @@ struct LifecycleTests {
         let noStore = try Daybook.run(["serve", "--data", scratch.path("nothing"), "--port", "0"])
         #expect(noStore.status == 2)
         #expect(noStore.stderr.contains("no Daybook store"))
-        let noTokens = try Daybook.run(["serve", "--data", store, "--port", "0", "--token-file", try scratch.write("empty", "\n \n")])
+        let noTokens = try Daybook.run([
+            "serve", "--data", store, "--port", "0", "--token-file", try scratch.write("empty", "\n \n"),
+        ])
         #expect(noTokens.status == 2)
         #expect(noTokens.stderr.contains("no token"), "\(noTokens.stderr)")
     }
@@ -162,11 +169,15 @@ struct LifecycleTests {
         let http = try server.connect()
         func metric(_ name: String) throws -> Double? {
             let text = try http.get("/metrics").text
-            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                Double($0.split(separator: " ").last!)
+            }
         }
         let accepted100 = try Daybook.stats(store)["events"] ?? 0
         #expect(
-            try waitUntil(seconds: 60) { try (metric("daybook_events_total{outcome=\"accepted\"}") ?? 0) > Double(accepted100) + 90 },
+            try waitUntil(seconds: 60) {
+                try (metric("daybook_events_total{outcome=\"accepted\"}") ?? 0) > Double(accepted100) + 90
+            },
             "the file's events are ingested")
         let handle = try #require(FileHandle(forWritingAtPath: tailed))
         handle.seekToEndOfFile()
@@ -176,7 +187,10 @@ struct LifecycleTests {
         let response = try http.ingest(Fixture.array(lines[200..<250]))
         #expect(response.status == 200)
         #expect(
-            try waitUntil(seconds: 60) { try metric("daybook_source_lag{source=\"file:\(tailed)\"}") == 0 && (metric("daybook_log_last_seq") ?? 0) >= 240 },
+            try waitUntil(seconds: 60) {
+                try metric("daybook_source_lag{source=\"file:\(tailed)\"}") == 0
+                    && (metric("daybook_log_last_seq") ?? 0) >= 240
+            },
             "the tail catches up: lag 0")
         #expect(server.stop() == 0, "\(server.stderrText)")
         let stats = try Daybook.stats(store)

@@ -94,7 +94,9 @@ enum Daybook {
     @discardableResult
     static func ok(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let r = try run(args)
-        try #require(r.status == 0, "daybook \(args.joined(separator: " ")): exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
+        try #require(
+            r.status == 0, "daybook \(args.joined(separator: " ")): exit \(r.status): \(r.stderr)",
+            sourceLocation: sourceLocation)
         return r.stdout
     }
 
@@ -151,7 +153,9 @@ final class ServeProcess {
             process.waitUntilExit()
             stderr.ended.wait()
             throw ServeFailure(
-                message: "serve did not start: \(address ?? "no output"); stderr: \(stderr.lines.withLock { $0 }.joined(separator: "\n"))")
+                message:
+                    "serve did not start: \(address ?? "no output"); stderr: \(stderr.lines.withLock { $0 }.joined(separator: "\n"))"
+            )
         }
         self.port = port
     }

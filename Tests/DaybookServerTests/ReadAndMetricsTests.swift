@@ -38,11 +38,20 @@ struct ReadAndMetricsTests {
         let pairs: [(String, String)] = [
             ("/v1/invoices", invoices),
             ("/v1/invoices?customer=globex", try cli(["invoices", "--customer", "globex"])),
-            ("/v1/invoices/acme-2026%2F2026-10-01/breakdown", try cli(["breakdown", "--invoice", "acme-2026/2026-10-01"])),
-            ("/v1/invoices/acme-2026/2026-09-01/breakdown", try cli(["breakdown", "--invoice", "acme-2026/2026-09-01"])),
+            (
+                "/v1/invoices/acme-2026%2F2026-10-01/breakdown",
+                try cli(["breakdown", "--invoice", "acme-2026/2026-10-01"])
+            ),
+            (
+                "/v1/invoices/acme-2026/2026-09-01/breakdown",
+                try cli(["breakdown", "--invoice", "acme-2026/2026-09-01"])
+            ),
             ("/v1/discrepancies", drift),
             ("/v1/discrepancies?customer=acme", try cli(["discrepancies", "--customer", "acme"])),
-            ("/v1/discrepancies?invoice=globex-1%2F2026-09-15", try cli(["discrepancies", "--invoice", "globex-1/2026-09-15"])),
+            (
+                "/v1/discrepancies?invoice=globex-1%2F2026-09-15",
+                try cli(["discrepancies", "--invoice", "globex-1/2026-09-15"])
+            ),
             ("/v1/discrepancies?history=true", try cli(["discrepancies", "--history"])),
         ]
         for (path, expected) in pairs {
@@ -95,7 +104,9 @@ struct ReadAndMetricsTests {
         #expect(got.count == expected.count)
         #expect(got == expected, "spend per day sums to acme's invoice amounts of the day")
         #expect(got.values.contains { !$0[0].isZero }, "acme has usage")
-        let exportedBalances = try #require(export["balances.csv"]).split(separator: "\n").filter { $0.contains(",acme,") }
+        let exportedBalances = try #require(export["balances.csv"]).split(separator: "\n").filter {
+            $0.contains(",acme,")
+        }
         #expect(balances.count == exportedBalances.count)
         #expect(spend.map { $0["day"]! } == spend.map { $0["day"]! }.sorted())
     }
@@ -109,7 +120,9 @@ struct ReadAndMetricsTests {
         let http = try server.connect()
         // A duplicate and a dead letter over HTTP too.
         let again = try http.ingest(
-            Array(#"[{"transaction_id": "late-1", "customer_id": "acme", "event_type": "inference", "timestamp": "2026-09-18T12:00:00Z"}, {"nope": }]"#.utf8))
+            Array(
+                #"[{"transaction_id": "late-1", "customer_id": "acme", "event_type": "inference", "timestamp": "2026-09-18T12:00:00Z"}, {"nope": }]"#
+                    .utf8))
         #expect(Fixture.count(again, "duplicates") == 1)
         let response = try http.get("/metrics")
         #expect(response.status == 200)
@@ -151,7 +164,8 @@ struct ReadAndMetricsTests {
         #expect(stats["events"]! > 1000, "counters start from the store, not from zero")
         #expect(type("daybook_events") == "counter")
         #expect(type("daybook_batch_commit_seconds") == "histogram")
-        #expect(value("daybook_batch_commit_seconds_count") == 2, "one observation per write transaction of this server")
+        #expect(
+            value("daybook_batch_commit_seconds_count") == 2, "one observation per write transaction of this server")
         #expect((value("daybook_batch_commit_seconds_sum") ?? 0) > 0)
         #expect(value("daybook_source_lag{source=http}") == 0, "nothing in flight")
         #expect((value("daybook_open_drift_invoices") ?? 0) >= 2, "acme's and globex's September drifted")

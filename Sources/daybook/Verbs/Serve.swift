@@ -23,9 +23,13 @@ struct Serve: ParsableCommand {
     // `.unconditional`: `--port -1` is the value -1 (rejected by the range check), not a missing value.
     @Option(parsing: .unconditional, help: "The port, 0 to 65535 (0: a free port, printed at start).")
     var port = 8080
-    @Option(help: ArgumentHelp("Bearer tokens, one per line: required on every request but GET /healthz.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Bearer tokens, one per line: required on every request but GET /healthz.", valueName: "file"))
     var tokenFile: String?
-    @Option(help: ArgumentHelp("Also follow this NDJSON file (as `daybook tail --file`), in this process.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Also follow this NDJSON file (as `daybook tail --file`), in this process.", valueName: "path"))
     var tailFile: String?
 
     func validate() throws {
