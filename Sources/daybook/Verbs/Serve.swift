@@ -19,7 +19,7 @@ struct Serve: ParsableCommand {
             the requests in flight, finish the tails' batches, exit 0.
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(help: "The address to bind (default 127.0.0.1: this machine only).") var host = "127.0.0.1"
+    @Option(help: "The address to bind (127.0.0.1: this machine only).") var host = "127.0.0.1"
     // `.unconditional`: `--port -1` is the value -1 (rejected by the range check), not a missing value.
     @Option(parsing: .unconditional, help: "The port, 0 to 65535 (0: a free port, printed at start).")
     var port = 8080
