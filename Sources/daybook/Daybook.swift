@@ -3,6 +3,7 @@ import DaybookCore
 import DaybookEngine
 import DaybookStore
 import DaybookOutput
+import DaybookServer
 import DaybookWorkload
 import Foundation
 
@@ -18,7 +19,7 @@ struct Daybook: ParsableCommand {
             Export.self,
             Discrepancies.self,
             Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Check.self, Replay.self, Generate.self,
-            Demo.self,
+            Demo.self, Serve.self,
         ])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
@@ -57,6 +58,7 @@ struct Daybook: ParsableCommand {
         case let e as InputError: return (2, "\(e)")
         case let e as UsageError: return (2, e.message)
         case let e as EngineError: return (2, e.message)
+        case let e as ServeError: return (1, "\(e)")
         case let e as ExitCode: return (e.rawValue, "failed")
         // No store at --data is bad usage; one that is not Daybook's, damaged or too new is not.
         case let e as StoreError: return (e.kind == .noStore ? 2 : 1, "\(e)")

@@ -1,0 +1,84 @@
+import ArgumentParser
+import DaybookCore
+import DaybookEngine
+import DaybookServer
+import DaybookSources
+import DaybookStore
+import Dispatch
+import Foundation
+import Synchronization
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the HTTP API: POST /v1/ingest, the JSON read API, /healthz and /metrics.",
+        discussion: """
+            Binds 127.0.0.1 unless --host says otherwise; --port 0 picks a free port. The first line \
+            on standard output is `listening on http://HOST:PORT`. With --token-file, every request \
+            but GET /healthz needs `Authorization: Bearer <token>`. An ingest request is answered \
+            only after the durable commit of its events. SIGTERM or SIGINT: stop accepting, answer \
+            the requests in flight, finish the tails' batches, exit 0.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The address to bind (127.0.0.1: this machine only).") var host = "127.0.0.1"
+    // `.unconditional`: `--port -1` is the value -1 (rejected by the range check), not a missing value.
+    @Option(parsing: .unconditional, help: "The port, 0 to 65535 (0: a free port, printed at start).")
+    var port = 8080
+    @Option(
+        help: ArgumentHelp(
+            "Bearer tokens, one per line: required on every request but GET /healthz.", valueName: "file"))
+    var tokenFile: String?
+    @Option(
+        help: ArgumentHelp(
+            "Also follow this NDJSON file (as `daybook tail --file`), in this process.", valueName: "path"))
+    var tailFile: String?
+
+    func validate() throws {
+        try requireRange(port, 0...65535, option: "--port")
+        try requireNonEmpty(host, option: "--host")
+        try requireNonEmpty(tokenFile, option: "--token-file")
+        try requireNonEmpty(tailFile, option: "--tail-file")
+    }
+
+    func run() throws {
+        // First, before any thread starts: SIGTERM/SIGINT are taken by the service's signal thread.
+        DaybookService.prepareProcess()
+        let clock = try global.clockOption.liveClock()
+        var options = ServeOptions(data: global.data, clock: clock)
+        options.host = host
+        options.port = port
+        if let tokenFile {
+            do {
+                options.tokens = try BearerTokens(file: tokenFile)
+            } catch {
+                throw UsageError("--token-file \(error)")
+            }
+        }
+        try global.store.requireStore()
+        DamagedStore.watch(global.data)
+        let service = try DaybookService(options, sources: try sources(clock: clock))
+        let outcome = Mutex<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await service.run { address in
+                    FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+                }
+            } catch {
+                outcome.withLock { $0 = error }
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.withLock({ $0 }) { throw error }
+    }
+
+    /// The tails run in this process, each on its own thread against the server's writer.
+    ///
+    /// INTEGRATION POINT (issue 9): the NATS options (`NATSOptions.source(clock:)`) join here
+    /// once they exist; `--tail-file` is `daybook tail --file`'s FileTail with its defaults.
+    func sources(clock: @escaping @Sendable () -> Timestamp) throws -> [any Source] {
+        var sources: [any Source] = []
+        if let tailFile { sources.append(FileTail(path: tailFile, clock: clock)) }
+        return sources
+    }
+}
