@@ -144,6 +144,44 @@ func freeLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// `GET path` on `http://127.0.0.1:PORT` (HTTP/1.1, `Connection: close`): the response body.
+func httpGet(_ address: Substring, _ path: String) throws -> String {
+    guard let port = address.split(separator: ":").last.flatMap({ Int($0) }) else {
+        throw HarnessError("no port in \(address)")
+    }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var server = sockaddr_in()
+    server.sin_family = sa_family_t(AF_INET)
+    server.sin_port = in_port_t(UInt16(port).bigEndian)
+    server.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &server) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw HarnessError("connect to port \(port): errno \(errno)") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+        throw HarnessError("send: errno \(errno)")
+    }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        response += buffer[..<n]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n") else {
+        throw HarnessError("GET \(path): \(text.prefix(200))")
+    }
+    return String(text[body.upperBound...])
+}
+
 /// Polls `condition` every 10 ms until it holds or `seconds` pass; whether it held.
 @discardableResult
 func waitFor(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {

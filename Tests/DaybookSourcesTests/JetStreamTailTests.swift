@@ -384,6 +384,34 @@ struct JetStreamTailTests {
         #expect(try Run.daybook(["replay", "--verify", "--data", store.path, "--now", TestStore.now]).status == 0)
     }
 
+    // MARK: serve
+
+    /// `daybook serve --tail-nats` runs the JetStream tail in the HTTP server's process, on its
+    /// writer: the events arrive, `/metrics` shows the source's lag, SIGTERM ends it with exit 0.
+    @Test func serveRunsTheJetStreamTail() throws {
+        let server = try NATSServer()
+        let store = try TestStore()
+        let js = try Self.makeStream(server)
+        let lines = Array(try Workload.generated(seed: 23, days: 28, perDay: 3, in: store.directory).prefix(120))
+        let serve = try DaybookProcess([
+            "serve", "--port", "0", "--tail-nats", server.url, "--stream", Self.stream, "--consumer", "daybook",
+            "--subject", Self.subject, "--data", store.path, "--now", TestStore.now,
+        ])
+        defer { serve.kill() }
+        #expect(waitFor(seconds: 30) { serve.stdout.contains("listening on http://") || !serve.isRunning })
+        let address = try #require(
+            serve.stdout.text.split(separator: "\n").first { $0.hasPrefix("listening on ") }?.dropFirst(13))
+        try js.publish(lines, subject: Self.subject)
+        let last = try js.lastSequence(Self.stream)
+        #expect(try Self.waitForCheckpoint(store, last, while: serve), "\(serve.stderr.text)")
+        func metrics() throws -> String { try httpGet(address, "/metrics") }
+        let lag = "daybook_source_lag{source=\"\(Self.source)\"} 0"
+        #expect(try waitFor(seconds: 30) { try metrics().contains(lag) }, "\((try? metrics()) ?? "")")
+        #expect(serve.terminate() == 0, "\(serve.stderr.text)")
+        let clean = try Self.expectSameExport(store, lines, name: "serve")
+        #expect(try store.stats()["events"] == clean["events"])
+    }
+
     // MARK: Disk full
 
     /// The disk fills up while batches are in flight: the tail exits 1 saying so, every committed

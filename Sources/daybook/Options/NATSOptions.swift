@@ -4,11 +4,11 @@ import DaybookSources
 import Foundation
 
 /// `--nats URL --stream S --consumer C [--subject SUBJ] [--fetch-timeout MS] [--max-in-flight K]
-/// [--ack-wait S]`: a NATS JetStream durable pull consumer as the source of `tail` (and `serve`).
-/// The batch size is the verb's `--batch-size`.
+/// [--ack-wait S]`: a NATS JetStream durable pull consumer as the source of `tail`, and of `serve`
+/// (which spells it `--tail-nats URL`). The batch size is `tail`'s `--batch-size`.
 struct NATSOptions: ParsableArguments {
     @Option(
-        name: .customLong("nats"),
+        name: [.customLong("nats"), .customLong("tail-nats")],
         help: ArgumentHelp(
             "Tail a NATS JetStream stream: the server URL (nats://HOST:PORT, several separated by commas).",
             valueName: "url"))

@@ -31,6 +31,7 @@ struct Serve: ParsableCommand {
         help: ArgumentHelp(
             "Also follow this NDJSON file (as `daybook tail --file`), in this process.", valueName: "path"))
     var tailFile: String?
+    @OptionGroup var nats: NATSOptions
 
     func validate() throws {
         try requireRange(port, 0...65535, option: "--port")
@@ -72,13 +73,13 @@ struct Serve: ParsableCommand {
         if let error = outcome.withLock({ $0 }) { throw error }
     }
 
-    /// The tails run in this process, each on its own thread against the server's writer.
-    ///
-    /// INTEGRATION POINT (issue 9): the NATS options (`NATSOptions.source(clock:)`) join here
-    /// once they exist; `--tail-file` is `daybook tail --file`'s FileTail with its defaults.
+    /// The tails run in this process, each on its own thread against the server's writer:
+    /// `--tail-file` is `daybook tail --file`'s FileTail with its defaults, `--tail-nats` (with
+    /// `--stream`, `--consumer`, …) `daybook tail --nats`'s JetStreamTail with batches of 10,000.
     func sources(clock: @escaping @Sendable () -> Timestamp) throws -> [any Source] {
         var sources: [any Source] = []
         if let tailFile { sources.append(FileTail(path: tailFile, clock: clock)) }
+        if let jetStream = try nats.source(clock: clock, batchSize: 10_000) { sources.append(jetStream) }
         return sources
     }
 }
