@@ -31,7 +31,14 @@ final class BatchSubmitter {
     var lag: UInt64?
     private let lagGauge: Gauge
 
-    init(writer: Writer, source: String, inFlight: Int, clock: @escaping @Sendable () -> Timestamp, checkpoints: Bool = true) {
+    /// The checkpoint the last submitted batch writes (at first: the one stored when the source started).
+    private var previousCheckpoint: [UInt8]?
+
+    init(
+        writer: Writer, source: String, inFlight: Int, clock: @escaping @Sendable () -> Timestamp,
+        checkpoints: Bool = true, stored: SourcePosition? = nil
+    ) {
+        self.previousCheckpoint = stored.map { $0.checkpoint(source: source).value }
         self.writer = writer
         self.source = source
         self.inFlightLimit = max(1, inFlight)
@@ -65,7 +72,17 @@ final class BatchSubmitter {
         guard outcome.failure.withLock({ $0 }) == nil else { return }
         let (outcome, lagGauge, lag) = (self.outcome, self.lagGauge, self.lag)
         let checkpoint = checkpoints ? place.map { SourcePosition(place: $0, lag: lag).checkpoint(source: source) } : nil
-        let batch = IngestBatch(records: pending, source: source, now: clock(), checkpoint: checkpoint)
+        var batch = IngestBatch(records: pending, source: source, now: clock(), checkpoint: checkpoint)
+        if let checkpoint {
+            // With batches in flight, one that failed must stop the ones after it: each requires
+            // the checkpoint of the batch before it, so no checkpoint ever passes unstored lines.
+            let expected = previousCheckpoint
+            let source = self.source
+            batch.checkpointPrecondition = { stored in
+                guard stored == expected else { throw CheckpointMoved(source: source) }
+            }
+            previousCheckpoint = checkpoint.value
+        }
         pending = []
         pendingBytes = 0
         firstPending = nil
@@ -92,5 +109,14 @@ final class BatchSubmitter {
     /// Rethrows the first failed commit.
     func check() throws {
         if let error = outcome.failure.withLock({ $0 }) { throw error }
+    }
+}
+
+/// A batch refused because the stored checkpoint is not the one the batch before it wrote: an
+/// earlier batch failed, or another process is following the same source into this store.
+struct CheckpointMoved: Error, CustomStringConvertible {
+    var source: String
+    var description: String {
+        "\(source): the stored checkpoint is not the one this tail's previous batch wrote (an earlier batch failed, or another process follows the same source into this store); nothing of this batch was stored; restart the tail"
     }
 }

@@ -173,6 +173,49 @@ struct TailFileTests {
         #expect(count == 11, "eleven lines (one blank) lie before the checkpoint")
     }
 
+    /// Two tails of one file into one store: the checkpoint each batch requires is the one its
+    /// previous batch wrote, so the second writer of the source stops (exit 1) instead of
+    /// interleaving, and nothing is counted twice.
+    @Test func aSecondTailOfTheSameFileIntoTheSameStoreStops() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let lines = try Self.setUp(cli, events: 60)
+        let path = cli.file("usage.ndjson").path
+        try Self.append(path, lines[0] + "\n")
+        let a = try TailProcess(["--file", path, "--batch-size", "1"], cli: cli)
+        defer { a.kill9() }
+        let b = try TailProcess(["--file", path, "--batch-size", "1"], cli: cli)
+        defer { b.kill9() }
+        var written = 1
+        while written < lines.count && a.process.isRunning && b.process.isRunning {
+            try Self.append(path, lines[written] + "\n")
+            written += 1
+            _ = waitUntil(seconds: 5) { (try? Self.counters(cli).events) ?? 0 >= UInt64(written) }
+        }
+        try #require(waitUntil(seconds: 30) { !a.process.isRunning || !b.process.isRunning }, "one of the two stops")
+        let (stopped, running) = a.process.isRunning ? (b, a) : (a, b)
+        let end = try stopped.wait()
+        #expect(end.status == 1)
+        #expect(end.stderr.contains("another process follows the same source"), "\(end.stderr)")
+        try Self.append(path, lines[written...].map { $0 + "\n" }.joined())
+        // The generator repeats some ids on purpose: those are the only duplicates there may be.
+        let ids = try lines.map { line -> String in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return try #require(object?["transaction_id"] as? String)
+        }
+        let repeats = UInt64(ids.count - Set(ids).count)
+        let caughtUp = waitUntil(seconds: 30) {
+            guard let c = try? Self.counters(cli) else { return false }
+            return c.events + c.duplicates == UInt64(lines.count)
+        }
+        let last = try running.terminate()
+        let events = try Self.counters(cli).events
+        try #require(caughtUp, "the other tail goes on: \(events) events; \(last)")
+        #expect(last.status == 0)
+        #expect(try Self.counters(cli).duplicates == repeats, "no line was ingested by both")
+        #expect(try Self.counters(cli).events == UInt64(Set(ids).count))
+    }
+
     @Test func standardInputIsReadToItsEndWithoutACheckpoint() throws {
         let cli = try CLI()
         defer { cli.remove() }

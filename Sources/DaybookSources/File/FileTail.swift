@@ -70,7 +70,8 @@ public final class FileTail: Source {
     public func run(into writer: Writer) throws {
         let name = self.name
         let committed = try writer.perform { engine in try engine.sourcePosition(source: name) }
-        let submitter = BatchSubmitter(writer: writer, source: name, inFlight: settings.inFlight, clock: clock)
+        let submitter = BatchSubmitter(
+            writer: writer, source: name, inFlight: settings.inFlight, clock: clock, stored: committed)
         defer { submitter.finish() }
         var reader: Reader?
         var resume: (identity: FileIdentity, offset: UInt64, lines: UInt64)?
