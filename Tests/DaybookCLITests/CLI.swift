@@ -1,6 +1,7 @@
 import DaybookEngine
 import DaybookOutput
 import DaybookStore
+import DaybookTestSupport
 import DaybookWorkload
 import Foundation
 import Synchronization
@@ -19,18 +20,7 @@ struct CLI {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The `daybook` binary next to the test bundle (SwiftPM builds it because the tests depend on it).
-    static let binary: URL = {
-        var candidates: [URL] = []
-        for arg in CommandLine.arguments.prefix(3) where arg.contains(".build") {
-            var dir = URL(fileURLWithPath: arg)
-            for _ in 0..<4 {
-                dir = dir.deletingLastPathComponent()
-                candidates.append(dir.appendingPathComponent("daybook"))
-            }
-        }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/daybook"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
-    }()
+    static let binary: URL = TestBinaries.daybook
 
     /// The golden scenario: `../shared/examples/golden` when present, else the copy kept in the tests.
     static let goldenDirectory: URL = {
@@ -133,28 +123,3 @@ final class Background: Sendable {
     }
 }
 
-/// Reads a child's output (stderr or stdout) line by line on its own thread (so the child never blocks on a
-/// full pipe), counting lines as they arrive.
-final class LineCounter: Sendable {
-    let lines = Mutex<[String]>([])
-    let ended = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread { [self] in
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...nl)
-                }
-            }
-            ended.signal()
-        }.start()
-    }
-
-    var count: Int { lines.withLock { $0.count } }
-}

@@ -1,5 +1,6 @@
 import DaybookCore
 import DaybookWorkload
+import DaybookTestSupport
 import Foundation
 import Testing
 

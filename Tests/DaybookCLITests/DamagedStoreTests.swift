@@ -1,5 +1,6 @@
 import DaybookStore
 import LMDB
+import DaybookTestSupport
 import Foundation
 import Synchronization
 import Testing

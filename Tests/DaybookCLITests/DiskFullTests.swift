@@ -1,6 +1,7 @@
 import DaybookCore
 import DaybookEngine
 import DaybookStore
+import DaybookTestSupport
 import Foundation
 import LMDB
 import Testing

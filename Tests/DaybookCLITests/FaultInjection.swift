@@ -2,6 +2,7 @@ import DaybookCore
 import DaybookStore
 import DaybookWorkload
 import Dispatch
+import DaybookTestSupport
 import Foundation
 import LMDB
 

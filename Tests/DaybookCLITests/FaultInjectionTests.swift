@@ -2,6 +2,7 @@ import DaybookCore
 import DaybookEngine
 import DaybookStore
 import DaybookWorkload
+import DaybookTestSupport
 import Foundation
 import LMDB
 import Testing

@@ -41,19 +41,8 @@ enum Daybook {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The `daybook` binary next to the test bundle (SwiftPM builds it: the tests depend on it).
-    static let binary: URL = {
-        var candidates: [URL] = []
-        for arg in CommandLine.arguments.prefix(3) where arg.contains(".build") {
-            var dir = URL(fileURLWithPath: arg)
-            for _ in 0..<4 {
-                dir = dir.deletingLastPathComponent()
-                candidates.append(dir.appendingPathComponent("daybook"))
-            }
-        }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/daybook"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
-    }()
+    /// The `daybook` binary next to the test bundle.
+    static let binary: URL = TestBinaries.daybook
 
     /// The spec's example catalog.
     static var exampleCatalog: String {
@@ -124,8 +113,8 @@ enum Daybook {
 final class ServeProcess {
     let process = Process()
     let port: Int
-    let stderr: LineReader
-    let stdout: LineReader
+    let stderr: LineCounter
+    let stdout: LineCounter
 
     /// Starts `daybook serve --data STORE --port 0 ARGS` and waits (bounded) until it listens.
     init(store: String, _ args: [String] = [], now: String? = nil) throws {
@@ -137,8 +126,8 @@ final class ServeProcess {
         process.standardInput = FileHandle.nullDevice
         let process = self.process
         try process.run()
-        let stdout = LineReader(out.fileHandleForReading)
-        let stderr = LineReader(err.fileHandleForReading)
+        let stdout = LineCounter(out.fileHandleForReading)
+        let stderr = LineCounter(err.fileHandleForReading)
         self.stdout = stdout
         self.stderr = stderr
         var address: String?
@@ -190,26 +179,3 @@ struct ServeFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Reads a child's output line by line on its own thread (the child never blocks on a full pipe).
-final class LineReader: Sendable {
-    let lines = Mutex<[String]>([])
-    let ended = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread { [self] in
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...nl)
-                }
-            }
-            if !buffer.isEmpty { lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
-            ended.signal()
-        }.start()
-    }
-}

@@ -2,6 +2,7 @@ import DaybookCore
 import DaybookEngine
 import DaybookSources
 import DaybookStore
+import DaybookTestSupport
 import DaybookWorkload
 import Foundation
 import Synchronization
@@ -28,7 +29,7 @@ final class NATSServer: @unchecked Sendable {
     let port: Int
     let directory: URL
     private var process: Process?
-    private var output: OutputLines?
+    private var output: LineCounter?
 
     var url: String { "nats://127.0.0.1:\(port)" }
 
@@ -87,7 +88,7 @@ final class NATSServer: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let output = OutputLines(pipe.fileHandleForReading)
+        let output = LineCounter(pipe.fileHandleForReading)
         self.output = output
         guard waitFor(seconds: 30, { output.contains("Server is ready") || !process.isRunning }), process.isRunning
         else {
@@ -193,35 +194,6 @@ func waitFor(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
     return try condition()
 }
 
-/// A child's output, collected line by line on a thread of its own (so the child never blocks
-/// on a full pipe).
-final class OutputLines: Sendable {
-    private let lines = Mutex<[String]>([])
-    private let ended = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread { [self] in
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...nl)
-                }
-            }
-            if !buffer.isEmpty { lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
-            ended.signal()
-        }.start()
-    }
-
-    func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-    /// Waits until the writing end is closed (the child ended), at most `seconds`.
-    func waitForEnd(seconds: Int = 30) -> Bool { ended.wait(timeout: .now() + .seconds(seconds)) == .success }
-}
 
 /// Runs programs and the built `daybook`.
 enum Run {
@@ -231,21 +203,8 @@ enum Run {
         var stderr: String
     }
 
-    /// The `daybook` binary next to the test bundle (SwiftPM builds it: the tests depend on it).
-    static let daybook: URL = {
-        var candidates: [URL] = []
-        for arg in CommandLine.arguments.prefix(3) where arg.contains(".build") {
-            var dir = URL(fileURLWithPath: arg)
-            for _ in 0..<4 {
-                dir = dir.deletingLastPathComponent()
-                candidates.append(dir.appendingPathComponent("daybook"))
-            }
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/daybook"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
-    }()
+    /// The `daybook` binary next to the test bundle.
+    static let daybook: URL = TestBinaries.daybook
 
     /// Runs `executable ARGS` to its end (killed after `timeout` seconds), output captured.
     static func capture(_ executable: String, _ args: [String], environment: [String: String] = [:], timeout: Int = 300)
@@ -260,7 +219,7 @@ enum Run {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let stdout = OutputLines(out.fileHandleForReading), stderr = OutputLines(err.fileHandleForReading)
+        let stdout = LineCounter(out.fileHandleForReading), stderr = LineCounter(err.fileHandleForReading)
         if !stdout.waitForEnd(seconds: timeout) {
             kill(process.processIdentifier, SIGKILL)
             _ = stdout.waitForEnd()
@@ -281,8 +240,8 @@ enum Run {
 final class DaybookProcess: @unchecked Sendable {
     // @unchecked: used from the test's thread only.
     private let process = Process()
-    let stdout: OutputLines
-    let stderr: OutputLines
+    let stdout: LineCounter
+    let stderr: LineCounter
 
     init(_ args: [String], environment: [String: String] = [:]) throws {
         process.executableURL = Run.daybook
@@ -293,8 +252,8 @@ final class DaybookProcess: @unchecked Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        stdout = OutputLines(out.fileHandleForReading)
-        stderr = OutputLines(err.fileHandleForReading)
+        stdout = LineCounter(out.fileHandleForReading)
+        stderr = LineCounter(err.fileHandleForReading)
     }
 
     deinit { kill() }

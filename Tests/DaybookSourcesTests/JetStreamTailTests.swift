@@ -1,6 +1,7 @@
 import DaybookCore
 import DaybookEngine
 import DaybookSources
+import DaybookTestSupport
 import Foundation
 import Testing
 import TmpfsSupport

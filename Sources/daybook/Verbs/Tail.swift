@@ -30,7 +30,7 @@ struct Tail: ParsableCommand {
     @Option(help: ArgumentHelp("The NDJSON file to follow.", valueName: "path")) var file: String?
     @Flag(help: "Read standard input until it ends (no checkpoint: see above).") var stdin = false
     @OptionGroup var nats: NATSOptions
-    @Option(help: "Records per batch at most, 1 to 1000000.") var batchSize = 10_000
+    @Option(help: "Records per batch at most, 1 to 1000000 (with --nats 1 to 100000: one fetch).") var batchSize = 10_000
     @Option(help: "Submit a batch at the latest this many milliseconds after its first line, 1 to 60000.")
     var windowMs = 50
 
