@@ -79,7 +79,7 @@ struct IngestEndpoint: Sendable {
         }
         let records: [IngestRecord]
         do {
-            records = try RecordSplitter.split(bytes, source: "request body")
+            records = try RecordSplitter.split(bytes, source: "request body", unclosedIsError: true)
         } catch {
             throw .badRequest("the body is not a JSON array (\(error.message)): \(shape)")
         }
@@ -94,48 +94,8 @@ struct IngestEndpoint: Sendable {
                     "element \(i + 1) of the array is not a JSON object (it starts with \(Self.show(record.bytes.first ?? 0))): every element must be an event object; nothing was stored"
                 )
             }
-            guard Self.closes(record.bytes) else {
-                throw .badRequest(
-                    "element \(i + 1) of the array never closes its '{' (or a string), so the elements after it cannot be told apart: nothing was stored; send each event as a complete JSON object"
-                )
-            }
         }
         return records
-    }
-
-    /// Whether an element closes every bracket and string it opens, with the splitter's rule for
-    /// a closer that matches nothing open (everything open is dropped: the element is invalid, but
-    /// the array's framing holds). An element that does not close swallowed the rest of the array
-    /// (only the array's last `]` ended it), so results could not be given per event: such a
-    /// request is refused whole (400). A closed but otherwise invalid element is a dead letter.
-    static func closes(_ bytes: [UInt8]) -> Bool {
-        var open: [UInt8] = []
-        var inString = false
-        var escaped = false
-        for b in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if b == 0x5C {
-                    escaped = true
-                } else if b == 0x22 {
-                    inString = false
-                }
-                continue
-            }
-            switch b {
-            case 0x22: inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): open.append(b)
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                if let top = open.last, top == (b == UInt8(ascii: "}") ? UInt8(ascii: "{") : UInt8(ascii: "[")) {
-                    open.removeLast()
-                } else {
-                    open.removeAll()
-                }
-            default: break
-            }
-        }
-        return open.isEmpty && !inString
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }

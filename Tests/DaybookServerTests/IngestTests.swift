@@ -144,7 +144,7 @@ struct IngestTests {
             Case(
                 name: "an element that never closes", headers: json,
                 body: Array("[\(event), {\"transaction_id\": \"cut\", \(event)]".utf8), status: 400,
-                says: "element 2 of the array never closes"),
+                says: "element 2 (line 1) never closes its '{'"),
             Case(
                 name: "empty element", headers: json, body: Array("[\(event),,\(event)]".utf8), status: 400,
                 says: "empty array element"),

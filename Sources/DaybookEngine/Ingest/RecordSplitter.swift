@@ -14,9 +14,17 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
 /// Records are only split here; each is validated on its own, so one bad line never hides
 /// its neighbours.
 public enum RecordSplitter {
-    public static func split(_ bytes: [UInt8], source: String) throws(InputError) -> [IngestRecord] {
+    ///
+    /// - Parameter unclosedIsError: refuse an array whose last element leaves a `{` or `[` open
+    ///   (it swallowed the elements after it: only the array's `]` ended it) instead of keeping it
+    ///   as one invalid record; HTTP ingest answers one result per element, so it must refuse.
+    public static func split(_ bytes: [UInt8], source: String, unclosedIsError: Bool = false) throws(InputError)
+        -> [IngestRecord]
+    {
         let first = bytes.firstIndex { !isSpace($0) }
-        if let first, bytes[first] == UInt8(ascii: "[") { return try splitArray(bytes, from: first, source: source) }
+        if let first, bytes[first] == UInt8(ascii: "[") {
+            return try splitArray(bytes, from: first, source: source, unclosedIsError: unclosedIsError)
+        }
         return splitLines(bytes)
     }
 
@@ -58,7 +66,9 @@ public enum RecordSplitter {
     ///   at the end (or a string that never ends), text after the closing `]`, an empty element
     ///   (`,,`) or a trailing `,`.
     /// - Complexity: O(n) in the input's length.
-    static func splitArray(_ bytes: [UInt8], from open: Int, source: String) throws(InputError) -> [IngestRecord] {
+    static func splitArray(_ bytes: [UInt8], from open: Int, source: String, unclosedIsError: Bool = false)
+        throws(InputError) -> [IngestRecord]
+    {
         let (openBracket, closeBracket) = (UInt8(ascii: "["), UInt8(ascii: "]"))
         let (openBrace, closeBrace) = (UInt8(ascii: "{"), UInt8(ascii: "}"))
         // The last non-space byte: the array's closing `]` when it is one (outside a string).
@@ -92,6 +102,13 @@ public enum RecordSplitter {
                 // The closing `]`: it ends the last element (invalid if it left a bracket open).
                 if let s = elementStart {
                     index += 1
+                    if unclosedIsError && !nesting.isEmpty {
+                        throw InputError(
+                            source: source,
+                            message:
+                                "element \(index) (line \(elementLine)) never closes its '\(Character(UnicodeScalar(nesting[0])))', so the elements after it cannot be told apart"
+                        )
+                    }
                     records.append(element(bytes[s..<i], index: index, line: elementLine))
                 } else if index > 0 {
                     throw InputError(source: source, message: "line \(line): trailing ',' before ']'")
