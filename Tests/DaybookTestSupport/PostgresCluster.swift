@@ -1,0 +1,133 @@
+import Foundation
+
+/// A throwaway PostgreSQL server for tests (Debian's `postgresql`): `initdb` into a temporary
+/// directory, `pg_ctl start` on a free loopback port (and a socket in the same directory), trust
+/// authentication for the user `daybook`, no fsync. Run as an unprivileged user: as root the
+/// cluster belongs to `nobody` and every server command runs through `setpriv`.
+///
+/// Stopped (immediate shutdown) and removed by ``stop()``, and by deinit on every other path.
+///
+/// ```swift
+/// let pg = try PostgresCluster()
+/// defer { pg.stop() }
+/// let rows = try pg.psql("select 1")
+/// ```
+public final class PostgresCluster: @unchecked Sendable {
+    // @unchecked: the stored properties are set once in init; `stopped` only by stop(), which the
+    // owning test calls from one thread.
+    public let directory: String
+    public let port: Int
+    public let user = "daybook"
+    public let database = "postgres"
+    private let bin: String
+    private var stopped = false
+
+    /// `postgres://daybook@127.0.0.1:PORT/postgres`.
+    public var url: String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init() throws {
+        bin = try Self.binaries()
+        var template = Array((NSTemporaryDirectory() + "/daybook-pg-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: \(String(cString: strerror(errno)))") }
+        directory = String(cString: made)
+        if getuid() == 0 {
+            guard let nobody = getpwnam("nobody") else { throw Failure(description: "no user nobody to run PostgreSQL as") }
+            chown(directory, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
+        }
+        port = try Self.freePort()
+        try run(
+            "initdb", ["-D", directory + "/data", "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
+        try run(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o",
+                "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off -c synchronous_commit=off",
+                "start",
+            ])
+    }
+
+    deinit { stop() }
+
+    /// Stops the server at once and removes its directory. Idempotent.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        _ = try? run("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs `sql` with `psql` (unaligned, tuples only, stop on the first error) and returns its output.
+    @discardableResult
+    public func psql(_ sql: String) throws -> String {
+        try run("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    }
+
+    /// Runs one of the server's programs (as `nobody` when the tests run as root); throws with its
+    /// output when it fails.
+    ///
+    /// Spawned directly and reaped with `waitpid`, output to a file: `pg_ctl start` leaves the
+    /// server holding every descriptor it inherited, so neither a pipe nor Foundation's `Process`
+    /// (which watches a descriptor of the child for its exit) would ever see it end.
+    @discardableResult
+    private func run(_ program: String, _ args: [String]) throws -> String {
+        let argv =
+            getuid() == 0
+            ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin + "/" + program] + args
+            : [bin + "/" + program] + args
+        let outputPath = directory + "/\(program).out"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArgs = argv.map { strdup($0) }
+        defer { cArgs.forEach { free($0) } }
+        cArgs.append(nil)
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard spawned == 0 else { throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw Failure(description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)")
+        }
+        return output
+    }
+
+    /// The newest `/usr/lib/postgresql/N/bin` (Debian's layout), or `$DAYBOOK_PG_BIN`.
+    private static func binaries() throws -> String {
+        if let dir = ProcessInfo.processInfo.environment["DAYBOOK_PG_BIN"] { return dir }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        guard let newest = versions.last, FileManager.default.isExecutableFile(atPath: "\(root)/\(newest)/bin/initdb")
+        else {
+            throw Failure(description: "no PostgreSQL server under \(root): install Debian's postgresql (./tools/setup)")
+        }
+        return "\(root)/\(newest)/bin"
+    }
+
+    /// A loopback port nothing listens on now (bound to port 0, read back, closed).
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw Failure(description: "bind: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
