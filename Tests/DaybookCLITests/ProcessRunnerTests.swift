@@ -11,9 +11,14 @@ struct ProcessRunnerTests {
     /// 2 MiB of "e\n" lines (and of "o\n"), far more than a pipe buffer holds.
     static let lines = 1 << 20
 
+    /// `N` lines of `text` to standard output, without a pipe that closes early: `yes | head`
+    /// makes `yes` report a broken pipe on stderr when the test process ignores SIGPIPE (cnats,
+    /// used in-process by the JetStream tests, sets it to SIG_IGN, and children inherit that).
+    static func print(_ text: String) -> String { "awk 'BEGIN { for (i = 0; i < \(lines); i++) print \"\(text)\" }'" }
+
     @Test func childFillingStderrBeforeStdout() throws {
         let r = try CLI.execute(
-            Self.shell, ["-c", "yes e | head -n \(Self.lines) >&2; yes o | head -n \(Self.lines); exit 3"])
+            Self.shell, ["-c", "\(Self.print("e")) >&2; \(Self.print("o")); exit 3"])
         #expect(r.status == 3)
         #expect(r.stderr == String(repeating: "e\n", count: Self.lines))
         #expect(r.stdout == String(repeating: "o\n", count: Self.lines))
@@ -21,7 +26,7 @@ struct ProcessRunnerTests {
 
     @Test func childFillingStdoutBeforeStderr() throws {
         let r = try CLI.execute(
-            Self.shell, ["-c", "yes o | head -n \(Self.lines); yes e | head -n \(Self.lines) >&2"])
+            Self.shell, ["-c", "\(Self.print("o")); \(Self.print("e")) >&2"])
         #expect(r.status == 0)
         #expect(r.stdout.utf8.count == 2 * Self.lines)
         #expect(r.stderr.utf8.count == 2 * Self.lines)
