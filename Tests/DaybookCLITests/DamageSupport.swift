@@ -1,3 +1,4 @@
+import DaybookWorkload
 import Foundation
 import Synchronization
 import Testing
@@ -6,18 +7,8 @@ import Testing
     import Glibc
 #endif
 
-/// A small seeded generator (SplitMix64): the same seed makes the same damaged copies.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A small seeded generator: the same seed makes the same damaged copies.
+typealias SeededRandom = SplitMix64
 
 /// A data.mdb read as LMDB 0.9 lays it out on a 64-bit little-endian machine, to damage one
 /// chosen page on purpose: page header (pgno u64, pad u16, flags u16, lower u16, upper u16),

@@ -1,6 +1,7 @@
 import DaybookStore
 import LMDB
 import DaybookTestSupport
+import DaybookWorkload
 import Foundation
 import Synchronization
 import Testing

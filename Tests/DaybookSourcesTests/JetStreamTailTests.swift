@@ -2,6 +2,7 @@ import DaybookCore
 import DaybookEngine
 import DaybookSources
 import DaybookTestSupport
+import DaybookWorkload
 import Foundation
 import Testing
 import TmpfsSupport
@@ -136,7 +137,7 @@ struct JetStreamTailTests {
         let seed =
             ProcessInfo.processInfo.environment["DAYBOOK_KILL_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 1...1_000_000)
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)  // replayable with DAYBOOK_KILL_SEED
         let server = try NATSServer()
         let store = try TestStore()
         let js = try Self.makeStream(server)
@@ -496,18 +497,5 @@ struct JetStreamTailTests {
         guard let range = stderr.range(of: " redeliveries at or below the checkpoint") else { return -1 }
         let before = stderr[..<range.lowerBound]
         return Int(before.split(separator: " ").last ?? "") ?? -1
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing kill schedule can be replayed (DAYBOOK_KILL_SEED).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
