@@ -84,7 +84,10 @@ public final class PostgresCluster: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Standard error apart: run as `nobody` from a directory it cannot enter, the programs
+        // warn there ("could not change directory"), which must not mix into query results.
+        let errorPath = directory + "/\(program).err"
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var cArgs = argv.map { strdup($0) }
         defer { cArgs.forEach { free($0) } }
         cArgs.append(nil)
@@ -94,10 +97,11 @@ public final class PostgresCluster: @unchecked Sendable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            throw Failure(description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)")
+            throw Failure(description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)\(errors)")
         }
         return output
     }
