@@ -40,13 +40,16 @@ package struct EngineState: Sendable {
     /// The last day through which every contract's invoices are materialized.
     package var horizon: Day?
     package var catalogVersion: UInt32 = 0
+    /// The last ``JournalEntry`` position: how many write transactions the store has committed.
+    package var journalPosition: UInt64 = 0
     package var counters = EngineCounters()
 
     package static let key = Array("state".utf8)
     /// The store format, first in the state record: the key layout and record encodings of
     /// every database. 2: line-item ids, `unique_count` values and source names are keyed by
-    /// digest (`distinct`, `drift`, `drift_history`, `checkpoints`).
-    package static let formatVersion: UInt64 = 2
+    /// digest (`distinct`, `drift`, `drift_history`, `checkpoints`). 3: the `journal` of write
+    /// transactions, the `by_day` index, and the journal position of each row's last change.
+    package static let formatVersion: UInt64 = 3
 
     package static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
         guard let bytes = try txn.get(key, in: store.meta) else { return EngineState() }
@@ -61,6 +64,7 @@ package struct EngineState: Sendable {
             throw StoreCorruption("engine state: catalog version out of range")
         }
         s.catalogVersion = version
+        s.journalPosition = try r.uvarint()
         s.counters.events = try r.uvarint()
         s.counters.duplicates = try r.uvarint()
         s.counters.deadLetters = try r.uvarint()
@@ -82,6 +86,7 @@ package struct EngineState: Sendable {
         w.bool(horizon != nil)
         if let horizon { w.day(horizon) }
         w.uvarint(UInt64(catalogVersion))
+        w.uvarint(journalPosition)
         for v in [
             counters.events, counters.duplicates, counters.deadLetters, counters.metricRejections,
             counters.invoicesFinalized, counters.recompute.lineItemDaysEvaluated,

@@ -21,6 +21,10 @@ package struct Store: Sendable {
     package let transactions: Database
     /// `customer, seq` → day: the events of a customer, in log order.
     package let byCustomer: Database
+    /// `customer, day, seq` → empty: a customer's events by day (`explain` reads one day's).
+    package let byDay: Database
+    /// `position` (u64) → ``JournalEntry``: every write transaction, in order (replay as of a point).
+    package let journal: Database
     /// `n` (u64) → ``DeadLetter``.
     package let deadLetters: Database
     /// `key digest of (source, position, raw), n` → empty: finds the dead letters that may be the
@@ -58,7 +62,7 @@ package struct Store: Sendable {
     static let names = [
         "meta", "log", "transactions", "by_customer", "dead_letters", "rejections", "catalogs", "invoices",
         "distinct", "open_invoices", "snapshots", "checkpoints", "causes", "drift", "drift_history",
-        "dead_letter_keys",
+        "dead_letter_keys", "by_day", "journal",
     ]
 
     /// Opens the store at `path`, checking it first (StoreOpening.swift): `data.mdb` must hold
@@ -79,7 +83,7 @@ package struct Store: Sendable {
         (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
         (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
-        deadLetterKeys = dbs[15]
+        (deadLetterKeys, byDay, journal) = (dbs[15], dbs[16], dbs[17])
         try checkFormat(access: access)
     }
 }
@@ -130,6 +134,20 @@ package enum Keys {
     package static func customerEvent(_ customer: String, seq: UInt64) -> [UInt8] {
         var k = customerPrefix(customer)
         k.appendBigEndian(seq)
+        return k
+    }
+
+    /// `by_day`: `customer, day, seq`. A batch of backdated events writes one entry per event into
+    /// the pages of the days it touches; `explain` reads one (customer, day) range.
+    package static func customerDay(_ customer: String, day: Day, seq: UInt64) -> [UInt8] {
+        var k = customerDayPrefix(customer, day: day)
+        k.appendBigEndian(seq)
+        return k
+    }
+
+    package static func customerDayPrefix(_ customer: String, day: Day) -> [UInt8] {
+        var k = customerPrefix(customer)
+        appendDay(day, to: &k)
         return k
     }
 

@@ -55,7 +55,7 @@ extension Engine {
             state.horizon = horizon
             state.catalogVersion = version
             change.eventsReread = ws.counters.eventsReread
-            return (new, change)
+            return ((new, change), .catalog(version: version))
         }
         plan = result.0
         return result.1

@@ -67,7 +67,7 @@ extension Engine {
     public func finalize(now: Timestamp, through: Day? = nil) throws -> [String] {
         try transaction(now: now) { txn, ws, state in
             try advanceHorizon(ws, &state, to: max(now.day, through.map { $0.adding(days: -1) } ?? now.day), txn)
-            return try finalizeDue(ws, &state, now: now, through: through, txn)
+            return (try finalizeDue(ws, &state, now: now, through: through, txn), .finalize(through: through))
         }
     }
 

@@ -83,12 +83,16 @@ extension Engine {
         let estimate = batches.reduce(Self.transactionOverheadBytes) { $0 + $1.batch.estimatedStoreBytes }
         return try transaction(now: now, reserving: estimate) { txn, ws, state in
             var summaries: [IngestSummary] = []
+            var journal: [JournalEntry.Batch] = []
+            let firstSeq = state.lastSeq + 1
             for var prepared in batches {
                 if prepared.planVersion != ws.plan.version { prepared = Self.prepare(prepared.batch, plan: ws.plan) }
                 ws.drift?.now = prepared.batch.now
-                summaries.append(try apply(prepared, ws, &state, txn))
+                let summary = try apply(prepared, ws, &state, txn)
+                summaries.append(summary)
+                journal.append(JournalEntry.Batch(now: prepared.batch.now, events: UInt64(summary.accepted)))
             }
-            return summaries
+            return (summaries, .ingest(firstSeq: firstSeq, batches: journal))
         }
     }
 
@@ -171,6 +175,7 @@ extension Engine {
                 try txn.put(seqKey, logRecord, in: store.log, flags: .append)
                 try txn.put(
                     Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+                try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
                 if let metrics = plan.metricsByEventType[event.eventType] {
                     for (i, outcome) in outcomes.enumerated() {
                         guard case .rejected(let why) = outcome else { continue }

@@ -82,22 +82,34 @@ public final class Engine {
     /// when they would not fit comfortably (``Environment/write(reserving:_:)``).
     func transaction<R>(
         now: Timestamp, reserving bytes: Int = 0,
-        _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> R
+        _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> (R, JournalEntry.Kind)
+    ) throws -> R {
+        try store.env.write(reserving: bytes) { txn in try step(now: now, txn, body) }
+    }
+
+    /// One engine write inside the LMDB write transaction `txn` (``transaction(now:reserving:_:)``
+    /// runs one per LMDB transaction; a replay runs many in one). It takes the next journal
+    /// position, which stamps what it changes, and appends its ``JournalEntry``.
+    func step<R>(
+        now: Timestamp, _ txn: borrowing Transaction,
+        _ body: (borrowing Transaction, WorkingSet, inout EngineState) throws -> (R, JournalEntry.Kind)
     ) throws -> R {
         let store = self.store
-        return try store.env.write(reserving: bytes) { txn in
-            var state = try EngineState.load(store, txn)
-            try refreshPlan(state, txn)
-            let ws = WorkingSet(store: store, plan: plan)
-            ws.drift = DriftContext(seq: state.lastSeq, now: now)
-            let result = try body(txn, ws, &state)
-            ws.drift?.seq = state.lastSeq
-            try ws.flush(txn, seq: state.lastSeq)
-            state.counters.add(ws.counters)
-            try state.save(store, txn)
-            lastWritten = (state.lastSeq, state.counters)
-            return result
-        }
+        var state = try EngineState.load(store, txn)
+        try refreshPlan(state, txn)
+        state.journalPosition += 1
+        let ws = WorkingSet(store: store, plan: plan)
+        ws.position = state.journalPosition
+        ws.drift = DriftContext(seq: state.lastSeq, now: now)
+        let (result, kind) = try body(txn, ws, &state)
+        ws.drift?.seq = state.lastSeq
+        try ws.flush(txn, seq: state.lastSeq)
+        state.counters.add(ws.counters)
+        let entry = JournalEntry(position: state.journalPosition, now: now, lastSeq: state.lastSeq, kind: kind)
+        try txn.put(Keys.seq(entry.position), entry.encoded(), in: store.journal, flags: .append)
+        try state.save(store, txn)
+        lastWritten = (state.lastSeq, state.counters)
+        return result
     }
 
 }

@@ -51,6 +51,8 @@ final class WorkingSet {
     /// Contract id → (first day, last day) that the draw-down must revisit.
     private var sweeps: [String: (from: Day, through: Day)] = [:]
     var counters = RecomputeCounters()
+    /// The journal position of the write this working set belongs to (0 for read overlays).
+    var position: UInt64 = 0
     /// Set for transactions that change the live breakdown for real (ingest, finalize, catalog):
     /// drift of finalized invoices is then kept up to date at ``flush(_:seq:)``.
     var drift: DriftContext?
