@@ -14,27 +14,29 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "File format.") var format: ExportFormat = .csv
+    @Option(
+        help: ArgumentHelp(
+            "Write only the rows whose values changed after this log seq (the log seq of the export being "
+                + "updated), and deleted.ndjson: the keys of rows gone since, one JSON object per key with "
+                + "\"table\" and the key columns.", valueName: "seq")) var changedSince: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "With --changed-since: the --as-of date of the export being updated (default: the same --as-of); "
+                + "rows of days between the two dates are written or deleted.", valueName: "date")) var sinceAsOf: Day?
 
-    func validate() throws { try requireNonEmpty(out, option: "--out") }
+    func validate() throws {
+        try requireNonEmpty(out, option: "--out")
+        if sinceAsOf != nil && changedSince == nil { throw ValidationError("--since-as-of goes with --changed-since SEQ") }
+    }
 
     func run() throws {
+        if let changedSince {
+            return try exportChangedFiles(
+                store.engine(.read), asOf: asOf, since: changedSince, sinceAsOf: sinceAsOf, out: out, format: format)
+        }
         let export = try store.engine(.read).export(asOf: asOf)
-        var info = stat()
-        if stat(out, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
-            throw UsageError("--out \(out): exists and is not a directory")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        } catch {
-            throw FileProblem(error, subject: "--out \(out)", action: "cannot create the directory") ?? error
-        }
-        for (name, table) in export.files {
-            let text = format == .csv ? TableWriter.csv(table) : TableWriter.ndjson(table)
-            // Open errors are bad usage naming the path (exit 2); a failed write is exit 1.
-            let file = try OutputFile(path: "\(out)/\(name).\(format.rawValue)")
-            try file.write(text)
-            try file.flush()
-        }
+        try prepareExportDirectory(out)
+        for (name, table) in export.files { try writeExportFile(table, name: name, out: out, format: format) }
         print(
             "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
                 + "\(export.balances.rows.count) balance rows to \(out)")
