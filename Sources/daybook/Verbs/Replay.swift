@@ -33,11 +33,11 @@ struct Replay: ParsableCommand {
 
     func validate() throws {
         if verify && (into != nil || asOfSeq != nil || asOf != nil) {
-            throw UsageError("--verify checks the store in place: it takes no --into, --as-of-seq or --as-of")
+            throw ValidationError("--verify checks the store in place: it takes no --into, --as-of-seq or --as-of")
         }
-        if asOfSeq != nil && asOf != nil { throw UsageError("give --as-of-seq N or --as-of TIME, not both") }
+        if asOfSeq != nil && asOf != nil { throw ValidationError("give --as-of-seq N or --as-of TIME, not both") }
         if !verify && into == nil {
-            throw UsageError(
+            throw ValidationError(
                 (asOfSeq != nil || asOf != nil ? "--as-of-seq and --as-of need --into DIR" : "replay needs a mode")
                     + ": `daybook replay --verify`, or `daybook replay --into DIR [--as-of-seq N | --as-of TIME]`")
         }
@@ -47,6 +47,13 @@ struct Replay: ParsableCommand {
     func run() throws {
         if verify { return try Verify.verify(store) }
         guard let into else { return }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: into, isDirectory: &isDirectory) {
+            let entries = isDirectory.boolValue ? (try? FileManager.default.contentsOfDirectory(atPath: into)) : nil
+            guard let entries, entries.isEmpty else {
+                throw UsageError("--into \(into): not an empty directory; a replay builds a new store (remove it, or choose another)")
+            }
+        }
         let point: ReplayPoint = asOfSeq.map { .seq($0) } ?? asOf.map { .time($0) } ?? .end
         let engine = try store.engine(.read)
         let line = ReplayProgressLine.onTerminal()
