@@ -417,6 +417,8 @@ let benchmarks: @Sendable () -> Void = {
     register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
     // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
     registerReadVerbs()
+    // (f) issue 10: replay --verify and replay --into over the same store.
+    registerReplay()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example
