@@ -55,7 +55,13 @@ extension WorkingSet {
     ///
     /// Costs one pass over the invoice's rows, like encoding it (which the write does anyway).
     func stampRows(_ entry: InvoiceEntry) -> (before: UInt64?, after: UInt64) {
-        guard let contract = plan.contracts[entry.state.contractID] else { return (nil, entry.state.stamps.last) }
+        let last = entry.state.stamps.last
+        guard let contract = plan.contracts[entry.state.contractID] else { return (last, last) }
+        if let original = entry.original, original == entry.state, !entry.finalizedNow, previousPlan == nil,
+            !previousInvoiceChanged(entry, contract)
+        {
+            return (last, last)  // loaded but untouched (e.g. for the opening balances of the next period)
+        }
         let oldPlan = previousPlan ?? plan
         guard let old = entry.original ?? carryOver[entry.key], let oldContract = oldPlan.contracts[old.contractID]
         else {
@@ -174,6 +180,17 @@ extension WorkingSet {
         state.stamps.last = changed ? position : old.stamps.last
         entry.state = state
         return (before, state.stamps.last)
+    }
+
+    /// Whether the invoice of the period before `entry`'s was changed by this write (its last
+    /// closing is the opening of `entry`'s first balance rows).
+    private func previousInvoiceChanged(_ entry: InvoiceEntry, _ contract: ContractPlan) -> Bool {
+        let c = contract.contract
+        guard entry.state.period.start != c.starts,
+            let period = c.period(containing: entry.state.period.start.adding(days: -1)),
+            let previous = entries[Keys.invoice(contract: c.id, start: period.start)]
+        else { return false }
+        return previous.original.map { $0.closing != previous.state.closing } ?? true
     }
 
     /// Moves the invoice's `changed_invoices` entry to `after` (one entry per invoice).
