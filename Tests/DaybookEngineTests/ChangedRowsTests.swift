@@ -113,6 +113,10 @@ import Testing
                 + none.deletedInvoices.rows.count + none.deletedLineItems.rows.count
                 + none.deletedBalances.rows.count == 0, "seed \(seed): rows exported with no write since the basis")
         #expect(!last.tables.lineItems.rows.isEmpty)
+        // `check` walks changed_invoices (each entry its invoice's last stamp) and removed_rows.
+        let check = try StoreCheck.run(path: store.path)
+        #expect(check.isIntact, "seed \(seed): \(check.problems.prefix(3))")
+        #expect(check.databases.contains { $0.name == "changed_invoices" && $0.entries > 0 })
         // A replay runs the journal's writes through the same code: the same stamps come out.
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
