@@ -8,16 +8,22 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables (SPEC §5).")
+        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables, to files or PostgreSQL (SPEC §5).")
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
-    @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "Output directory (created if missing).") var out: String?
     @Option(help: "File format.") var format: ExportFormat = .csv
+    @OptionGroup var warehouse: WarehouseOptions
 
-    func validate() throws { try requireNonEmpty(out, option: "--out") }
+    func validate() throws {
+        try requireNonEmpty(out, option: "--out")
+        try warehouse.validate(out: out)
+    }
 
     func run() throws {
+        if let url = warehouse.postgres { return try warehouse.run(url: url, store: store, asOf: asOf) }
+        guard let out else { return }
         let export = try store.engine(.read).export(asOf: asOf)
         var info = stat()
         if stat(out, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
