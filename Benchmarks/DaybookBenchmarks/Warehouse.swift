@@ -1,4 +1,4 @@
-// (f) Warehouse export (issue 10): `daybook export --postgres` into a PostgreSQL the benchmark
+// (g) Warehouse export (issue 10): `daybook export --postgres` into a PostgreSQL the benchmark
 // starts itself (DaybookTestSupport's PostgresCluster: initdb + pg_ctl on a free loopback port,
 // fsync off).
 //
