@@ -213,6 +213,7 @@ struct WarehouseExportTests {
         let observed = seen.withLock { $0 }
         #expect(Set(observed.keys).isSubset(of: allowed), "seen \(observed), allowed \(allowed)")
         #expect(observed.values.reduce(0, +) >= 8, "the reader ran during the exports: \(observed)")
+        #expect(observed.count == 2, "the reader saw the tables swapped: \(observed)")
     }
 
     /// `daybook export --postgres` killed (SIGKILL) while its loaded tables wait to be swapped in
