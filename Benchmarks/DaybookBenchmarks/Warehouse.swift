@@ -130,7 +130,8 @@ func registerWarehouse() {
         guard let engine = fixture.engine, let pg = fixture.cluster else { throw BenchError("warehouse: no fixture") }
         let warehouse = try await Warehouse.connect(try WarehouseURL(parsing: pg.url))
         if try await warehouse.lastExport() == nil {
-            _ = try await warehouse.exportFull(try engine.warehouseExport(asOf: WarehouseFixture.asOf))
+            _ = try await warehouse.exportFull(
+                try engine.warehouseExport(asOf: WarehouseFixture.asOf), drift: try engine.warehouseDrift())
         }
         let late = fixture.lateRecords()
         _ = try engine.ingest(late, source: "late", now: Timestamp(day: WarehouseFixture.asOf))
@@ -147,12 +148,13 @@ func registerWarehouse() {
         await warehouse.close()
         let tableRows = ["invoices", "line_items", "balances"].reduce(Int64(0)) { $0 + (result.record.rowCounts[$1] ?? 0) }
         let written = ["invoices", "line_items", "balances"].reduce(Int64(0)) { $0 + (result.written[$1] ?? 0) }
+        let deleted = ["invoices", "line_items", "balances"].reduce(Int64(0)) { $0 + (result.deleted[$1] ?? 0) }
         benchmark.measurement(WarehouseMetric.rowsWritten, Int(written))
         benchmark.measurement(WarehouseMetric.tableRows, Int(tableRows))
         benchmark.measurement(WarehouseMetric.rowsPerSecond, Int((Double(written) / seconds(result.duration)).rounded()))
         report(
             "warehouse-incremental-export: \(late.count) late events; \(written) rows written of \(tableRows) "
                 + "(\(String(format: "%.2f", Double(written) * 100 / Double(max(tableRows, 1))))%), "
-                + "\(result.rowsDeleted) deleted; engine read \(read), PostgreSQL \(result.duration), total \(total)")
+                + "\(deleted) deleted (drift: \(result.written["drift"] ?? 0) rows replaced); engine read \(read), PostgreSQL \(result.duration), total \(total)")
     }
 }
