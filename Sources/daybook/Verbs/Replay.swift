@@ -31,22 +31,24 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Replay the writes made at or before this ingest time (RFC 3339).", valueName: "time"))
     var asOf: Timestamp?
 
+    static let modes =
+        "`daybook replay --verify` (or `daybook replay verify`), or `daybook replay --into DIR [--as-of-seq N | --as-of TIME]`"
+
     func validate() throws {
         if verify && (into != nil || asOfSeq != nil || asOf != nil) {
             throw ValidationError("--verify checks the store in place: it takes no --into, --as-of-seq or --as-of")
         }
         if asOfSeq != nil && asOf != nil { throw ValidationError("give --as-of-seq N or --as-of TIME, not both") }
-        if !verify && into == nil {
-            throw ValidationError(
-                (asOfSeq != nil || asOf != nil ? "--as-of-seq and --as-of need --into DIR" : "replay needs a mode")
-                    + ": `daybook replay --verify`, or `daybook replay --into DIR [--as-of-seq N | --as-of TIME]`")
+        if !verify && into == nil && (asOfSeq != nil || asOf != nil) {
+            throw ValidationError("--as-of-seq and --as-of need --into DIR: " + Self.modes)
         }
         if let into { try requireNonEmpty(into, option: "--into") }
     }
 
     func run() throws {
         if verify { return try Verify.verify(store) }
-        guard let into else { return }
+        // Here, not in validate(): ArgumentParser validates this command also when `replay verify` runs.
+        guard let into else { throw UsageError("replay needs a mode: " + Self.modes) }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: into, isDirectory: &isDirectory) {
             let entries = isDirectory.boolValue ? (try? FileManager.default.contentsOfDirectory(atPath: into)) : nil
