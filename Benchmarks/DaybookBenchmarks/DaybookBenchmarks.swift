@@ -11,6 +11,8 @@
 //   drift-detection-1M    20,000 events backdated into a year of finalized invoices (issue 4).
 //   read-verbs-*-10M      invoices, breakdown, discrepancies (JSON) and export on 10M events with a
 //                         1M-event backfill into finalized invoices (issue 7); see ReadVerbs.swift.
+//   warehouse-*           full and incremental PostgreSQL export of a year for 100 customers
+//                         (issue 10); see Warehouse.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -419,6 +421,8 @@ let benchmarks: @Sendable () -> Void = {
     registerReadVerbs()
     // (f) issue 10: replay --verify and replay --into over the same store.
     registerReplay()
+    // (g) issue 10: the PostgreSQL warehouse export, full and incremental.
+    registerWarehouse()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example
