@@ -171,10 +171,21 @@ extension Engine {
         // Through the period's start: the invoice and every earlier one are in the view, which is
         // all that the day's draw-down depends on.
         return try withLiveView(through: start) { txn, view in
-            guard let contract = view.plan.contracts[contractID],
-                let state = try view.invoice(key, contract: contract, txn)
-            else {
-                throw EngineError(code: .notFound, message: "no invoice \"\(invoiceID)\" (see `daybook invoices`)")
+            guard let contract = view.plan.contracts[contractID] else {
+                let ids = view.plan.contracts.keys.sorted { $0.utf8Precedes($1) }
+                throw EngineError(
+                    code: .notFound,
+                    message:
+                        "no invoice \"\(invoiceID)\": no contract \"\(contractID)\" in the catalog in force (contracts: \(ids.prefix(50).joined(separator: ", "))\(ids.count > 50 ? ", …" : ""); see `daybook invoices`)"
+                )
+            }
+            guard let state = try view.invoice(key, contract: contract, txn) else {
+                let c = contract.contract
+                let hint =
+                    c.period(containing: start).map { "the invoice of \(start) is \(c.invoiceID($0))" }
+                    ?? "contract \(c.id) runs from \(c.starts) \(c.ends.map { "to \($0.adding(days: -1))" } ?? "on")"
+                throw EngineError(
+                    code: .notFound, message: "no invoice \"\(invoiceID)\": \(hint) (see `daybook invoices`)")
             }
             guard state.period.contains(day) else {
                 throw EngineError(
