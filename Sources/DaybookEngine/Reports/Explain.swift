@@ -99,6 +99,12 @@ public struct Explanation: Sendable, Hashable {
         public var what: String
         public var computed: String
         public var stored: String
+
+        public init(what: String, computed: String, stored: String) {
+            self.what = what
+            self.computed = computed
+            self.stored = stored
+        }
     }
 
     /// The finalization snapshot of the invoice and what happened to it since.
