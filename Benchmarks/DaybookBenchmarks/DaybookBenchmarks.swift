@@ -11,6 +11,7 @@
 //   drift-detection-1M    20,000 events backdated into a year of finalized invoices (issue 4).
 //   read-verbs-*-10M      invoices, breakdown, discrepancies (JSON) and export on 10M events with a
 //                         1M-event backfill into finalized invoices (issue 7); see ReadVerbs.swift.
+//   explain-row-10M       explain of one row (and its JSON) on the read-verb store (issue 10); see Explain.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -417,6 +418,7 @@ let benchmarks: @Sendable () -> Void = {
     register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
     // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
     registerReadVerbs()
+    registerExplain()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example
