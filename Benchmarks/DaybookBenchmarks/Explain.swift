@@ -45,11 +45,16 @@ func registerExplain() {
     ) { benchmark in
         guard let path = fixture.path else { throw BenchError("explain: no fixture") }
         calls.value += 1
+        let clock = ContinuousClock()
         benchmark.startMeasurement()
+        let began = clock.now
         let engine = try Engine(path: path, access: .read)
+        let opened = clock.now
         let explanation = try engine.explain(invoiceID: invoice, lineItemID: lineItem, day: row)
+        let explained = clock.now
         let json = explanation.json
         benchmark.stopMeasurement()
+        let rendered = clock.now
         withExtendedLifetime(engine) {}
         benchmark.measurement(ExplainMetric.indexEntries, explanation.indexEntriesRead)
         benchmark.measurement(ExplainMetric.events, explanation.events.count)
@@ -60,7 +65,8 @@ func registerExplain() {
                     + "\(explanation.events.count) events behind the row (\(explanation.lateEvents.count) late), "
                     + "quantity \(explanation.computed.quantity), subtotal \(explanation.computed.subtotal), "
                     + "\(explanation.mismatches.isEmpty ? "matches the stored row" : "MISMATCH \(explanation.mismatches)"), "
-                    + "JSON \(json.utf8.count) bytes; \(fixture.summary)")
+                    + "JSON \(json.utf8.count) bytes; open \(opened - began), explain \(explained - opened), "
+                    + "JSON \(rendered - explained); \(fixture.summary)")
         }
     }
 }

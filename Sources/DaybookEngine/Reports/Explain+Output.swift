@@ -257,15 +257,20 @@ extension Explanation {
         case .fixed(let fee):
             basisJSON = object([("kind", q("fixed")), ("fee", money(fee))])
         }
-        let eventsJSON = events.map { e -> String in
-            var fields: [(String, String)] = [
-                ("seq", "\(e.seq)"), ("transaction_id", q(e.transactionID)), ("timestamp", q("\(e.timestamp)")),
-                ("ingest_time", q("\(e.ingestTime)")), ("late", e.late ? "true" : "false"),
-                ("value", e.effect.value.map(q) ?? "null"), ("effect", q(e.effect.code)),
-            ]
-            if case .seenBefore(_, let first) = e.effect { fields.append(("first_seen_day", q("\(first)"))) }
-            return object(fields)
+        // One string for the events, appended to in place: a busy day lists 10,000s of them.
+        var eventsJSON = ""
+        eventsJSON.reserveCapacity(events.count * 200)
+        for (i, e) in events.enumerated() {
+            eventsJSON += i == 0 ? "[\n    {\"seq\": " : ",\n    {\"seq\": "
+            eventsJSON += String(e.seq)
+            eventsJSON += ", \"transaction_id\": " + q(e.transactionID)
+            eventsJSON += ", \"timestamp\": \"" + e.timestamp.description + "\", \"ingest_time\": \""
+            eventsJSON += e.ingestTime.description + (e.late ? "\", \"late\": true" : "\", \"late\": false")
+            eventsJSON += ", \"value\": " + (e.effect.value.map(q) ?? "null") + ", \"effect\": \"" + e.effect.code + "\""
+            if case .seenBefore(_, let first) = e.effect { eventsJSON += ", \"first_seen_day\": \"\(first)\"" }
+            eventsJSON += "}"
         }
+        eventsJSON += events.isEmpty ? "[]" : "\n  ]"
         let balancesJSON = balances.map { b in
             object([
                 ("balance_id", q(b.balanceID)), ("type", q(b.kind.rawValue)), ("priority", "\(b.priority)"),
@@ -287,7 +292,7 @@ extension Explanation {
             ("line_item_id", q(lineItemID)), ("product_id", q(productID)), ("product_name", q(productName)),
             ("group_values", q(group)), ("day", q("\(day)")), ("status", q(status.rawValue)),
             ("currency", q(currency)), ("currency_decimals", "\(d)"), ("basis", basisJSON),
-            ("index_entries_read", "\(indexEntriesRead)"), ("events", array(eventsJSON, multiline: true)),
+            ("index_entries_read", "\(indexEntriesRead)"), ("events", eventsJSON),
             ("q_previous_source", q(dayIndex == 0 ? "period_start" : "stored")),
         ]
         fields += [
