@@ -30,21 +30,10 @@ enum ExplainMetric {
 func registerExplain() {
     let fixture = ReadVerbsFixture()
     let invoice = "acme-2026/2026-10-01", lineItem = "api_requests", row = day(2026, 10, 14)
-    let calls = Counter()
-    Benchmark(
-        "explain-row-\(fixture.label)",
-        configuration: .init(
-            metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal]
-                + [ExplainMetric.indexEntries, ExplainMetric.events, ExplainMetric.jsonBytes],
-            timeUnits: .milliseconds,
-            warmupIterations: 1,
-            maxDuration: .seconds(20),
-            maxIterations: 25,
-            setup: { try fixture.prepare() }
-        )
-    ) { benchmark in
-        guard let path = fixture.path else { throw BenchError("explain: no fixture") }
-        calls.value += 1
+    registerOnReadFixture(
+        "explain-row-\(fixture.label)", fixture,
+        extra: [ExplainMetric.indexEntries, ExplainMetric.events, ExplainMetric.jsonBytes]
+    ) { path, benchmark, first in
         let clock = ContinuousClock()
         benchmark.startMeasurement()
         let began = clock.now
@@ -59,7 +48,7 @@ func registerExplain() {
         benchmark.measurement(ExplainMetric.indexEntries, explanation.indexEntriesRead)
         benchmark.measurement(ExplainMetric.events, explanation.events.count)
         benchmark.measurement(ExplainMetric.jsonBytes, json.utf8.count)
-        if calls.value == 1 {
+        if first {
             report(
                 "explain \(invoice) \(lineItem) \(row): \(explanation.indexEntriesRead) index entries read, "
                     + "\(explanation.events.count) events behind the row (\(explanation.lateEvents.count) late), "

@@ -35,13 +35,19 @@ struct ExplainCLITests {
         try #require(late.status == 0, "\(late.stderr)")
     }
 
+    /// `daybook explain` of line item `tok` on Oct 5, which must succeed.
+    static func explainOct5(_ cli: CLI, format: String) throws -> CLI.Result {
+        let r = try cli.run(
+            ["explain", "--invoice", "k/2026-10-01", "--line-item", "tok", "--day", "2026-10-05", "--format", format])
+        try #require(r.status == 0, "\(r.stderr)")
+        return r
+    }
+
     @Test func jsonIsOneObjectWithTheRowsArithmetic() throws {
         let cli = try CLI()
         defer { cli.remove() }
         try Self.store(cli)
-        let r = try cli.run(
-            ["explain", "--invoice", "k/2026-10-01", "--line-item", "tok", "--day", "2026-10-05", "--format", "json"])
-        try #require(r.status == 0, "\(r.stderr)")
+        let r = try Self.explainOct5(cli, format: "json")
         guard case .object(let json) = try StrictJSON.parse(r.stdout) else {
             Issue.record("not a JSON object: \(r.stdout)")
             return
@@ -81,9 +87,7 @@ struct ExplainCLITests {
         let cli = try CLI()
         defer { cli.remove() }
         try Self.store(cli)
-        let r = try cli.run(
-            ["explain", "--invoice", "k/2026-10-01", "--line-item", "tok", "--day", "2026-10-05", "--format", "table"])
-        try #require(r.status == 0, "\(r.stderr)")
+        let r = try Self.explainOct5(cli, format: "table")
         for expected in [
             "invoice    k/2026-10-01  (customer c, contract k)",
             "status     finalized at 2026-11-02T00:00:00Z (snapshot at log seq 3)",

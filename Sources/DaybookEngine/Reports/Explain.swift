@@ -165,14 +165,7 @@ extension Engine {
     ///   not have (the message lists those it has) or a day outside its period (the message says
     ///   the period).
     public func explain(invoiceID: String, lineItemID: String, day: Day) throws -> Explanation {
-        guard let slash = invoiceID.lastIndex(of: "/"),
-            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...]))
-        else {
-            throw EngineError(
-                code: .notFound,
-                message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
-        }
-        let contractID = String(invoiceID[..<slash])
+        let (contractID, start) = try Self.invoiceParts(invoiceID)
         let key = Keys.invoice(contract: contractID, start: start)
         // Through the period's start: the invoice and every earlier one are in the view, which is
         // all that the day's draw-down depends on.
