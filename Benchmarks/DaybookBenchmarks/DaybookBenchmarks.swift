@@ -418,6 +418,9 @@ let benchmarks: @Sendable () -> Void = {
     register(BackdatedFixture(name: "drift-detection-1M", historySize: 1_000_000, drift: true))
     // (e) issue 7: read verbs on 10M events with a 1M-event backfill into finalized invoices.
     registerReadVerbs()
+    // (f) issue 10: replay --verify and replay --into over the same store.
+    registerReplay()
+    // (g) issue 10: explain of one row on the same store.
     registerExplain()
 }
 

@@ -75,10 +75,11 @@ package struct Store: Sendable {
     /// opened read-only; with `.write`, a new store, or one missing a database, takes a write
     /// transaction to create them.
     package init(
-        path: String, durable: Bool = true, access: StoreAccess = .write, digest: KeyDigest = .standard
+        path: String, durable: Bool = true, access: StoreAccess = .write, digest: KeyDigest = .standard,
+        replaying: Bool = false
     ) throws {
         self.digest = digest
-        env = try Self.openEnvironment(path, durable: durable, access: access)
+        env = try Self.openEnvironment(path, durable: durable, access: access, replaying: replaying)
         let dbs = try Self.openDatabases(env, access: access)
         (meta, log, transactions, byCustomer, deadLetters) = (dbs[0], dbs[1], dbs[2], dbs[3], dbs[4])
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])

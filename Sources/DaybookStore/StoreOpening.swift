@@ -28,6 +28,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case damaged
         /// Written by a newer daybook (a format version this one does not know).
         case newerFormat
+        /// A `replay --into` that did not finish (``Store/incompleteMarker`` is there).
+        case incompleteReplay
     }
     public var kind: Kind
     /// The store directory.
@@ -52,6 +54,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             return "store damaged: \(reason) (in \(path)); restore from backup (`daybook check` reports the damage)"
         case .newerFormat:
             return "\(path): \(reason); upgrade daybook to read it"
+        case .incompleteReplay:
+            return
+                "\(path) holds an unfinished replay (\(reason)): its state is partial; remove the directory and run "
+                + "`daybook replay … --into \(path)` again"
         }
     }
 }
@@ -81,10 +87,20 @@ package enum StoreFormat {
 }
 
 extension Store {
+    /// The file a `replay --into` writes (durably) into its directory before it starts and removes
+    /// after its final sync: while it is there, the store is refused (a crash mid-replay leaves a
+    /// partial state written without syncs).
+    package static let incompleteMarker = "REPLAY-INCOMPLETE"
+
     /// Checks what is at `path` before LMDB opens it, then opens the environment.
-    static func openEnvironment(_ path: String, durable: Bool, access: StoreAccess) throws -> Environment {
+    static func openEnvironment(_ path: String, durable: Bool, access: StoreAccess, replaying: Bool = false) throws
+        -> Environment
+    {
         let dataFile = path + "/data.mdb"
         var info = stat()
+        if !replaying, stat(path + "/" + incompleteMarker, &info) == 0 {
+            throw StoreError(.incompleteReplay, path, "\(incompleteMarker) is there: the replay was interrupted")
+        }
         if stat(dataFile, &info) != 0 {
             let error = errno
             if access == .read && (error == ENOENT || error == ENOTDIR) {
@@ -198,7 +214,7 @@ extension Store {
     package var all: [Database] {
         [
             meta, log, transactions, byCustomer, deadLetters, rejections, catalogs, invoices, distinct, openInvoices,
-            snapshots, checkpoints, causes, drift, driftHistory, deadLetterKeys,
+            snapshots, checkpoints, causes, drift, driftHistory, deadLetterKeys, byDay, journal,
         ]
     }
 

@@ -441,6 +441,13 @@ public final class Environment: @unchecked Sendable {
             detail: "\(subject) in \(path); the store was not created by this version — run a write first")
     }
 
+    /// Flushes every committed transaction to disk (`mdb_env_sync` with force): what an
+    /// environment opened with `durable: false` calls once its bulk writes are done, so that they
+    /// survive a system crash from then on.
+    public func sync() throws {
+        try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+    }
+
     // MARK: - Transactions
 
     /// Runs body in a read-only transaction; the transaction cannot escape the closure.

@@ -95,6 +95,8 @@ private final class Checker {
         walk(store.log, key: number) { txn, key, value in try self.logEntry(key, value, txn) }
         walk(store.transactions, key: text) { txn, key, value in try self.transaction(key, value, txn) }
         walk(store.byCustomer, key: hex) { txn, key, value in try self.customerEntry(key, value, txn) }
+        walk(store.byDay, key: hex) { txn, key, value in try self.dayEntry(key, value, txn) }
+        walk(store.journal, key: number) { txn, key, value in try self.journalEntry(key, value, txn) }
         walk(store.deadLetters, key: number) { _, key, value in try self.deadLetter(key, value) }
         walk(store.rejections, key: hex) { txn, key, value in try self.rejection(key, value, txn) }
         walk(store.catalogs, key: hex) { _, key, value in try self.catalog(key, value) }
@@ -225,6 +227,9 @@ private final class Checker {
                 "transaction id \"\(event.transactionID)\" of log seq \(seq) "
                     + (indexed == nil ? "is missing" : "points at another seq"))
         }
+        if try !txn.contains(Keys.customerDay(event.customerID, day: event.day, seq: seq), in: store.byDay) {
+            problem("by_day", "log seq \(seq) of \"\(event.customerID)\" on \(event.day) is not indexed")
+        }
         let day = try txn.get(Keys.customerEvent(event.customerID, seq: seq), in: store.byCustomer)
         if day != Keys.dayValue(event.day) {
             problem(
@@ -247,6 +252,50 @@ private final class Checker {
         _ = try Keys.day(from: value, at: 0, in: "by_customer value")
         let seq = try Keys.seq(from: key, at: next, in: "by_customer key")
         guard try logged(seq, txn) else { throw StoreCorruption("points at log seq \(seq), which is not logged") }
+    }
+
+    /// `by_day`: customer, day, seq → empty; the log entry must exist, indexed under that day.
+    func dayEntry(_ key: [UInt8], _ value: [UInt8], _ txn: borrowing Transaction) throws {
+        let (customer, next) = try Keys.string(from: key, in: "by_day key")
+        guard key.count == next + 12, value.isEmpty else {
+            throw StoreCorruption("by_day entry of a \(key.count)-byte key and a \(value.count)-byte value")
+        }
+        let day = try Keys.day(from: key, at: next, in: "by_day key")
+        let seq = try Keys.seq(from: key, at: next + 4, in: "by_day key")
+        guard try txn.get(Keys.customerEvent(customer, seq: seq), in: store.byCustomer) == Keys.dayValue(day) else {
+            throw StoreCorruption("names log seq \(seq) of \"\(customer)\" on \(day), which is not logged so")
+        }
+    }
+
+    /// Journal positions are dense; each ingest write's seqs follow the previous write's last seq.
+    var lastJournal: (position: UInt64, lastSeq: UInt64) = (0, 0)
+
+    func journalEntry(_ key: [UInt8], _ value: [UInt8], _ txn: borrowing Transaction) throws {
+        guard key.count == 8 else { throw StoreCorruption("journal key of \(key.count) bytes") }
+        let position = try Keys.seq(from: key, in: "journal key")
+        let entry = try JournalEntry(position: position, decoding: value)
+        defer { lastJournal = (position, entry.lastSeq) }
+        if position != lastJournal.position + 1 {
+            problem("journal", "position \(position) follows position \(lastJournal.position)")
+        }
+        switch entry.kind {
+        case .ingest(let first, let batches):
+            let events = batches.reduce(0) { $0 + $1.events }
+            if first != lastJournal.lastSeq + 1 || entry.lastSeq != lastJournal.lastSeq + events {
+                problem(
+                    "journal",
+                    "position \(position) appends seqs \(first)… (\(events) events, last \(entry.lastSeq)) after seq \(lastJournal.lastSeq)")
+            }
+        case .catalog(let version):
+            if try !txn.contains(Keys.version(version), in: store.catalogs) {
+                problem("journal", "position \(position) applies catalog version \(version), which is not stored")
+            }
+            fallthrough
+        case .finalize:
+            if entry.lastSeq != lastJournal.lastSeq {
+                problem("journal", "position \(position) moves the log from seq \(lastJournal.lastSeq) to \(entry.lastSeq) without events")
+            }
+        }
     }
 
     func deadLetter(_ key: [UInt8], _ value: [UInt8]) throws {
@@ -407,6 +456,11 @@ private final class Checker {
         expect("log", "entries", log, state.counters.events)
         expect("transactions", "entries", walked["transactions", default: 0], UInt64(log))
         expect("by_customer", "entries", walked["by_customer", default: 0], UInt64(log))
+        expect("by_day", "entries", walked["by_day", default: 0], UInt64(log))
+        expect("journal", "entries", walked["journal", default: 0], state.journalPosition)
+        if lastJournal.lastSeq != state.lastSeq {
+            problem("journal", "the last write ends at seq \(lastJournal.lastSeq), the engine state at \(state.lastSeq)")
+        }
         expect("dead_letters", "entries", walked["dead_letters", default: 0], state.lastDeadLetter)
         expect("dead_letters", "entries", walked["dead_letters", default: 0], state.counters.deadLetters)
         expect("rejections", "entries", walked["rejections", default: 0], state.counters.metricRejections)

@@ -170,23 +170,8 @@ extension Engine {
                     }
                     continue
                 }
-                state.lastSeq += 1
-                let seq = state.lastSeq
-                try txn.put(seqKey, logRecord, in: store.log, flags: .append)
-                try txn.put(
-                    Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
-                try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
-                if let metrics = plan.metricsByEventType[event.eventType] {
-                    for (i, outcome) in outcomes.enumerated() {
-                        guard case .rejected(let why) = outcome else { continue }
-                        try txn.put(
-                            Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8),
-                            in: store.rejections)
-                        summary.metricRejections += 1
-                    }
-                }
-                if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
-                try ws.apply(event, seq: seq, outcomes: outcomes, txn)
+                let seq = try append(event, outcomes, logRecord, ws, &state, txn)
+                summary.metricRejections += outcomes.count { if case .rejected = $0 { true } else { false } }
                 summary.accepted += 1
                 if wantsResults {
                     summary.results.append(RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
@@ -203,6 +188,31 @@ extension Engine {
         state.counters.deadLetters += UInt64(summary.deadLettered)
         state.counters.metricRejections += UInt64(summary.metricRejections)
         return summary
+    }
+
+    /// Appends an accepted event (its transaction id already recorded) to the log and its
+    /// indexes, stores its metric rejections and bills it: what ingest and replay both do for
+    /// every event that enters the log. Returns its seq.
+    func append(
+        _ event: UsageEvent, _ outcomes: [MetricOutcome], _ logRecord: [UInt8], _ ws: WorkingSet,
+        _ state: inout EngineState, _ txn: borrowing Transaction
+    ) throws -> UInt64 {
+        let store = self.store
+        state.lastSeq += 1
+        let seq = state.lastSeq
+        try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
+        try txn.put(Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
+        try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
+        if let metrics = ws.plan.metricsByEventType[event.eventType] {
+            for (i, outcome) in outcomes.enumerated() {
+                guard case .rejected(let why) = outcome else { continue }
+                try txn.put(
+                    Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8), in: store.rejections)
+            }
+        }
+        if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
+        try ws.apply(event, seq: seq, outcomes: outcomes, txn)
+        return seq
     }
 
     /// Stores a dead letter for `record`, unless one from the same source, at the same position,

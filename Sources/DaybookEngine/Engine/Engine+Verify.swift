@@ -40,21 +40,26 @@ extension Engine {
     ///
     /// The scratch store goes into a new private directory under the system temporary directory
     /// (`$TMPDIR`, else /tmp; made by `mkdtemp`, mode 0700), removed before this returns or throws.
-    public func verify() throws -> [Mismatch] {
+    ///
+    /// The log is streamed in sequence order and parsed on every core (``LogStream``); the scratch
+    /// store is written in one unsynced transaction. `progress` is called after each chunk.
+    public func verify(progress: ((ReplayProgress) -> Void)? = nil) throws -> [Mismatch] {
         let scratch = try ScratchDirectory(prefix: "daybook-verify-")
         defer { scratch.remove() }
         // The scratch store is opened and released inside this call, before the directory goes.
-        return try verify(scratchDirectory: scratch.path)
+        return try verify(scratchDirectory: scratch.path, progress: progress) { _ in }
     }
 
     /// ``verify()`` into `scratchDirectory`, which must be missing or empty (a store left there by
     /// an earlier run would be added to); the caller removes it afterwards.
     public func verify(scratchDirectory: String) throws -> [Mismatch] {
-        try verify(scratchDirectory: scratchDirectory) { _ in }
+        try verify(scratchDirectory: scratchDirectory, progress: nil) { _ in }
     }
 
     /// - Parameter point: called at each ``VerifyPoint`` (tests interleave other writers there).
-    func verify(scratchDirectory: String, at point: (VerifyPoint) throws -> Void) throws -> [Mismatch] {
+    func verify(
+        scratchDirectory: String, progress: ((ReplayProgress) -> Void)? = nil, at point: (VerifyPoint) throws -> Void
+    ) throws -> [Mismatch] {
         try ScratchDirectory.requireEmpty(scratchDirectory)
         let scratch = try Store(path: scratchDirectory, durable: false)
         let store = self.store
@@ -73,10 +78,13 @@ extension Engine {
             try scratch.env.write { stxn in
                 let ws = WorkingSet(store: scratch, plan: plan)
                 for contract in plan.contracts.values { try ws.materialize(contract, through: horizon, stxn) }
-                try txn.scan(in: store.log) { key, value in
-                    let event = try LoggedEvent(seq: Keys.seq(from: key, in: "log key"), decoding: value).event()
-                    try ws.apply(event, outcomes: plan.outcomes(for: event), stxn)
-                    return true
+                var done: UInt64 = 0
+                if state.lastSeq > 0 {
+                    try LogStream.forEachChunk(store, txn, seqs: 1...state.lastSeq, plan: plan) { chunk in
+                        for e in chunk { try ws.apply(e.event, outcomes: e.outcomes, stxn) }
+                        done += UInt64(chunk.count)
+                        progress?(ReplayProgress(events: done, totalEvents: state.lastSeq))
+                    }
                 }
                 try ws.flush(stxn, seq: state.lastSeq)
             }

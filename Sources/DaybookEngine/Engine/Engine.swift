@@ -46,6 +46,12 @@ public final class Engine {
         plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
     }
 
+    /// An engine over an opened store.
+    init(store: Store) throws {
+        self.store = store
+        plan = try store.env.read { txn in try Engine.loadPlan(store, txn) }
+    }
+
     /// Reloads the plan when the stored catalog version is not the one this engine holds.
     func refreshPlan(_ state: EngineState, _ txn: borrowing Transaction) throws {
         guard state.catalogVersion != plan.version else { return }

@@ -41,7 +41,7 @@ struct ScratchDirectory {
 
     /// Throws unless `path` is missing or an empty directory: a scratch store must start empty, or
     /// the rebuild would add the log to whatever an earlier run left there.
-    static func requireEmpty(_ path: String) throws(ScratchDirectoryError) {
+    static func requireEmpty(_ path: String, purpose: String = "verify") throws(ScratchDirectoryError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
         let entries = isDirectory.boolValue ? try? FileManager.default.contentsOfDirectory(atPath: path) : nil
@@ -49,8 +49,8 @@ struct ScratchDirectory {
             throw ScratchDirectoryError(
                 code: .notEmpty,
                 message:
-                    "the scratch directory \(path) is not an empty directory; verify rebuilds into a new empty "
-                    + "directory (remove it, or call verify() without a directory to get a fresh private one)")
+                    "\(path) is not an empty directory; \(purpose) builds a new store into a missing or empty "
+                    + "directory: remove it, or choose another")
         }
     }
 }
