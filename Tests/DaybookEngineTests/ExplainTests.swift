@@ -256,6 +256,29 @@ struct ExplainTests {
         #expect(e.text.contains("late events since finalization: 2 on the invoice; 1 of them behind this row: t2 (seq 2)"))
     }
 
+    /// SPEC §6: `explain` works on a replay. Replayed to the end it says what the live store
+    /// says; replayed to the snapshot's seq (1) the late event is not there yet.
+    @Test func explainOnAReplayAsOfTheSnapshotHasNoLateEvents() throws {
+        let h = try Harness(ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}"))
+        _ = try h.ingest([("inference", "2026-10-05", "\"tokens\": 100")], now: "2026-10-20T00:00:00Z")
+        _ = try h.ingest([("inference", "2026-10-05", "\"tokens\": 50")], now: "2026-11-02T00:00:00Z")
+        let oct5 = Self.day("2026-10-05")
+        let live = try h.engine.explain(invoiceID: Self.invoice, lineItemID: "tok", day: oct5)
+        let directory = FileManager.default.temporaryDirectory.path + "/daybook-explain-replay-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try h.engine.replay(into: directory + "/end")
+        #expect(try Engine(path: directory + "/end", access: .read).explain(
+            invoiceID: Self.invoice, lineItemID: "tok", day: oct5) == live)
+        _ = try h.engine.replay(into: directory + "/seq1", asOf: .seq(1))
+        let then = try Engine(path: directory + "/seq1", access: .read).explain(
+            invoiceID: Self.invoice, lineItemID: "tok", day: oct5)
+        // Finalized at seq 1 with t1 only: 100 tokens, 1.00, nothing late, nothing drifted.
+        #expect(then.status == .finalized && then.finalization?.seq == 1)
+        #expect(then.events.map(\.transactionID) == ["t1"] && then.lateEvents.isEmpty)
+        #expect(then.computed.quantity == Self.d("100") && then.computed.subtotal == Self.d("1"))
+        #expect(then.finalization?.lateEventCount == 0 && then.mismatches.isEmpty)
+    }
+
     @Test func aFixedFeeRowHasNoEvents() throws {
         let catalog = ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}")
         let withFee = String(decoding: catalog, as: UTF8.self)
