@@ -204,7 +204,8 @@ extension Explanation {
             let late = lateEvents
             line(
                 "late events since finalization: \(f.lateEventCount) on the invoice; \(late.count) of them behind this row"
-                    + (late.isEmpty ? "" : ": " + late.map { "\($0.transactionID) (seq \($0.seq))" }.joined(separator: ", ")))
+                    + (late.isEmpty ? "" : ": " + late.prefix(10).map { "\($0.transactionID) (seq \($0.seq))" }.joined(separator: ", "))
+                    + (late.count > 10 ? ", … (marked late in the events above)" : ""))
         }
         return out
     }
@@ -321,7 +322,7 @@ extension Explanation {
                         ("finalized_at", q("\(f.finalizedAt)")), ("seq", "\(f.seq)"), ("snapshot", totals(f.snapshot)),
                         ("current", totals(f.current)), ("delta_total", money(f.current.total - f.snapshot.total)),
                         ("late_event_count", "\(f.lateEventCount)"), ("late_events_of_row", "\(late.count)"),
-                        ("late_transaction_ids_of_row", array(late.map { q($0.transactionID) })),
+                        ("late_transaction_ids_of_row", array(late.prefix(CauseSummary.limit).map { q($0.transactionID) })),
                     ])
                 ))
         } else {
