@@ -26,9 +26,13 @@ struct ExplainCLITests {
     static func store(_ cli: CLI) throws {
         try #require(
             try cli.run(["catalog", "apply", try cli.write("catalog.json", catalog)], now: "2026-10-01").status == 0)
-        let onTime = [event("a", "2026-10-03", tokens: 80), event("b", "2026-10-05", tokens: 20), event("c", "2026-10-05", tokens: 10)]
+        let onTime = [
+            event("a", "2026-10-03", tokens: 80), event("b", "2026-10-05", tokens: 20),
+            event("c", "2026-10-05", tokens: 10),
+        ]
         try #require(
-            try cli.run(["ingest", try cli.write("on.ndjson", onTime.joined(separator: "\n"))], now: "2026-10-20").status
+            try cli.run(["ingest", try cli.write("on.ndjson", onTime.joined(separator: "\n"))], now: "2026-10-20")
+                .status
                 == 0)
         let late = try cli.run(
             ["ingest", try cli.write("late.ndjson", event("d", "2026-10-05", tokens: 5))], now: "2026-11-02")

@@ -48,15 +48,19 @@ struct ExplainTests {
         // P(80) = 80 × 0.10 = 8 → A = 8.00.
         #expect(
             e.previousPrice.tiers == [
-                TierShare(from: .zero, upTo: Self.d("100"), quantity: Self.d("80"), unitPrice: Self.d("0.1"), amount: "8")
+                TierShare(
+                    from: .zero, upTo: Self.d("100"), quantity: Self.d("80"), unitPrice: Self.d("0.1"), amount: "8")
             ])
         #expect(e.previousPrice.exact == "8")
         #expect(e.computed.previousAmount == Self.d("8"))
         // P(110) = 100 × 0.10 + 10 × 0.0125 = 10 + 0.125 = 10.125 → half-even to cents: 10.12.
         #expect(
             e.price.tiers == [
-                TierShare(from: .zero, upTo: Self.d("100"), quantity: Self.d("100"), unitPrice: Self.d("0.1"), amount: "10"),
-                TierShare(from: Self.d("100"), upTo: nil, quantity: Self.d("10"), unitPrice: Self.d("0.0125"), amount: "0.125"),
+                TierShare(
+                    from: .zero, upTo: Self.d("100"), quantity: Self.d("100"), unitPrice: Self.d("0.1"), amount: "10"),
+                TierShare(
+                    from: Self.d("100"), upTo: nil, quantity: Self.d("10"), unitPrice: Self.d("0.0125"), amount: "0.125"
+                ),
             ])
         #expect(e.price.exact == "10.125")
         #expect(e.computed.amount == Self.d("10.12"))
@@ -87,7 +91,8 @@ struct ExplainTests {
         #expect(json["index_entries_read"] == .number("3"))
         #expect(json["matches_stored"] == .bool(true))
         #expect(json["finalization"] == .null)
-        guard case .object(let p) = json["p"], case .array(let tiers) = p["tiers"], case .object(let second) = tiers.last
+        guard case .object(let p) = json["p"], case .array(let tiers) = p["tiers"],
+            case .object(let second) = tiers.last
         else {
             Issue.record("explain JSON has no p.tiers")
             return
@@ -124,7 +129,8 @@ struct ExplainTests {
         e = try h.engine.explain(invoiceID: Self.invoice, lineItemID: "seat", day: oct5)
         #expect(
             e.events.map(\.effect) == [
-                .seenBefore("u1", firstDay: Self.day("2026-10-03")), .seenBefore("u2", firstDay: Self.day("2026-10-04")),
+                .seenBefore("u1", firstDay: Self.day("2026-10-03")),
+                .seenBefore("u2", firstDay: Self.day("2026-10-04")),
                 .repeatedToday("u2"),
             ])
         #expect(e.computed.contribution.isZero && e.computed.quantity.isZero && e.computed.subtotal.isZero)
@@ -171,7 +177,8 @@ struct ExplainTests {
     @Test func balanceDrawDownAcrossTwoLineItemsOfADayInByteOrder() throws {
         let h = try Harness(
             ScenarioTests.catalog(
-                rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}, {\"product\": \"gpu\", \"unit_price\": \"1.00\"}",
+                rates:
+                    "{\"product\": \"tok\", \"unit_price\": \"0.01\"}, {\"product\": \"gpu\", \"unit_price\": \"1.00\"}",
                 balances: """
                     {"id": "cr", "type": "credit", "amount": "3.00", "starts": "2026-10-01", "ends": "2026-12-01", "products": null, "priority": 0},
                     {"id": "cm", "type": "commit", "amount": "10.00", "starts": "2026-10-01", "ends": "2026-12-01", "products": null, "priority": 1},
@@ -185,7 +192,10 @@ struct ExplainTests {
         let oct5 = Self.day("2026-10-05")
         func draws(_ e: Explanation) -> [[String]] {
             e.balances.map { b in
-                [b.balanceID] + [b.opening, b.beforeLineItem, b.drawn, b.afterLineItem, b.closing].map { $0.formatted(decimals: 2) }
+                [b.balanceID]
+                    + [b.opening, b.beforeLineItem, b.drawn, b.afterLineItem, b.closing].map {
+                        $0.formatted(decimals: 2)
+                    }
             }
         }
         // Oct 5: gpu (2 × 1.00 = 2.00) draws first ("gpu" < "tok"): cr 3.00 → 1.00. Then tok
@@ -203,7 +213,8 @@ struct ExplainTests {
                 ["cr", "3.00", "1.00", "1.00", "0.00", "0.00"], ["cm", "10.00", "10.00", "1.50", "8.50", "8.50"],
             ])
         #expect(tok.computed.subtotal == Self.d("2.5"))
-        #expect(tok.computed.credits == Self.d("1") && tok.computed.commits == Self.d("1.5") && tok.computed.total.isZero)
+        #expect(
+            tok.computed.credits == Self.d("1") && tok.computed.commits == Self.d("1.5") && tok.computed.total.isZero)
         #expect(gpu.mismatches.isEmpty && tok.mismatches.isEmpty)
         // Oct 6 opens with Oct 5's closing: tok 100 × 0.01 = 1.00, all from cm (8.50 → 7.50).
         let oct6 = try h.engine.explain(invoiceID: Self.invoice, lineItemID: "tok", day: Self.day("2026-10-06"))
@@ -241,7 +252,9 @@ struct ExplainTests {
         // The row: 100 + 50 = 150 tokens, 1.50. Snapshot of the period: 100 tokens, 1.00;
         // live: 157 tokens, 1.57; two late events on the invoice.
         #expect(e.computed.quantity == Self.d("150") && e.computed.subtotal == Self.d("1.5"))
-        #expect(f.snapshot.quantity == Self.d("100") && f.snapshot.subtotal == Self.d("1") && f.snapshot.total == Self.d("1"))
+        #expect(
+            f.snapshot.quantity == Self.d("100") && f.snapshot.subtotal == Self.d("1")
+                && f.snapshot.total == Self.d("1"))
         #expect(f.current.quantity == Self.d("157") && f.current.subtotal == Self.d("1.57"))
         #expect(f.lateEventCount == 2)
         #expect(e.mismatches.isEmpty)
@@ -253,7 +266,8 @@ struct ExplainTests {
         #expect(fj["seq"] == .number("1") && fj["late_event_count"] == .number("2"))
         #expect(fj["late_transaction_ids_of_row"] == .array([.string("t2")]))
         #expect(fj["delta_total"] == .string("0.57"))
-        #expect(e.text.contains("late events since finalization: 2 on the invoice; 1 of them behind this row: t2 (seq 2)"))
+        #expect(
+            e.text.contains("late events since finalization: 2 on the invoice; 1 of them behind this row: t2 (seq 2)"))
     }
 
     /// SPEC §6: `explain` works on a replay. Replayed to the end it says what the live store
@@ -267,8 +281,9 @@ struct ExplainTests {
         let directory = FileManager.default.temporaryDirectory.path + "/daybook-explain-replay-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = try h.engine.replay(into: directory + "/end")
-        #expect(try Engine(path: directory + "/end", access: .read).explain(
-            invoiceID: Self.invoice, lineItemID: "tok", day: oct5) == live)
+        #expect(
+            try Engine(path: directory + "/end", access: .read).explain(
+                invoiceID: Self.invoice, lineItemID: "tok", day: oct5) == live)
         _ = try h.engine.replay(into: directory + "/seq1", asOf: .seq(1))
         let then = try Engine(path: directory + "/seq1", access: .read).explain(
             invoiceID: Self.invoice, lineItemID: "tok", day: oct5)
@@ -282,8 +297,13 @@ struct ExplainTests {
     @Test func aFixedFeeRowHasNoEvents() throws {
         let catalog = ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}")
         let withFee = String(decoding: catalog, as: UTF8.self)
-            .replacingOccurrences(of: "{\"id\": \"seat\", \"name\": \"Seats\", \"metric\": \"users\"}", with: "{\"id\": \"seat\", \"name\": \"Seats\", \"metric\": \"users\"}, {\"id\": \"fee\", \"name\": \"Fee\", \"fixed\": true}")
-            .replacingOccurrences(of: "\"rates\": [", with: "\"rates\": [{\"product\": \"fee\", \"unit_price\": \"5.00\"}, ")
+            .replacingOccurrences(
+                of: "{\"id\": \"seat\", \"name\": \"Seats\", \"metric\": \"users\"}",
+                with:
+                    "{\"id\": \"seat\", \"name\": \"Seats\", \"metric\": \"users\"}, {\"id\": \"fee\", \"name\": \"Fee\", \"fixed\": true}"
+            )
+            .replacingOccurrences(
+                of: "\"rates\": [", with: "\"rates\": [{\"product\": \"fee\", \"unit_price\": \"5.00\"}, ")
         let h = try Harness(Array(withFee.utf8))
         _ = try h.ingest([("inference", "2026-10-01", "\"tokens\": 10")], now: "2026-10-20T00:00:00Z")
         // Day 1: quantity 1, A = 5.00, subtotal 5.00; day 2: Q stays 1, subtotal 0.
@@ -366,7 +386,8 @@ struct ExplainPropertyTests {
                 _ = log.ingest(lines, now: now, catalog: catalog!)
                 _ = try store.engine.ingest(IngestRecord.lines(lines), source: "property", now: now)
                 let problems = try check(
-                    store.engine, catalog!, log.events, asOf: now.day.adding(days: 1), &rng, explained: &explained, usage: &usage)
+                    store.engine, catalog!, log.events, asOf: now.day.adding(days: 1), &rng, explained: &explained,
+                    usage: &usage)
                 if !problems.isEmpty {
                     Issue.record("seed \(seed), step \(index):\n\(problems.prefix(8).joined(separator: "\n"))")
                     return
@@ -405,7 +426,9 @@ struct ExplainPropertyTests {
                 c.credits.formatted(decimals: decimals), c.commits.formatted(decimals: decimals),
                 c.total.formatted(decimals: decimals),
             ]
-            if got != Array(row[7...12]) { problems.append("\(name): explained \(got), reference \(Array(row[7...12]))") }
+            if got != Array(row[7...12]) {
+                problems.append("\(name): explained \(got), reference \(Array(row[7...12]))")
+            }
             // Q(d−1): the reference's daily quantities of the earlier days add up to it.
             let earlier = rows.filter { $0[0] == invoiceID && $0[2] == lineItemID && $0[6] < row[6] }
             let previous = earlier.reduce(FixedDecimal.zero) { $0 + FixedDecimal($1[7])! }
@@ -442,7 +465,8 @@ struct ExplainPropertyTests {
             }
             let q = metric.aggregation == .max ? max(previous, contribution) : previous + contribution
             if (q - previous).canonical != row[7] {
-                problems.append("\(name): the listed events give quantity \((q - previous).canonical), reference \(row[7])")
+                problems.append(
+                    "\(name): the listed events give quantity \((q - previous).canonical), reference \(row[7])")
             }
         }
         return problems

@@ -11,7 +11,9 @@ public struct TierShare: Sendable, Hashable {
     /// `quantity × unit_price`, exact (canonical text, up to 24 fractional digits).
     public var amount: String
 
-    public init(from: FixedDecimal, upTo: FixedDecimal?, quantity: FixedDecimal, unitPrice: FixedDecimal, amount: String) {
+    public init(
+        from: FixedDecimal, upTo: FixedDecimal?, quantity: FixedDecimal, unitPrice: FixedDecimal, amount: String
+    ) {
         self.from = from
         self.upTo = upTo
         self.quantity = quantity
@@ -52,7 +54,9 @@ extension Price {
             var lower = FixedDecimal.zero
             for tier in tiers {
                 if q <= lower { break }
-                share(from: lower, upTo: tier.upTo, quantity: (tier.upTo.map { min($0, q) } ?? q) - lower, price: tier.unitPrice)
+                share(
+                    from: lower, upTo: tier.upTo, quantity: (tier.upTo.map { min($0, q) } ?? q) - lower,
+                    price: tier.unitPrice)
                 guard let upTo = tier.upTo else { break }
                 lower = upTo
             }

@@ -101,11 +101,15 @@ extension Explanation {
         if dayIndex == 0 {
             line("  Q(d−1)   = 0  (before the period)")
         } else {
-            line("  Q(d−1)   = \(c.previousCumulative.canonical)  (stored Q of \(previousDay); earlier days' events are not read)")
+            line(
+                "  Q(d−1)   = \(c.previousCumulative.canonical)  (stored Q of \(previousDay); earlier days' events are not read)"
+            )
         }
         let contributionText: String
         switch basis {
-        case .fixed: contributionText = dayIndex == 0 ? "the fee's unit, on the period's first day" : "nothing after the first day"
+        case .fixed:
+            contributionText =
+                dayIndex == 0 ? "the fee's unit, on the period's first day" : "nothing after the first day"
         case .usage(_, let aggregation, _):
             switch aggregation {
             case .count: contributionText = "number of the events above"
@@ -136,7 +140,8 @@ extension Explanation {
                 var t = Table(columns: ["from", "up_to", "quantity", "unit_price", "amount"])
                 for s in split.tiers {
                     t.rows.append([
-                        s.from.canonical, s.upTo?.canonical ?? "∞", s.quantity.canonical, s.unitPrice.canonical, s.amount,
+                        s.from.canonical, s.upTo?.canonical ?? "∞", s.quantity.canonical, s.unitPrice.canonical,
+                        s.amount,
                     ])
                 }
                 table(t, right: Set(t.columns), indent: "      ")
@@ -204,7 +209,9 @@ extension Explanation {
             let late = lateEvents
             line(
                 "late events since finalization: \(f.lateEventCount) on the invoice; \(late.count) of them behind this row"
-                    + (late.isEmpty ? "" : ": " + late.prefix(10).map { "\($0.transactionID) (seq \($0.seq))" }.joined(separator: ", "))
+                    + (late.isEmpty
+                        ? ""
+                        : ": " + late.prefix(10).map { "\($0.transactionID) (seq \($0.seq))" }.joined(separator: ", "))
                     + (late.count > 10 ? ", … (marked late in the events above)" : ""))
         }
         return out
@@ -223,11 +230,13 @@ extension Explanation {
         }
         func array(_ items: [String], multiline: Bool = false) -> String {
             if items.isEmpty { return "[]" }
-            return multiline ? "[\n    " + items.joined(separator: ",\n    ") + "\n  ]" : "[" + items.joined(separator: ", ") + "]"
+            return multiline
+                ? "[\n    " + items.joined(separator: ",\n    ") + "\n  ]" : "[" + items.joined(separator: ", ") + "]"
         }
         func totals(_ t: Totals) -> String {
             object([
-                ("quantity", number(t.quantity)), ("subtotal", money(t.subtotal)), ("credits_applied", money(t.credits)),
+                ("quantity", number(t.quantity)), ("subtotal", money(t.subtotal)),
+                ("credits_applied", money(t.credits)),
                 ("commits_applied", money(t.commits)), ("total", money(t.total)),
             ])
         }
@@ -267,7 +276,8 @@ extension Explanation {
             eventsJSON += ", \"transaction_id\": " + q(e.transactionID)
             eventsJSON += ", \"timestamp\": \"" + e.timestamp.description + "\", \"ingest_time\": \""
             eventsJSON += e.ingestTime.description + (e.late ? "\", \"late\": true" : "\", \"late\": false")
-            eventsJSON += ", \"value\": " + (e.effect.value.map(q) ?? "null") + ", \"effect\": \"" + e.effect.code + "\""
+            eventsJSON +=
+                ", \"value\": " + (e.effect.value.map(q) ?? "null") + ", \"effect\": \"" + e.effect.code + "\""
             if case .seenBefore(_, let first) = e.effect { eventsJSON += ", \"first_seen_day\": \"\(first)\"" }
             eventsJSON += "}"
         }
@@ -310,7 +320,10 @@ extension Explanation {
             ("matches_stored", mismatches.isEmpty ? "true" : "false"),
             (
                 "mismatches",
-                array(mismatches.map { object([("what", q($0.what)), ("computed", q($0.computed)), ("stored", q($0.stored))]) })
+                array(
+                    mismatches.map {
+                        object([("what", q($0.what)), ("computed", q($0.computed)), ("stored", q($0.stored))])
+                    })
             ),
         ]
         if let f = finalization {
@@ -322,7 +335,10 @@ extension Explanation {
                         ("finalized_at", q("\(f.finalizedAt)")), ("seq", "\(f.seq)"), ("snapshot", totals(f.snapshot)),
                         ("current", totals(f.current)), ("delta_total", money(f.current.total - f.snapshot.total)),
                         ("late_event_count", "\(f.lateEventCount)"), ("late_events_of_row", "\(late.count)"),
-                        ("late_transaction_ids_of_row", array(late.prefix(CauseSummary.limit).map { q($0.transactionID) })),
+                        (
+                            "late_transaction_ids_of_row",
+                            array(late.prefix(CauseSummary.limit).map { q($0.transactionID) })
+                        ),
                     ])
                 ))
         } else {

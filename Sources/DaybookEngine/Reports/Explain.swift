@@ -323,7 +323,9 @@ private struct ExplanationBuilder {
 
     /// The events of the customer's day that the metric counts under this line item, in log
     /// order, with what each did; the number of index entries read; and `c(d)` from them.
-    private mutating func dayEvents(_ metric: Metric, _ txn: borrowing Transaction) throws -> ([Explanation.Event], Int, FixedDecimal) {
+    private mutating func dayEvents(_ metric: Metric, _ txn: borrowing Transaction) throws -> (
+        [Explanation.Event], Int, FixedDecimal
+    ) {
         let customer = contract.contract.customerID
         let prefix = Keys.customerDayPrefix(customer, day: day)
         var seqs: [UInt64] = []
@@ -342,7 +344,8 @@ private struct ExplanationBuilder {
         // Parsing and evaluating the day's events is pure: on every core (a busy day has 10,000s).
         let (day, group) = (self.day, item.group)
         let lateAfter = snapshot?.seq ?? UInt64.max
-        let evaluated = parallelMap(entries) { logged -> Result<(Explanation.Event, MetricContribution)?, StoreCorruption> in
+        let evaluated = parallelMap(entries) {
+            logged -> Result<(Explanation.Event, MetricContribution)?, StoreCorruption> in
             let event: UsageEvent
             do throws(StoreCorruption) { event = try logged.event() } catch { return .failure(error) }
             guard event.customerID == customer, event.day == day else {
@@ -433,7 +436,8 @@ private struct ExplanationBuilder {
         var remaining = opening
         _ = DrawDown.allocate(charges: Array(charges[..<index]), balances: balances, remaining: &remaining, day: day)
         let beforeLineItem = remaining
-        let applied = DrawDown.allocate(charges: [charges[index]], balances: balances, remaining: &remaining, day: day)[0]
+        let applied = DrawDown.allocate(charges: [charges[index]], balances: balances, remaining: &remaining, day: day)[
+            0]
         let afterLineItem = remaining
         _ = DrawDown.allocate(
             charges: Array(charges[(index + 1)...]), balances: balances, remaining: &remaining, day: day)
