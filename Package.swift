@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "DaybookWorkload", targets: ["DaybookWorkload"]),
         .library(name: "DaybookCore", targets: ["DaybookCore"]),
         .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "DaybookWarehouse", targets: ["DaybookWarehouse"]),
+        // For the Benchmarks package: the throwaway PostgreSQL of the warehouse benchmark.
+        .library(name: "DaybookTestSupport", targets: ["DaybookTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C: Debian's liblmdb-dev, found through pkg-config. Only the LMDB target imports it.
@@ -72,13 +76,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Room for the next stage, kept out of the core's dependency graph:
-        //   DaybookWarehouse (postgres-nio export)
+        // The PostgreSQL warehouse export (SPEC §5 `--postgres`) through postgres-nio: schema
+        // `invoice_breakdown`, full swaps and incremental upserts. Kept out of the core's dependency graph.
+        .target(
+            name: "DaybookWarehouse",
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",
             dependencies: [
                 "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookSources", "DaybookServer",
+                "DaybookWarehouse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,6 +129,16 @@ let package = Package(
         .testTarget(
             name: "DaybookServerTests",
             dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookServer", "DaybookTestSupport", "daybook"]
+        ),
+        // The warehouse export against a real PostgreSQL the tests start (PostgresCluster).
+        .testTarget(
+            name: "DaybookWarehouseTests",
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWarehouse", "DaybookTestSupport",
+                "DaybookWorkload", "daybook",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

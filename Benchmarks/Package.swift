@@ -22,6 +22,8 @@ let package = Package(
                 .product(name: "DaybookStore", package: "Daybook"),
                 .product(name: "DaybookOutput", package: "Daybook"),
                 .product(name: "DaybookWorkload", package: "Daybook"),
+                .product(name: "DaybookWarehouse", package: "Daybook"),
+                .product(name: "DaybookTestSupport", package: "Daybook"),
             ],
             path: "DaybookBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

@@ -11,6 +11,8 @@
 //   drift-detection-1M    20,000 events backdated into a year of finalized invoices (issue 4).
 //   read-verbs-*-10M      invoices, breakdown, discrepancies (JSON) and export on 10M events with a
 //                         1M-event backfill into finalized invoices (issue 7); see ReadVerbs.swift.
+//   warehouse-*           full and incremental PostgreSQL export of a year for 100 customers
+//                         (issue 10); see Warehouse.swift.
 //   explain-row-10M       explain of one row (and its JSON) on the read-verb store (issue 10); see Explain.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
@@ -420,7 +422,9 @@ let benchmarks: @Sendable () -> Void = {
     registerReadVerbs()
     // (f) issue 10: replay --verify and replay --into over the same store.
     registerReplay()
-    // (g) issue 10: explain of one row on the same store.
+    // (g) issue 10: the PostgreSQL warehouse export, full and incremental.
+    registerWarehouse()
+    // (h) issue 10: explain of one row on the same store.
     registerExplain()
 }
 

@@ -1,4 +1,4 @@
-// (g) `daybook explain` at scale (issue 10): one row of a finalized invoice on the read-verb store
+// (h) `daybook explain` at scale (issue 10): one row of a finalized invoice on the read-verb store
 // (ReadVerbs.swift: 10M events, a 1M-event backfill into finalized invoices).
 //
 //   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --filter 'explain.*'

@@ -16,6 +16,9 @@ package struct InvoiceState: Sendable, Equatable {
     package var closing: [[FixedDecimal]]
     /// Log sequence of the last change to any value of this invoice.
     package var lastChangedSeq: UInt64
+    /// Journal position of the last visible change of each export row of this invoice (its
+    /// line items' rows are stamped in ``LineItemState/stamps``): what incremental exports select by.
+    package var stamps: RowStamps
 
     package var dayCount: Int { period.dayCount }
 
@@ -28,6 +31,7 @@ package struct InvoiceState: Sendable, Equatable {
         self.lineItems = lineItems
         self.closing = closing
         self.lastChangedSeq = lastChangedSeq
+        stamps = RowStamps(days: period.dayCount, balances: closing.first?.count ?? 0)
     }
 
     package func index(ofLineItem id: String) -> Int? {
@@ -49,6 +53,29 @@ package struct InvoiceState: Sendable, Equatable {
     }
 }
 
+/// Journal positions (``JournalEntry/position``) at which export rows of an invoice last changed
+/// their visible values (SPEC §5 `changed_seq`). 0: not stamped (a state never written).
+package struct RowStamps: Sendable, Equatable {
+    /// The invoice's entry in `changed_invoices`: the largest stamp, the position of the last
+    /// write that changed any row of the invoice.
+    package var last: UInt64 = 0
+    /// `invoices` rows, per day.
+    package var invoice: [UInt64]
+    /// `balances` rows of the period's days: `[day][balance]`, balances in draw order as in `closing`.
+    package var balances: [[UInt64]]
+    /// Per balance: its rows of days before the contract starts (meaningful in the first period only).
+    package var head: [UInt64]
+    /// Per balance: its rows of days after the contract ends (meaningful in the last period only).
+    package var tail: [UInt64]
+
+    package init(days: Int, balances: Int) {
+        invoice = Array(repeating: 0, count: days)
+        self.balances = Array(repeating: Array(repeating: 0, count: balances), count: days)
+        head = Array(repeating: 0, count: balances)
+        tail = head
+    }
+}
+
 /// One line item of an invoice, day by day.
 package struct LineItemState: Sendable, Equatable {
     package var id: String
@@ -64,6 +91,8 @@ package struct LineItemState: Sendable, Equatable {
     package var cumAmount: [FixedDecimal]
     package var credits: [FixedDecimal]
     package var commits: [FixedDecimal]
+    /// Journal position of the last visible change of the `line_items` row of each day.
+    package var stamps: [UInt64]
 
     package init(id: String, productID: String, group: String, days: Int) {
         self.id = id
@@ -74,6 +103,7 @@ package struct LineItemState: Sendable, Equatable {
         cumAmount = daily
         credits = daily
         commits = daily
+        stamps = Array(repeating: 0, count: days)
     }
 
     package func quantity(_ k: Int) -> FixedDecimal { cumQuantity[k] - (k > 0 ? cumQuantity[k - 1] : .zero) }
@@ -117,7 +147,8 @@ public struct Totals: Sendable, Hashable {
 // MARK: - Encoding
 
 extension InvoiceState {
-    package static let formatVersion: UInt64 = 1
+    /// 2: row stamps (``RowStamps``, ``LineItemState/stamps``) after the closings.
+    package static let formatVersion: UInt64 = 2
 
     package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 256 + lineItems.count * dayCount * 8)
@@ -138,6 +169,12 @@ extension InvoiceState {
         let balances = closing.first?.count ?? 0
         w.uvarint(balances)
         for day in closing { for v in day { w.decimal(v) } }
+        w.uvarint(stamps.last)
+        for p in stamps.invoice { w.uvarint(p) }
+        for item in lineItems { for p in item.stamps { w.uvarint(p) } }
+        for day in stamps.balances { for p in day { w.uvarint(p) } }
+        for p in stamps.head { w.uvarint(p) }
+        for p in stamps.tail { w.uvarint(p) }
         return w.bytes
     }
 
@@ -184,6 +221,23 @@ extension InvoiceState {
             for _ in 0..<balances { day.append(try r.decimal()) }
             closing.append(day)
         }
+        // Stamps: one uvarint (at least a byte) per row, in the order written; counts are the
+        // period's days and balances read above, so nothing is allocated beyond what decodes.
+        func positions(_ r: inout ByteReader, _ n: Int) throws(StoreCorruption) -> [UInt64] {
+            var a: [UInt64] = []
+            a.reserveCapacity(n)
+            for _ in 0..<n { a.append(try r.uvarint()) }
+            return a
+        }
+        stamps = RowStamps(days: 0, balances: 0)
+        stamps.last = try r.uvarint()
+        stamps.invoice = try positions(&r, days)
+        for i in lineItems.indices { lineItems[i].stamps = try positions(&r, days) }
+        stamps.balances = []
+        stamps.balances.reserveCapacity(days)
+        for _ in 0..<days { stamps.balances.append(try positions(&r, balances)) }
+        stamps.head = try positions(&r, balances)
+        stamps.tail = try positions(&r, balances)
         guard r.isAtEnd else { throw StoreCorruption("invoice record of \(contractID) has trailing bytes") }
     }
 }

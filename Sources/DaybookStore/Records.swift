@@ -39,6 +39,21 @@ public struct LoggedEvent: Sendable, Hashable {
         guard r.isAtEnd else { throw StoreCorruption("log entry \(seq) has trailing bytes") }
     }
 
+    /// The validated event of a stored log record, parsed from the record's bytes in place
+    /// (no copy of the raw bytes, source or position): what a replay reads.
+    package static func event(seq: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) -> UsageEvent {
+        var r = ByteReader(bytes)
+        _ = try r.timestamp()
+        _ = try r.blob()  // source
+        _ = try r.blob()  // position
+        let raw = try r.blob()
+        guard r.isAtEnd else { throw StoreCorruption("log entry \(seq) has trailing bytes") }
+        switch UsageEvent.parse(raw) {
+        case .success(let e): return e
+        case .failure(let why): throw StoreCorruption("log entry \(seq) no longer validates: \(why)")
+        }
+    }
+
     /// The validated event (the log only holds valid events).
     package func event() throws(StoreCorruption) -> UsageEvent {
         switch UsageEvent.parse(raw[...]) {

@@ -25,6 +25,12 @@ package struct Store: Sendable {
     package let byDay: Database
     /// `position` (u64) → ``JournalEntry``: every write transaction, in order (replay as of a point).
     package let journal: Database
+    /// `position` (u64), `invoice key` → empty: the invoices whose export rows a write changed,
+    /// each under the position of the last write that changed any of its rows (one entry per
+    /// invoice, `RowStamps.last`), so an incremental export reads only those after its basis.
+    package let changedInvoices: Database
+    /// `position` (u64), `n` (u32) → ``RemovedRows``: export rows a catalog change made vanish.
+    package let removedRows: Database
     /// `n` (u64) → ``DeadLetter``.
     package let deadLetters: Database
     /// `key digest of (source, position, raw), n` → empty: finds the dead letters that may be the
@@ -62,7 +68,7 @@ package struct Store: Sendable {
     static let names = [
         "meta", "log", "transactions", "by_customer", "dead_letters", "rejections", "catalogs", "invoices",
         "distinct", "open_invoices", "snapshots", "checkpoints", "causes", "drift", "drift_history",
-        "dead_letter_keys", "by_day", "journal",
+        "dead_letter_keys", "by_day", "journal", "changed_invoices", "removed_rows",
     ]
 
     /// Opens the store at `path`, checking it first (StoreOpening.swift): `data.mdb` must hold
@@ -85,6 +91,7 @@ package struct Store: Sendable {
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
         (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
         (deadLetterKeys, byDay, journal) = (dbs[15], dbs[16], dbs[17])
+        (changedInvoices, removedRows) = (dbs[18], dbs[19])
         try checkFormat(access: access)
     }
 }
@@ -120,6 +127,30 @@ package enum Keys {
         var k: [UInt8] = []
         appendString(contract, to: &k)
         appendDay(start, to: &k)
+        return k
+    }
+
+    /// The contract id and period start of an invoice key (nil when `key` is not one).
+    package static func invoiceParts(_ key: [UInt8]) -> (contract: String, start: Day)? {
+        guard key.count >= 8 else { return nil }
+        let n = Int([UInt8].readBigEndianUInt32(key, at: 0))
+        guard key.count == 4 + n + 4, let contract = String(validating: key[4..<(4 + n)], as: UTF8.self) else {
+            return nil
+        }
+        return (contract, readDay(key, at: 4 + n))
+    }
+
+    /// `changed_invoices`: `position, invoice key`.
+    package static func changedInvoice(position: UInt64, invoice: [UInt8]) -> [UInt8] {
+        var k = seq(position)
+        k.append(contentsOf: invoice)
+        return k
+    }
+
+    /// `removed_rows`: `position, n`.
+    package static func removedRows(position: UInt64, n: UInt32) -> [UInt8] {
+        var k = seq(position)
+        k.appendBigEndian(n)
         return k
     }
 

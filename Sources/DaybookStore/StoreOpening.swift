@@ -214,7 +214,8 @@ extension Store {
     package var all: [Database] {
         [
             meta, log, transactions, byCustomer, deadLetters, rejections, catalogs, invoices, distinct, openInvoices,
-            snapshots, checkpoints, causes, drift, driftHistory, deadLetterKeys, byDay, journal,
+            snapshots, checkpoints, causes, drift, driftHistory, deadLetterKeys, byDay, journal, changedInvoices,
+            removedRows,
         ]
     }
 

@@ -4,6 +4,7 @@ import DaybookEngine
 import DaybookStore
 import DaybookOutput
 import DaybookServer
+import DaybookWarehouse
 import DaybookWorkload
 import Foundation
 
@@ -59,6 +60,9 @@ struct Daybook: ParsableCommand {
         case let e as UsageError: return (2, e.message)
         case let e as EngineError: return (2, e.message)
         case let e as ServeError: return (1, "\(e)")
+        case let e as WarehouseError: return (e.isUsage ? 2 : 1, "\(e)")
+        // --changed-since past the end of the log: the argument is wrong.
+        case let e as ExportBasisError: return (2, "\(e)")
         case let e as ExitCode: return (e.rawValue, "failed")
         // No store at --data is bad usage; one that is not Daybook's, damaged or too new is not.
         case let e as StoreError: return (e.kind == .noStore ? 2 : 1, "\(e)")

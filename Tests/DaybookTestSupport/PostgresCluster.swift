@@ -60,11 +60,20 @@ public final class PostgresCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Runs `sql` with `psql` (unaligned, tuples only, stop on the first error) and returns its output.
+    /// Runs `sql` with `psql` (unaligned, tuples only, stop on the first error) in `database`
+    /// (default: `postgres`) and returns its output.
     @discardableResult
-    public func psql(_ sql: String) throws -> String {
-        try run("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    public func psql(_ sql: String, database: String? = nil) throws -> String {
+        try run(
+            "psql",
+            [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-X", "-q", "-A", "-t",
+                "-v", "ON_ERROR_STOP=1", "-c", sql,
+            ])
     }
+
+    /// `postgres://daybook@127.0.0.1:PORT/DATABASE`.
+    public func url(database: String) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
 
     /// Runs one of the server's programs (as `nobody` when the tests run as root); throws with its
     /// output when it fails.

@@ -97,6 +97,8 @@ private final class Checker {
         walk(store.byCustomer, key: hex) { txn, key, value in try self.customerEntry(key, value, txn) }
         walk(store.byDay, key: hex) { txn, key, value in try self.dayEntry(key, value, txn) }
         walk(store.journal, key: number) { txn, key, value in try self.journalEntry(key, value, txn) }
+        walk(store.changedInvoices, key: hex) { txn, key, value in try self.changedInvoice(key, value, txn) }
+        walk(store.removedRows, key: hex) { _, _, value in _ = try RemovedRows(decoding: value) }
         walk(store.deadLetters, key: number) { _, key, value in try self.deadLetter(key, value) }
         walk(store.rejections, key: hex) { txn, key, value in try self.rejection(key, value, txn) }
         walk(store.catalogs, key: hex) { _, key, value in try self.catalog(key, value) }
@@ -389,6 +391,19 @@ private final class Checker {
             state.period.end != end
         {
             throw StoreCorruption("lists an invoice ending \(end), but the invoice ends \(state.period.end)")
+        }
+    }
+
+    /// A `changed_invoices` entry: its invoice, when stored, was last stamped at its position.
+    func changedInvoice(_ key: [UInt8], _ value: [UInt8], _ txn: borrowing Transaction) throws {
+        guard key.count > 8, value.isEmpty else {
+            throw StoreCorruption("changed_invoices entry of a \(key.count)-byte key and a \(value.count)-byte value")
+        }
+        let position = Keys.readSeq(key)
+        if let bytes = try txn.get(Array(key.dropFirst(8)), in: store.invoices),
+            let state = try? InvoiceState(decoding: bytes), state.stamps.last != position
+        {
+            throw StoreCorruption("lists its invoice at position \(position), but it was last stamped at \(state.stamps.last)")
         }
     }
 

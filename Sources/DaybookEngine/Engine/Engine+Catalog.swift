@@ -26,13 +26,16 @@ extension Engine {
                 in: store.catalogs)
             let new = PricingPlan(catalog: catalog, version: version)
             var change = CatalogChange(version: version)
-            var droppedFinalized: [String: [([UInt8], InvoiceState)]] = [:]
+            var dropped: [String: [([UInt8], InvoiceState)]] = [:]
             for (id, contract) in old.contracts.sorted(by: { $0.key.utf8Precedes($1.key) })
             where new.contracts[id]?.fingerprint != contract.fingerprint {
-                droppedFinalized[id] = try dropInvoices(ofContract: id, txn)
+                dropped[id] = try dropInvoices(ofContract: id, txn)
                 if new.contracts[id] == nil { change.removed.append(id) }
             }
             ws.plan = new
+            ws.previousPlan = old
+            // Rebuilt invoices are compared with the dropped ones when they are stamped.
+            for (_, invoices) in dropped { for (key, state) in invoices { ws.carryOver[key] = state } }
             ws.drift?.catalogVersion = version
             let horizon = max(state.horizon ?? now.day, now.day)
             for (id, contract) in new.contracts.sorted(by: { $0.key.utf8Precedes($1.key) }) {
@@ -42,10 +45,20 @@ extension Engine {
                 if old.contracts[id] == nil { change.added.append(id) } else { change.changed.append(id) }
                 try rebuild(contract, ws, txn)
             }
+            if new.catalog.currency != old.catalog.currency {
+                // `currency` is a column of every invoices row, and not part of any fingerprint.
+                for (id, contract) in new.contracts where dropped[id] == nil {
+                    try ws.loadInvoices(of: contract, txn)
+                }
+            }
+            var tombstones = RemovedRowsWriter(store: store, position: ws.position)
+            for (id, invoices) in dropped.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                try tombstones.record(old: old.contracts[id]!, dropped: invoices, new: new.contracts[id], ws, txn)
+            }
             // Finalized invoices whose period no longer exists (contract removed, anchor or dates
             // changed) have no live breakdown any more: they drift to zero.
-            for (_, dropped) in droppedFinalized.sorted(by: { $0.key.utf8Precedes($1.key) }) {
-                for (key, _) in dropped where ws.entries[key] == nil {
+            for (_, invoices) in dropped.sorted(by: { $0.key.utf8Precedes($1.key) }) {
+                for (key, _) in invoices where ws.entries[key] == nil {
                     guard let snapshot = try txn.get(key, in: store.snapshots).map({ try Snapshot(decoding: $0) })
                     else { continue }
                     try ws.recordCatalogCause(invoice: key, version: version, txn)
@@ -71,6 +84,7 @@ extension Engine {
         }
         for (key, state) in keys {
             try txn.delete(key, in: store.invoices)
+            try txn.delete(Keys.changedInvoice(position: state.stamps.last, invoice: key), in: store.changedInvoices)
             try txn.delete(Keys.openInvoice(end: state.period.end, invoice: key), in: store.openInvoices)
             var distinct: [[UInt8]] = []
             try txn.scan(in: store.distinct, prefix: Keys.distinctPrefix(invoice: key)) { k, _ in

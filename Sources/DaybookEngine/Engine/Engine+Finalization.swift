@@ -36,18 +36,14 @@ extension Engine {
         for openKey in due {
             try txn.delete(openKey, in: store.openInvoices)
             let key = Array(openKey.dropFirst(4))  // 4 bytes checked by the scan's day read
-            let invoice: InvoiceState
-            var stored = false
-            if let entry = ws.entries[key] {
-                invoice = entry.state
-            } else if let bytes = try txn.get(key, in: store.invoices) {
-                invoice = try InvoiceState(decoding: bytes)
-                stored = true
-            } else {
+            // Loaded into the working set: finalization changes the status of every invoices row.
+            guard let parts = Keys.invoiceParts(key), let contract = ws.plan.contracts[parts.contract],
+                let entry = try ws.invoice(contract: contract, start: parts.start, txn)
+            else {
                 continue  // its contract was removed from the catalog
             }
-            guard let contract = ws.plan.contracts[invoice.contractID] else { continue }
-            if stored { try contract.checkStored(invoice, key: key, decimals: ws.plan.currencyDecimals) }
+            entry.finalizedNow = true
+            let invoice = entry.state
             let id = contract.contract.invoiceID(invoice.period)
             let snapshot = Snapshot(
                 invoiceID: id, customerID: contract.contract.customerID, contractID: contract.contract.id,

@@ -67,6 +67,10 @@ final class LiveView {
         self.state = state
     }
 
+    /// Whether the invoice under `key` exists only in this view (a period no write has
+    /// materialized): its rows carry no stamps and count as changed at the view's position.
+    func isComputed(_ key: [UInt8]) -> Bool { ws.entries[key].map { $0.original == nil } ?? false }
+
     /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
     /// record checked against `contract` (when the caller indexes it by the contract's days and
     /// balances).

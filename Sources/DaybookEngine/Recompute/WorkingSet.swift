@@ -11,6 +11,8 @@ final class InvoiceEntry {
     let original: InvoiceState?
     /// Line item id → (first dirty day index, last day index whose contribution changed).
     var dirty: [String: (from: Int, last: Int)] = [:]
+    /// Finalized by this write: its `invoices` rows change status.
+    var finalizedNow = false
     private var snapshotLoaded = false
     private var cachedSnapshot: Snapshot?
 
@@ -53,6 +55,11 @@ final class WorkingSet {
     var counters = RecomputeCounters()
     /// The journal position of the write this working set belongs to (0 for read overlays).
     var position: UInt64 = 0
+    /// In a catalog change: the plan before it, and the invoices it dropped to rebuild (by key),
+    /// which the rebuilt ones are compared with so that rows whose values did not change keep
+    /// their stamps.
+    var previousPlan: PricingPlan?
+    var carryOver: [[UInt8]: InvoiceState] = [:]
     /// Set for transactions that change the live breakdown for real (ingest, finalize, catalog):
     /// drift of finalized invoices is then kept up to date at ``flush(_:seq:)``.
     var drift: DriftContext?
@@ -306,7 +313,9 @@ final class WorkingSet {
         }
         lateEvents.removeAll()
         for entry in entries.values {
+            let (before, after) = stampRows(entry)
             if let original = entry.original, original == entry.state { continue }
+            try reindexChanged(entry.key, before: before, after: after, txn)
             counters.lineItemDaysChanged += changedRows(entry)
             entry.state.lastChangedSeq = seq
             try txn.put(entry.key, entry.state.encoded(), in: store.invoices)

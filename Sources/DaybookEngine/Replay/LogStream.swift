@@ -74,7 +74,7 @@ enum LogStream {
     {
         let parsed = parallelMap(raw) { (seq, record) -> Result<ReplayedEvent, StoreCorruption> in
             do throws(StoreCorruption) {
-                let event = try LoggedEvent(seq: seq, decoding: record).event()
+                let event = try LoggedEvent.event(seq: seq, decoding: record)
                 return .success(ReplayedEvent(seq: seq, record: record, event: event, outcomes: plan.outcomes(for: event)))
             } catch {
                 return .failure(error)

@@ -8,33 +8,46 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables (SPEC §5).")
+        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables, to files or PostgreSQL (SPEC §5).")
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
-    @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "Output directory (created if missing).") var out: String?
     @Option(help: "File format.") var format: ExportFormat = .csv
+    @Option(
+        help: ArgumentHelp(
+            "Write only the rows whose values changed after this log seq (the log seq of the export being "
+                + "updated). Files: also deleted.ndjson, the keys of rows gone since, one JSON object per key with "
+                + "\"table\" and the key columns. PostgreSQL: upserts and deletes in one transaction.",
+            valueName: "seq")) var changedSince: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "Files, with --changed-since: the --as-of date of the export being updated (default: the same --as-of); "
+                + "rows of days between the two dates are written or deleted.", valueName: "date")) var sinceAsOf: Day?
+    @OptionGroup var warehouse: WarehouseOptions
 
-    func validate() throws { try requireNonEmpty(out, option: "--out") }
+    func validate() throws {
+        try requireNonEmpty(out, option: "--out")
+        try warehouse.validate(out: out, changedSince: changedSince)
+        if sinceAsOf != nil && changedSince == nil { throw ValidationError("--since-as-of goes with --changed-since SEQ") }
+        if sinceAsOf != nil && warehouse.postgres != nil {
+            throw ValidationError(
+                "--since-as-of is for file exports: with --postgres the as-of date of the tables is read from invoice_breakdown.exports")
+        }
+    }
 
     func run() throws {
+        if let url = warehouse.postgres {
+            return try warehouse.run(url: url, store: store, asOf: asOf, changedSince: changedSince)
+        }
+        guard let out else { return }
+        if let changedSince {
+            return try exportChangedFiles(
+                store.engine(.read), asOf: asOf, since: changedSince, sinceAsOf: sinceAsOf, out: out, format: format)
+        }
         let export = try store.engine(.read).export(asOf: asOf)
-        var info = stat()
-        if stat(out, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
-            throw UsageError("--out \(out): exists and is not a directory")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        } catch {
-            throw FileProblem(error, subject: "--out \(out)", action: "cannot create the directory") ?? error
-        }
-        for (name, table) in export.files {
-            let text = format == .csv ? TableWriter.csv(table) : TableWriter.ndjson(table)
-            // Open errors are bad usage naming the path (exit 2); a failed write is exit 1.
-            let file = try OutputFile(path: "\(out)/\(name).\(format.rawValue)")
-            try file.write(text)
-            try file.flush()
-        }
+        try prepareExportDirectory(out)
+        for (name, table) in export.files { try writeExportFile(table, name: name, out: out, format: format) }
         print(
             "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
                 + "\(export.balances.rows.count) balance rows to \(out)")
