@@ -13,6 +13,7 @@
 //                         1M-event backfill into finalized invoices (issue 7); see ReadVerbs.swift.
 //   warehouse-*           full and incremental PostgreSQL export of a year for 100 customers
 //                         (issue 10); see Warehouse.swift.
+//   explain-row-10M       explain of one row (and its JSON) on the read-verb store (issue 10); see Explain.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -423,6 +424,8 @@ let benchmarks: @Sendable () -> Void = {
     registerReplay()
     // (g) issue 10: the PostgreSQL warehouse export, full and incremental.
     registerWarehouse()
+    // (h) issue 10: explain of one row on the same store.
+    registerExplain()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example

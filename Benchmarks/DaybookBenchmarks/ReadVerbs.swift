@@ -210,22 +210,7 @@ func registerReadVerbs() {
     func register(
         _ verb: String, extra: [BenchmarkMetric] = [], _ body: @escaping (String, Benchmark, Bool) throws -> Void
     ) {
-        let calls = Counter()
-        Benchmark(
-            "read-verbs-\(verb)-\(fixture.label)",
-            configuration: .init(
-                metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal] + extra,
-                timeUnits: .milliseconds,
-                warmupIterations: 1,
-                maxDuration: .seconds(20),
-                maxIterations: 25,
-                setup: { try fixture.prepare() }
-            )
-        ) { benchmark in
-            guard let path = fixture.path else { throw BenchError("read-verbs: no fixture") }
-            calls.value += 1
-            try body(path, benchmark, calls.value == 1)
-        }
+        registerOnReadFixture("read-verbs-\(verb)-\(fixture.label)", fixture, extra: extra, body)
     }
 
     register("invoices", extra: [ReadVerbsMetric.rows]) { path, benchmark, first in
@@ -278,5 +263,30 @@ func registerReadVerbs() {
                 "read-verbs export --as-of \(ReadVerbsFixture.clockDay): \(export.invoices.rows.count) invoice rows, "
                     + "\(export.lineItems.rows.count) line-item rows, \(export.balances.rows.count) balance rows")
         }
+    }
+}
+
+/// Registers a benchmark of calls on the read-verb fixture (built or found in its setup hook):
+/// milliseconds, 1 warm-up, up to 25 iterations in 20 s. `body` gets the store's path, the
+/// benchmark, and whether it is the process's first call (the warm-up, which reports).
+func registerOnReadFixture(
+    _ name: String, _ fixture: ReadVerbsFixture, extra: [BenchmarkMetric] = [],
+    _ body: @escaping (String, Benchmark, Bool) throws -> Void
+) {
+    let calls = Counter()
+    Benchmark(
+        name,
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal] + extra,
+            timeUnits: .milliseconds,
+            warmupIterations: 1,
+            maxDuration: .seconds(20),
+            maxIterations: 25,
+            setup: { try fixture.prepare() }
+        )
+    ) { benchmark in
+        guard let path = fixture.path else { throw BenchError("\(name): no fixture") }
+        calls.value += 1
+        try body(path, benchmark, calls.value == 1)
     }
 }

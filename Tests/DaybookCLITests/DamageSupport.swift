@@ -146,6 +146,7 @@ enum DamageFixture {
             ["stats"], ["invoices", "--now", now], ["breakdown", "--invoice", invoice, "--now", now],
             ["export", "--as-of", "2026-11-01", "--out", out], ["discrepancies"], ["dead-letters"], ["unbilled"],
             ["rejections"], ["invoice", "show", invoice, "--now", now], ["check"],
+            ["explain", "--invoice", invoice, "--line-item", "api_requests", "--day", "2026-10-12"],
         ]
     }
 

@@ -143,6 +143,19 @@ public struct WideAccumulator: Sendable {
         precondition(!overflow && raw <= UInt128(Int128.max), "amount out of range")
         return FixedDecimal(raw: Int128(raw))
     }
+
+    /// The exact accumulated value before rounding, in canonical form (up to 24 fractional
+    /// digits, no trailing zeros: `0.005856`, `10.5`): what `explain` shows as `P(Q)`.
+    public var exactText: String {
+        let divisor = UInt128(pow10(2 * FixedDecimal.scale))
+        precondition(high < divisor, "amount out of range")
+        let (integer, fraction) = divisor.dividingFullWidth((high, low))
+        guard fraction != 0 else { return String(integer) }
+        var digits = Array(String(fraction).utf8)
+        digits = Array(repeating: UInt8(ascii: "0"), count: 2 * FixedDecimal.scale - digits.count) + digits
+        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        return String(integer) + "." + String(decoding: digits, as: UTF8.self)
+    }
 }
 
 @usableFromInline func pow10(_ n: Int) -> UInt128 {

@@ -74,14 +74,7 @@ extension Engine {
 
     /// One row per day × line item of an invoice, then one total row per day (line item `*`).
     public func breakdown(invoiceID: String, now: Timestamp) throws -> Table {
-        guard let slash = invoiceID.lastIndex(of: "/"),
-            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...]))
-        else {
-            throw EngineError(
-                code: .notFound,
-                message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
-        }
-        let contractID = String(invoiceID[..<slash])
+        let (contractID, start) = try Self.invoiceParts(invoiceID)
         return try withLiveView(through: max(now.day, start)) { txn, view in
             let decimals = view.plan.currencyDecimals
             func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
@@ -116,6 +109,20 @@ extension Engine {
             }
             return table
         }
+    }
+
+    /// The contract id and period start of an invoice id `CONTRACT/YYYY-MM-DD`.
+    ///
+    /// - Throws: ``EngineError`` `.notFound` when the id is not of that form.
+    static func invoiceParts(_ invoiceID: String) throws(EngineError) -> (contract: String, start: Day) {
+        guard let slash = invoiceID.lastIndex(of: "/"),
+            let start = Day(parsing: String(invoiceID[invoiceID.index(after: slash)...]))
+        else {
+            throw EngineError(
+                code: .notFound,
+                message: "no invoice \"\(invoiceID)\"; ids look like CONTRACT/YYYY-MM-DD (see `daybook invoices`)")
+        }
+        return (String(invoiceID[..<slash]), start)
     }
 
     /// Every dead-lettered record, oldest first.
