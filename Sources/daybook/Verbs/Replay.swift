@@ -14,12 +14,10 @@ struct Replay: ParsableCommand {
         abstract: "Rebuild state from the log: check the materialized state, or build a past state into a new store.",
         discussion: """
             daybook replay --verify
-                Rebuild the breakdown from the log into a scratch store and compare; exit 1 on any mismatch.
+              Rebuild the breakdown from the log into a scratch store and compare; exit 1 on any mismatch.
+
             daybook replay --into DIR [--as-of-seq N | --as-of TIME]
-                Build in DIR (missing or empty) the store as it was known at log position N (every write
-                before event N+1: catalog versions, finalizations, drift as they were) or at ingest time
-                TIME; without either, the whole log. Every read verb then works with --data DIR. A replay
-                that does not finish leaves DIR marked incomplete, and verbs refuse it.
+              Build in DIR (missing or empty) the store as it was known at log position N (every write before event N+1: catalog versions, finalizations, drift as they were) or at ingest time TIME; without either, the whole log. Every read verb then works with --data DIR. A replay that does not finish leaves DIR marked incomplete, and every verb refuses it.
             """,
         subcommands: [Verify.self])
     @OptionGroup var store: StoreOption
