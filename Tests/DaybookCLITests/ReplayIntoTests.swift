@@ -38,6 +38,7 @@ struct ReplayIntoTests {
             (["replay", "--verify", "--into", cli.file("y").path], "takes no --into"),
             (["replay", "--into", end], "not an empty directory"),
             (["replay"], "replay needs a mode"),
+            (["replay", "--as-of-seq", "1958", "--into", cli.file("z").path], "the log ends at seq 1957"),
         ]
         for (args, message) in usage {
             let r = try cli.run(args, now: now)

@@ -56,6 +56,9 @@ struct Replay: ParsableCommand {
         }
         let point: ReplayPoint = asOfSeq.map { .seq($0) } ?? asOf.map { .time($0) } ?? .end
         let engine = try store.engine(.read)
+        if let asOfSeq, case let last = try engine.stats().lastSeq, asOfSeq > last {
+            throw UsageError("--as-of-seq \(asOfSeq): the log ends at seq \(last) (`daybook stats` shows it); give a seq up to \(last)")
+        }
         let line = ReplayProgressLine.onTerminal()
         let summary = try engine.replay(into: into, asOf: point, progress: line.map { l in { l.show($0) } })
         line?.end()
