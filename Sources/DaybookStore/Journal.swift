@@ -69,6 +69,14 @@ package struct JournalEntry: Sendable, Hashable {
         return w.bytes
     }
 
+    /// The entry at `position` of `store`'s journal; a missing one is store corruption.
+    package static func load(_ position: UInt64, _ store: Store, _ txn: borrowing Transaction) throws -> JournalEntry {
+        guard let bytes = try txn.get(Keys.seq(position), in: store.journal) else {
+            throw StoreCorruption("journal entry \(position) is missing")
+        }
+        return try JournalEntry(position: position, decoding: bytes)
+    }
+
     package init(position: UInt64, decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == 1 else { throw StoreCorruption("journal entry \(position): unknown record version") }

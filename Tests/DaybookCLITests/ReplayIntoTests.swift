@@ -44,6 +44,7 @@ struct ReplayIntoTests {
             let r = try cli.run(args, now: now)
             #expect(r.status == 2 && r.stderr.contains(message), "\(args): exit \(r.status), \(r.stderr)")
         }
+        #expect(!FileManager.default.fileExists(atPath: cli.file("z").path), "a refused replay makes no directory")
     }
 
     /// SIGKILL in the middle of a replay leaves its directory marked incomplete: read verbs refuse

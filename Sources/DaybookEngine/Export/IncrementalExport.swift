@@ -88,10 +88,7 @@ extension Engine {
                 result.append(s)
                 continue
             }
-            guard let bytes = try txn.get(Keys.seq(position), in: store.journal) else {
-                throw StoreCorruption("journal entry \(position) is missing (a row is stamped with it)")
-            }
-            let s = try JournalEntry(position: position, decoding: bytes).lastSeq
+            let s = try JournalEntry.load(position, store, txn).lastSeq
             cache[position] = s
             result.append(s)
         }
@@ -234,10 +231,7 @@ extension Engine {
             var lo: UInt64 = 1, hi = state.journalPosition
             while lo < hi {
                 let mid = lo + (hi - lo) / 2
-                guard let bytes = try txn.get(Keys.seq(mid), in: store.journal) else {
-                    throw StoreCorruption("journal entry \(mid) is missing")
-                }
-                if try JournalEntry(position: mid, decoding: bytes).lastSeq >= seq { hi = mid } else { lo = mid + 1 }
+                if try JournalEntry.load(mid, store, txn).lastSeq >= seq { hi = mid } else { lo = mid + 1 }
             }
             return lo
         }

@@ -64,9 +64,18 @@ extension Engine {
     public func replay(
         into path: String, asOf point: ReplayPoint = .end, progress: ((ReplayProgress) -> Void)? = nil
     ) throws -> ReplaySummary {
+        let store = self.store
+        // Before DIR is made: a seq past the log is a mistake, not "everything" (the log only grows,
+        // so this check cannot be made wrong by a write before the replay's own read).
+        if case .seq(let n) = point, case let last = try store.env.read({ try EngineState.load(store, $0).lastSeq }),
+            n > last
+        {
+            throw EngineError(
+                code: .notFound,
+                message: "--as-of-seq \(n): the log ends at seq \(last) (`daybook stats` shows it); give a seq up to \(last)")
+        }
         try ReplayDirectory.begin(path)
         let target = try Engine(replayingInto: path)
-        let store = self.store
         var writes: UInt64 = 0
         try store.env.read { txn in
             let state = try EngineState.load(store, txn)
@@ -201,13 +210,6 @@ extension Engine {
 }
 
 extension JournalEntry {
-    static func load(_ position: UInt64, _ store: Store, _ txn: borrowing Transaction) throws -> JournalEntry {
-        guard let bytes = try txn.get(Keys.seq(position), in: store.journal) else {
-            throw StoreCorruption("journal entry \(position) is missing")
-        }
-        return try JournalEntry(position: position, decoding: bytes)
-    }
-
     /// Events the write appended to the log.
     var eventCount: UInt64 {
         guard case .ingest(_, let batches) = kind else { return 0 }

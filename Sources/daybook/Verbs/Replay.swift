@@ -47,18 +47,8 @@ struct Replay: ParsableCommand {
         if verify { return try Verify.verify(store) }
         // Here, not in validate(): ArgumentParser validates this command also when `replay verify` runs.
         guard let into else { throw UsageError("replay needs a mode: " + Self.modes) }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: into, isDirectory: &isDirectory) {
-            let entries = isDirectory.boolValue ? (try? FileManager.default.contentsOfDirectory(atPath: into)) : nil
-            guard let entries, entries.isEmpty else {
-                throw UsageError("--into \(into): not an empty directory; a replay builds a new store (remove it, or choose another)")
-            }
-        }
         let point: ReplayPoint = asOfSeq.map { .seq($0) } ?? asOf.map { .time($0) } ?? .end
         let engine = try store.engine(.read)
-        if let asOfSeq, case let last = try engine.stats().lastSeq, asOfSeq > last {
-            throw UsageError("--as-of-seq \(asOfSeq): the log ends at seq \(last) (`daybook stats` shows it); give a seq up to \(last)")
-        }
         let line = ReplayProgressLine.onTerminal()
         let summary = try engine.replay(into: into, asOf: point, progress: line.map { l in { l.show($0) } })
         line?.end()
