@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "DaybookCore", targets: ["DaybookCore"]),
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "DaybookWarehouse", targets: ["DaybookWarehouse"]),
+        .library(name: "DaybookDashboard", targets: ["DaybookDashboard"]),
         // For the Benchmarks package: the throwaway PostgreSQL of the warehouse benchmark.
         .library(name: "DaybookTestSupport", targets: ["DaybookTestSupport"]),
     ],
@@ -67,7 +68,7 @@ let package = Package(
         .target(
             name: "DaybookServer",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources",
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources", "DaybookDashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -86,6 +87,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The dashboard (issue 11): HTML pages with server-drawn SVG charts over the engine's read
+        // models. Pure rendering, no I/O of its own; the server routes to it.
+        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",
