@@ -195,15 +195,9 @@ func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLaten
                  {"id": "\(id)-commit-2026", "type": "commit", "amount": "250000.00",
                   "starts": "\(starts)", "ends": "2027-01-01", "products": null, "priority": 1}]}]}
         """
-    }.joined(separator: ",\n")
+    }
     // The example catalog's settings, metrics, products and rate cards, with these customers.
-    let example = ExampleCatalog.json
-    guard let customersKey = example.range(of: "\"customers\": ["),
-        let lateness = example.range(of: "\"max_lateness_days\": 34")
-    else { fatalError("unexpected ExampleCatalog layout") }
-    var head = String(example[..<customersKey.lowerBound])
-    head.replaceSubrange(lateness, with: "\"max_lateness_days\": \(maxLatenessDays)")
-    return Array((head + "\"customers\": [\n" + contracts + "\n  ]\n}\n").utf8)
+    return Array(ExampleCatalog.withCustomers(contracts, maxLatenessDays: maxLatenessDays).utf8)
 }
 
 /// Ingests a generated history of `size` events over `start..<end` for `customers`,

@@ -55,6 +55,21 @@ enum ReadAPI {
         engine.discrepanciesJSON(try engine.discrepancies(customer: customer, invoice: invoice, history: history))
     }
 
+    /// `daybook alerts --format json [--within N] [--customer C]`.
+    static func alerts(_ engine: Engine, now: Timestamp, within: Int?, customer: String?) throws -> String {
+        TableWriter.jsonArray(try engine.balanceAlertsTable(now: now, withinDays: within, customer: customer))
+    }
+
+    /// `?within=N`: an integer in `Catalog.balanceAlertDayRange` (nil when absent), as `--within` takes it.
+    static func alertDays(_ text: String?) throws(APIError) -> Int? {
+        guard let text else { return nil }
+        let range = Catalog.balanceAlertDayRange
+        guard let n = Int(text), range.contains(n) else {
+            throw .badRequest("?within=\(text): write a number of days from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
     /// The columns of SPEC §4 "Corrections" (those of `corrections.csv`), as a future
     /// `daybook corrections --format json` will print them, one object per correction × line item.
     /// Corrections do not exist yet (issue 13): the list is always empty, `[]`.

@@ -13,6 +13,7 @@ import Hummingbird
 /// | `GET /v1/invoices[?customer=C]` | yes | `daybook invoices --format json` |
 /// | `GET /v1/invoices/{id}/breakdown` | yes | `daybook breakdown --invoice ID --format json` |
 /// | `GET /v1/discrepancies[?customer=C&invoice=ID&history=true]` | yes | `daybook discrepancies --format json` |
+/// | `GET /v1/alerts[?within=N&customer=C]` | yes | `daybook alerts --format json` |
 /// | `GET /v1/corrections` | yes | `[]` until corrections exist (issue 13) |
 /// | `GET /v1/customers/{id}` | yes | spend per day and product, balances per day (``ReadAPI/customer(_:id:now:)``) |
 /// | `GET /metrics` | yes | Prometheus text (``ServerMetrics``) |
@@ -81,6 +82,15 @@ struct DaybookResponder: HTTPResponder {
                 try await reads.read {
                     try ReadAPI.discrepancies($0, customer: customer, invoice: invoice, history: history)
                 })
+        case "/v1/alerts":
+            route = path
+            try allow(method, [.get], path)
+            try allowQuery(query, ["within", "customer"], path)
+            let within = try ReadAPI.alertDays(query["within"])
+            let customer = query["customer"]
+            let now = clock()
+            return jsonResponse(
+                try await reads.read { try ReadAPI.alerts($0, now: now, within: within, customer: customer) })
         case "/v1/corrections":
             route = path
             try allow(method, [.get], path)
@@ -113,17 +123,19 @@ struct DaybookResponder: HTTPResponder {
         }
         throw APIError.notFound(
             "no route \(method) \(path): the routes are GET /healthz, POST /v1/ingest, GET /v1/invoices, "
-                + "GET /v1/invoices/{id}/breakdown, GET /v1/discrepancies, GET /v1/corrections, "
+                + "GET /v1/invoices/{id}/breakdown, GET /v1/discrepancies, GET /v1/alerts, GET /v1/corrections, "
                 + "GET /v1/customers/{id}, GET /metrics")
     }
 
     /// The store's counters, the writer's and open drift caught up before a scrape.
     private func refreshMetrics() async throws {
-        let (stats, drift) = try await reads.read { engine in
-            (try engine.stats(), try engine.openDriftCounts().count)
+        let now = clock()
+        let (stats, drift, balances) = try await reads.read { engine in
+            (try engine.stats(), try engine.openDriftCounts().count, try ServerMetrics.projections(engine, now: now))
         }
         metrics.store(counters: stats.counters, lastSeq: stats.lastSeq)
         metrics.openDriftInvoices(drift)
+        metrics.balanceDaysLeft(balances)
         metrics.writer(writer.statistics)
     }
 

@@ -1,3 +1,4 @@
+import DaybookCore
 import DaybookEngine
 import DaybookSources
 import DaybookStore
@@ -23,6 +24,7 @@ import Synchronization
 /// | `daybook_recompute_line_item_days_changed_total`, `daybook_recompute_draw_down_days_total`, `daybook_recompute_events_reread_total` | counter | the other recompute counters of `stats` |
 /// | `daybook_source_lag{source}` | gauge | per source: file bytes behind the end, JetStream messages pending; `http`: events received and not yet committed |
 /// | `daybook_open_drift_invoices` | gauge | finalized invoices with open drift |
+/// | `daybook_balance_days_left{balance_id}` | gauge | per active commit or credit, from `balanceProjections` at each scrape: days to its projected exhaustion, 0 when exhausted, `+Inf` when not projected to run out before it ends; no sample for balances not started or ended |
 /// | `daybook_writer_transactions_total`, `daybook_writer_batches_total` | counter | this process's write transactions and the batches they held (group commit: fewer transactions than batches) |
 /// | `daybook_http_requests_total{route, status}` | counter | answered requests |
 final class ServerMetrics: Sendable {
@@ -64,6 +66,8 @@ final class ServerMetrics: Sendable {
         var httpInFlight = 0
     }
     private let seen = Mutex(Seen())
+    /// `daybook_balance_days_left` samples of the last scrape, (balance id, value text).
+    private let daysLeft = Mutex<[(String, String)]>([])
 
     init() {
         _ = Self.registry
@@ -146,6 +150,32 @@ final class ServerMetrics: Sendable {
 
     func openDriftInvoices(_ count: Int) { openDrift.record(count) }
 
+    /// Replaces the `daybook_balance_days_left` samples with those of `projections`: so a balance
+    /// that ended, or left the catalog, loses its sample at the next scrape.
+    func balanceDaysLeft(_ projections: [BalanceProjection]) {
+        let samples = projections.compactMap { p in Self.daysLeftValue(p).map { (p.balanceID, $0) } }
+        daysLeft.withLock { $0 = samples }
+    }
+
+    /// Every balance projected from `now` (none before a catalog is applied).
+    static func projections(_ engine: Engine, now: Timestamp) throws -> [BalanceProjection] {
+        do { return try engine.balanceProjections(now: now) } catch let error as EngineError where error.code == .noCatalog {
+            return []
+        }
+    }
+
+    /// The sample value of one balance: `+Inf` for an active balance not projected to run out (it
+    /// is that far from running out; 0 or a large number would read as an alarm or a date),
+    /// nil (no sample) for one not started or ended, which cannot run out.
+    static func daysLeftValue(_ p: BalanceProjection) -> String? {
+        switch p.status {
+        case .exhausted: return "0"
+        case .runningOut: return p.daysLeft.map { "\($0)" }
+        case .ok: return "+Inf"
+        case .notStarted, .ended: return nil
+        }
+    }
+
     /// Events received over HTTP and handed to the writer, not yet committed (`delta` ± events).
     func httpInFlight(_ delta: Int) {
         seen.withLock { s in
@@ -161,5 +191,32 @@ final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition of every metric of the process.
-    func exposition() -> [UInt8] { Self.registry.emitToBuffer() }
+    ///
+    /// `daybook_balance_days_left` is written here rather than kept in the registry: its label set
+    /// is replaced whole at every scrape, and swift-prometheus writes an infinite gauge as `inf`,
+    /// not the exposition format's `+Inf`.
+    func exposition() -> [UInt8] {
+        var out = Self.registry.emitToBuffer()
+        let samples = daysLeft.withLock { $0 }
+        guard !samples.isEmpty else { return out }
+        out += Array("# TYPE daybook_balance_days_left gauge\n".utf8)
+        for (id, value) in samples {
+            out += Array("daybook_balance_days_left{balance_id=\"\(Self.labelValue(id))\"} \(value)\n".utf8)
+        }
+        return out
+    }
+
+    /// A label value escaped for the text format: backslash, double quote and line feed.
+    static func labelValue(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
 }

@@ -88,6 +88,22 @@ struct CatalogTests {
         #expect(found.contains { $0.hasPrefix(path) }, "\(found)")
     }
 
+    /// `balance_alert_days` (issue 11): the alert horizon, default 30, an integer 1–3660.
+    @Test func balanceAlertDaysDefaultsTo30AndIsValidatedWithItsPath() throws {
+        #expect(try Catalog.parse(Array(Self.valid.utf8)).balanceAlertDays == 30)
+        let with = { (value: String) in
+            Self.valid.replacingOccurrences(of: "\"currency_decimals\": 2,", with: "\"currency_decimals\": 2, \"balance_alert_days\": \(value),")
+        }
+        #expect(try Catalog.parse(Array(with("14").utf8)).balanceAlertDays == 14)
+        #expect(try Catalog.parse(Array(with("1").utf8)).balanceAlertDays == 1)
+        #expect(try Catalog.parse(Array(with("3660").utf8)).balanceAlertDays == 3660)
+        #expect(try Catalog.parse(Array(with("null").utf8)).balanceAlertDays == 30, "null is absent")
+        #expect(issues(with("0")) == ["$.balance_alert_days: must be between 1 and 3660"])
+        #expect(issues(with("3661")) == ["$.balance_alert_days: must be between 1 and 3660"])
+        #expect(issues(with("7.5")) == ["$.balance_alert_days: must be an integer"])
+        #expect(issues(with("\"7\"")) == ["$.balance_alert_days: must be an integer"])
+    }
+
     @Test func rejectsNonJSON() {
         #expect(issues("{\"currency\": \"USD\",}").first?.hasPrefix("$: not valid JSON") == true)
     }

@@ -74,3 +74,40 @@ enum Fixture {
         (response.json as? [String: Any])?[key] as? Int
     }
 }
+
+/// `/metrics` read by the reference parser (the Python prometheus-client), an implementation
+/// independent of the one that wrote it.
+enum Prometheus {
+    /// Every sample as `name{label=value,…}` (labels sorted) → its value (a number; `"+Inf"`,
+    /// `"-Inf"` or `"NaN"` for the others), and `#type FAMILY` → the family's type.
+    static func parse(_ text: String, _ scratch: Scratch) throws -> [String: Any] {
+        let bodyFile = try scratch.write("metrics-\(UUID().uuidString).txt", text)
+        let script = """
+            import json, math, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            out = {}
+            def value(v):
+                if math.isnan(v): return "NaN"
+                if math.isinf(v): return "+Inf" if v > 0 else "-Inf"
+                return v
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for s in family.samples:
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+                    out[s.name + ("{" + labels + "}" if labels else "")] = value(s.value)
+                out["#type " + family.name] = family.type
+            print(json.dumps(out))
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", script, bodyFile]
+        let out = Pipe(), err = Pipe()
+        python.standardOutput = out
+        python.standardError = err
+        try python.run()
+        let parsed = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        try #require(python.terminationStatus == 0, "the Prometheus parser refused /metrics: \(errors)")
+        return try #require(try JSONSerialization.jsonObject(with: parsed) as? [String: Any])
+    }
+}

@@ -127,30 +127,7 @@ struct ReadAndMetricsTests {
         let response = try http.get("/metrics")
         #expect(response.status == 200)
         #expect(response.headers["content-type"]?.hasPrefix("text/plain") == true)
-        let bodyFile = try scratch.write("metrics.txt", response.text)
-        let script = """
-            import json, sys
-            from prometheus_client.parser import text_string_to_metric_families
-            out = {}
-            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
-                for s in family.samples:
-                    labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-                    out[s.name + ("{" + labels + "}" if labels else "")] = s.value
-                out["#type " + family.name] = family.type
-            print(json.dumps(out))
-            """
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", script, bodyFile]
-        let out = Pipe(), err = Pipe()
-        python.standardOutput = out
-        python.standardError = err
-        try python.run()
-        let parsed = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        python.waitUntilExit()
-        try #require(python.terminationStatus == 0, "the Prometheus parser refused /metrics: \(errors)")
-        let samples = try #require(try JSONSerialization.jsonObject(with: parsed) as? [String: Any])
+        let samples = try Prometheus.parse(response.text, scratch)
         func value(_ key: String) -> Double? { (samples[key] as? NSNumber)?.doubleValue }
         func type(_ name: String) -> String? { samples["#type " + name] as? String }
 

@@ -126,6 +126,10 @@ private struct CatalogReader {
         let grace =
             integer(o["finalization_grace_hours"], "$.finalization_grace_hours", default: 24, range: 0...1_000_000)
             ?? 24
+        let alertDays =
+            integer(
+                o["balance_alert_days"], "$.balance_alert_days", default: Catalog.defaultBalanceAlertDays,
+                range: Catalog.balanceAlertDayRange) ?? Catalog.defaultBalanceAlertDays
 
         var metrics: [String: Metric] = [:]
         for (i, m) in (array(o["metrics"], "$.metrics", optional: true) ?? []).enumerated() {
@@ -178,10 +182,12 @@ private struct CatalogReader {
             customers.append(Customer(id: id, name: name, contracts: contracts))
         }
         guard issues.isEmpty else { return nil }
-        return Catalog(
+        var catalog = Catalog(
             currency: currency, currencyDecimals: decimals, maxLatenessDays: lateness,
             finalizationGraceHours: grace, metrics: metrics, products: products,
             rateCards: rateCards, customers: customers)
+        catalog.balanceAlertDays = alertDays
+        return catalog
     }
 
     func overlaps(_ a: Contract, _ b: Contract) -> Bool {

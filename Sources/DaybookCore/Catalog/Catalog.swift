@@ -9,6 +9,9 @@ public struct Catalog: Sendable {
     public var currencyDecimals: Int
     public var maxLatenessDays: Int
     public var finalizationGraceHours: Int
+    /// `balance_alert_days` (1–3660, default 30): how many days ahead `daybook alerts` and
+    /// `GET /v1/alerts` look for balances projected to run out, when `--within` is not given.
+    public var balanceAlertDays: Int = Catalog.defaultBalanceAlertDays
     public var metrics: [String: Metric]
     public var products: [String: Product]
     public var rateCards: [String: RateCard]
@@ -18,6 +21,10 @@ public struct Catalog: Sendable {
     /// The longest id (and other string) a catalog document may hold, in UTF-8 bytes: ids are
     /// parts of store keys, which LMDB limits to 511 bytes.
     public static let maxIDBytes = 128
+
+    /// The alert horizon without a `balance_alert_days` setting, and the range it may take.
+    public static let defaultBalanceAlertDays = 30
+    public static let balanceAlertDayRange = 1...3660
 
     /// All contracts of all customers, in document order.
     public var contracts: [Contract] { customers.flatMap(\.contracts) }
