@@ -23,6 +23,7 @@ let package = Package(
                 .product(name: "DaybookOutput", package: "Daybook"),
                 .product(name: "DaybookWorkload", package: "Daybook"),
                 .product(name: "DaybookWarehouse", package: "Daybook"),
+                .product(name: "DaybookDashboard", package: "Daybook"),
                 .product(name: "DaybookTestSupport", package: "Daybook"),
             ],
             path: "DaybookBenchmarks",

@@ -14,6 +14,8 @@
 //   warehouse-*           full and incremental PostgreSQL export of a year for 100 customers
 //                         (issue 10); see Warehouse.swift.
 //   explain-row-10M       explain of one row (and its JSON) on the read-verb store (issue 10); see Explain.swift.
+//   dashboard-*-1k        each dashboard page and the engine reads behind it on a year of 1,000
+//                         customers (issue 11); see Dashboard.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -420,6 +422,8 @@ let benchmarks: @Sendable () -> Void = {
     registerWarehouse()
     // (h) issue 10: explain of one row on the same store.
     registerExplain()
+    // (i) issue 11: the dashboard pages and their engine reads, a year for 1,000 customers.
+    registerDashboard()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example

@@ -71,36 +71,11 @@ final class ReadVerbsFixture: @unchecked Sendable {
     /// Finds the fixture built by an earlier benchmark process of this run, or builds it.
     func prepare() throws {
         guard path == nil else { return }
-        let base = FileManager.default.temporaryDirectory.path
-        let kept = ProcessInfo.processInfo.environment["DAYBOOK_BENCH_READ_STORE"]
-        let shared = kept ?? "\(base)/daybook-bench-read-\(getppid())-\(label)-\(Self.sizeLabel(backfill))"
-        if kept == nil { removeStaleFixtures(base) }
-        let marker = shared + "/READY"
-        if let text = try? String(contentsOfFile: marker, encoding: .utf8) {
-            path = shared
-            summary = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            report("read-verbs: reusing the fixture in \(shared): \(summary)")
-            return
-        }
-        let building = try kept ?? makeTemporaryDirectory("read-build")
-        do {
-            summary = try build(at: building)
-            try Data((summary + "\n").utf8).write(to: URL(fileURLWithPath: building + "/READY"))
-        } catch {
-            if kept == nil { removeDirectory(building) }
-            throw error
-        }
-        if kept == nil {
-            guard rename(building, shared) == 0 else {
-                let code = errno
-                removeDirectory(building)
-                throw BenchError("read-verbs: cannot rename \(building) to \(shared): errno \(code)")
-            }
-            removeWhenParentExits(shared)
-        }
-        path = shared
-        trimHeap()
-        report("read-verbs: fixture in \(shared); after build, engine closed: \(Resident.now())")
+        let store = try prepareSharedStore(
+            kind: "read", suffix: "\(label)-\(Self.sizeLabel(backfill))",
+            kept: ProcessInfo.processInfo.environment["DAYBOOK_BENCH_READ_STORE"], build: build(at:))
+        path = store.path
+        summary = store.summary
     }
 
     /// Builds the store at `path` (non-durable environment: not measured) and describes it.
@@ -160,39 +135,86 @@ final class ReadVerbsFixture: @unchecked Sendable {
         report("read-verbs: built \(text)")
         return text
     }
+}
 
-    /// Removes fixtures of earlier runs whose benchmark tool is gone (its watchdog was killed).
-    private func removeStaleFixtures(_ base: String) {
-        let prefix = "daybook-bench-read-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { removeDirectory("\(base)/\(name)") }
-        }
+/// A store shared by the benchmark processes of one run: found where an earlier process of the
+/// run (a child of the same benchmark tool) built it, else built by `build` and renamed into
+/// place, and removed once the tool exits. With `kept` (a directory from the environment) the
+/// store lives there across runs instead, built once (when it holds no READY marker) and never
+/// removed. Returns the path and the summary `build` wrote.
+func prepareSharedStore(kind: String, suffix: String, kept: String?, build: (String) throws -> String) throws
+    -> (path: String, summary: String)
+{
+    let base = FileManager.default.temporaryDirectory.path
+    let prefix = "daybook-bench-\(kind)-"
+    let shared = kept ?? "\(base)/\(prefix)\(getppid())-\(suffix)"
+    if kept == nil { removeStaleFixtures(base, prefix: prefix) }
+    let marker = shared + "/READY"
+    if let text = try? String(contentsOfFile: marker, encoding: .utf8) {
+        let summary = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        report("\(kind): reusing the fixture in \(shared): \(summary)")
+        return (shared, summary)
     }
+    let building = try kept ?? makeTemporaryDirectory("\(kind)-build")
+    let summary: String
+    do {
+        summary = try build(building)
+        try Data((summary + "\n").utf8).write(to: URL(fileURLWithPath: building + "/READY"))
+    } catch {
+        if kept == nil { removeDirectory(building) }
+        throw error
+    }
+    if kept == nil {
+        guard rename(building, shared) == 0 else {
+            let code = errno
+            removeDirectory(building)
+            throw BenchError("\(kind): cannot rename \(building) to \(shared): errno \(code)")
+        }
+        removeWhenParentExits(shared)
+    }
+    trimHeap()
+    report("\(kind): fixture in \(shared); after build, engine closed: \(Resident.now())")
+    return (shared, summary)
+}
 
-    /// Starts `sh` to remove `directory` once this process's parent has exited. Its standard
-    /// streams go to /dev/null and it inherits no other descriptor, so the benchmark tool does
-    /// not wait on it.
-    private func removeWhenParentExits(_ directory: String) {
-        let parent = getppid()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            if let fd = Int32(entry), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        let quoted = "'" + directory.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        let script = "while kill -0 \(parent) 2>/dev/null; do sleep 2; done; rm -rf -- \(quoted)"
-        let argv: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", script].map { (arg: String) in strdup(arg) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let result = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
-        if result != 0 { report("read-verbs: could not start the clean-up watchdog (\(result)); remove \(directory)") }
+/// Removes fixtures of earlier runs whose benchmark tool is gone (its watchdog was killed).
+func removeStaleFixtures(_ base: String, prefix: String) {
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
+        guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { removeDirectory("\(base)/\(name)") }
     }
 }
+
+/// Starts `sh` to remove `directory` once this process's parent has exited. Its standard
+/// streams go to /dev/null and it inherits no other descriptor, so the benchmark tool does
+/// not wait on it.
+func removeWhenParentExits(_ directory: String) {
+    let parent = getppid()
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        if let fd = Int32(entry), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for fd: Int32 in 0...2 {
+        posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+    }
+    let quoted = "'" + directory.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    let script = "while kill -0 \(parent) 2>/dev/null; do sleep 2; done; rm -rf -- \(quoted)"
+    let argv: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", script].map { (arg: String) in strdup(arg) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid = pid_t()
+    let result = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
+    if result != 0 { report("could not start the clean-up watchdog (\(result)); remove \(directory)") }
+}
+
+/// A store built once per run in a setup hook (``prepareSharedStore(kind:suffix:kept:build:)``).
+protocol SharedStoreFixture: AnyObject, Sendable {
+    func prepare() throws
+    var path: String? { get }
+}
+
+extension ReadVerbsFixture: SharedStoreFixture {}
 
 /// Calls of one benchmark closure in its process (the first one, the warm-up, reports once).
 final class Counter: @unchecked Sendable {
@@ -270,7 +292,7 @@ func registerReadVerbs() {
 /// milliseconds, 1 warm-up, up to 25 iterations in 20 s. `body` gets the store's path, the
 /// benchmark, and whether it is the process's first call (the warm-up, which reports).
 func registerOnReadFixture(
-    _ name: String, _ fixture: ReadVerbsFixture, extra: [BenchmarkMetric] = [],
+    _ name: String, _ fixture: some SharedStoreFixture, extra: [BenchmarkMetric] = [],
     _ body: @escaping (String, Benchmark, Bool) throws -> Void
 ) {
     let calls = Counter()

@@ -131,7 +131,7 @@ struct DaybookResponder: HTTPResponder {
     private func refreshMetrics() async throws {
         let now = clock()
         let (stats, drift, balances) = try await reads.read { engine in
-            (try engine.stats(), try engine.openDriftCounts().count, try ServerMetrics.projections(engine, now: now))
+            (try engine.stats(), try engine.openDriftCounts().count, try engine.balanceProjections(now: now))
         }
         metrics.store(counters: stats.counters, lastSeq: stats.lastSeq)
         metrics.openDriftInvoices(drift)

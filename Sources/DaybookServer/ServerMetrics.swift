@@ -157,13 +157,6 @@ final class ServerMetrics: Sendable {
         daysLeft.withLock { $0 = samples }
     }
 
-    /// Every balance projected from `now` (none before a catalog is applied).
-    static func projections(_ engine: Engine, now: Timestamp) throws -> [BalanceProjection] {
-        do { return try engine.balanceProjections(now: now) } catch let error as EngineError where error.code == .noCatalog {
-            return []
-        }
-    }
-
     /// The sample value of one balance: `+Inf` for an active balance not projected to run out (it
     /// is that far from running out; 0 or a large number would read as an alarm or a date),
     /// nil (no sample) for one not started or ended, which cannot run out.

@@ -2,12 +2,13 @@ import DaybookCore
 
 /// A catalog for many generated customers (`daybook generate --customer-count N --catalog-out
 /// FILE`), seeded and reproducible: the example catalog's metrics, products and rate cards, and
-/// per customer one contract from `start` with a commit of one year and, for about a third of
-/// them, a 90-day credit.
+/// per customer one contract from `start` with a commit from `start` to a year after the last
+/// day of usage (so commits are still active, and projected, at the end of the data) and, for
+/// about a third of them, a 90-day credit.
 ///
 /// Commit amounts are drawn from a ladder of 1,000 to 100,000 (currency units), so with the
 /// generator's traffic (a platform fee of 500 a month plus usage on `standard`) some commits run
-/// out during the year and others do not. Contracts are on `standard`, one in five on `startup`;
+/// out during a year of usage, some are projected to run out soon after, and others do not. Contracts are on `standard`, one in five on `startup`;
 /// billing anchor days are 1 (half of them), 8, 15 or 22. Ids: contract `{customer}-k`, balances
 /// `{customer}-commit` and `{customer}-credit`.
 public struct CatalogGenerator: Sendable {
@@ -44,14 +45,14 @@ public struct CatalogGenerator: Sendable {
     public func json() -> String {
         var rng = SplitMix64(seed: seed ^ 0xC47A_1060)
         func pick<T>(_ list: [T]) -> T { list[Int(rng.next() % UInt64(list.count))] }
-        let yearEnd = start.adding(days: 365)
+        let commitEnd = start.adding(days: days + 365)
         let entries = customers.map { id -> String in
             let card = rng.next() % 5 == 0 ? "startup" : "standard"
             let anchor = pick(Self.anchorDays)
             var balances = [
                 """
                 {"id": "\(id)-commit", "type": "commit", "amount": "\(pick(Self.commitLadder)).00", \
-                "starts": "\(start)", "ends": "\(yearEnd)", "products": null, "priority": 1}
+                "starts": "\(start)", "ends": "\(commitEnd)", "products": null, "priority": 1}
                 """
             ]
             if rng.next() % 3 == 0 {

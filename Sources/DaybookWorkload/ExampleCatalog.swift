@@ -70,8 +70,8 @@ extension ExampleCatalog {
     /// JSON objects of a `customers` array, joined) in place of its own, and `max_lateness_days`
     /// set to `maxLatenessDays`: how the generated and benchmark catalogs are made.
     public static func withCustomers(_ customers: [String], maxLatenessDays: Int = 34) -> String {
-        guard let customersKey = json.range(of: "\"customers\": ["),
-            let lateness = json.range(of: "\"max_lateness_days\": 34")
+        guard let customersKey = json.firstRange(of: "\"customers\": ["),
+            let lateness = json.firstRange(of: "\"max_lateness_days\": 34")
         else { fatalError("ExampleCatalog.json has lost its \"customers\" or \"max_lateness_days\" key") }
         var head = String(json[..<customersKey.lowerBound])
         head.replaceSubrange(lateness, with: "\"max_lateness_days\": \(maxLatenessDays)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaybookCore
 import DaybookEngine
 import DaybookOutput
+import DaybookStore
 
 struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
