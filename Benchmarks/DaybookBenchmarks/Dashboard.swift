@@ -18,7 +18,7 @@ import DaybookWorkload
 import Foundation
 
 /// The dashboard store: `customers` customers `c0001` … from `CatalogGenerator` (seed 11: one
-/// contract each from 2025-12-01, commits of 1,000–100,000, some credits, anchor days 1, 8, 15
+/// contract each from 2025-12-01, commits of 2,500–100,000, some credits, anchor days 1, 8, 15
 /// and 22), and the generator's workload over 2025-12-01 ..< 2026-11-25 (359 days), about 10
 /// events per customer per weekday (4 on weekends; the first customers bigger), ingested on time
 /// in chunks of at most 7 days that do not cross a month, so the history itself makes no drift.

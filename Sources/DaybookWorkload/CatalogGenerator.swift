@@ -6,7 +6,7 @@ import DaybookCore
 /// day of usage (so commits are still active, and projected, at the end of the data) and, for
 /// about a third of them, a 90-day credit.
 ///
-/// Commit amounts are drawn from a ladder of 1,000 to 100,000 (currency units), so with the
+/// Commit amounts are drawn from a ladder of 2,500 to 100,000 (currency units), so with the
 /// generator's traffic (a platform fee of 500 a month plus usage on `standard`) some commits run
 /// out during a year of usage, some are projected to run out soon after, and others do not. Contracts are on `standard`, one in five on `startup`;
 /// billing anchor days are 1 (half of them), 8, 15 or 22. Ids: contract `{customer}-k`, balances
@@ -37,7 +37,7 @@ public struct CatalogGenerator: Sendable {
         }
     }
 
-    static let commitLadder = [1_000, 1_500, 2_500, 4_000, 6_000, 10_000, 15_000, 25_000, 40_000, 60_000, 100_000]
+    static let commitLadder = [2_500, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 60_000, 100_000]
     static let creditLadder = [50, 100, 250, 500]
     static let anchorDays = [1, 1, 1, 8, 15, 22]
 

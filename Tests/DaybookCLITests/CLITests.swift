@@ -312,8 +312,8 @@ struct CLIUsageTests {
     /// Every verb and subverb, as typed after `daybook`.
     static let verbs: [[String]] = [
         ["catalog"], ["catalog", "apply"], ["ingest"], ["finalize"], ["invoices"], ["invoice"], ["invoice", "show"],
-        ["breakdown"], ["export"], ["discrepancies"], ["explain"], ["unbilled"], ["dead-letters"], ["rejections"], ["stats"],
-        ["replay"], ["replay", "verify"], ["generate"], ["demo"],
+        ["breakdown"], ["export"], ["discrepancies"], ["explain"], ["alerts"], ["unbilled"], ["dead-letters"],
+        ["rejections"], ["stats"], ["replay"], ["replay", "verify"], ["generate"], ["demo"],
     ]
 
     @Test(arguments: verbs) func verbHelpIsUsageOnStdoutAndExitZero(_ verb: [String]) throws {
@@ -340,7 +340,7 @@ struct CLIUsageTests {
     @Test(arguments: [
         (["catalog", "apply"], true, true), (["ingest"], true, true), (["finalize"], true, true),
         (["invoices"], true, true), (["invoice", "show"], true, true), (["breakdown"], true, true),
-        (["discrepancies"], true, false), (["explain"], true, false),
+        (["discrepancies"], true, false), (["explain"], true, false), (["alerts"], true, true),
         (["export"], true, false), (["unbilled"], true, false), (["dead-letters"], true, false),
         (["rejections"], true, false), (["stats"], true, false), (["replay"], true, false),
         (["replay", "verify"], true, false), (["generate"], false, false), (["demo"], false, false),

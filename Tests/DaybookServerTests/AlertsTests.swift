@@ -74,7 +74,7 @@ struct AlertsTests {
         func daysLeft() throws -> [String: Any] {
             let response = try http.get("/metrics")
             try #require(response.status == 200)
-            return try Prometheus.parse(response.text, scratch).filter { $0.key.hasPrefix("daybook_balance_days_left") }
+            return try Prometheus.parse(response.text, scratch).filter { $0.key.contains("daybook_balance_days_left") }
         }
         func number(_ sample: Any?) -> Double? { (sample as? NSNumber)?.doubleValue }
         func cli(_ args: [String]) throws -> String {
