@@ -83,17 +83,9 @@ final class DashboardFixture: SharedStoreFixture, @unchecked Sendable {
         let historyDone = clock.now
         let history = try counters(engine)
 
-        var generator = WorkloadGenerator(start: day(2026, 10, 1))
-        generator.customers = customers
-        generator.days = 31
-        generator.eventsPerDay = Self.lateEvents * 10 / (7 * 31 * (customers.count + 1)) + 1
-        generator.seed = 909
-        generator.idPrefix = "late-"
-        generator.duplicatePerMille = 0
-        generator.invalidPerMille = 0
-        generator.backdatedPerMille = 0
-        let lines = generator.lines()
-        let picked = (0..<min(Self.lateEvents, lines.count)).map { lines[$0 * lines.count / min(Self.lateEvents, lines.count)] }
+        let picked = spreadEvents(
+            count: Self.lateEvents, customers: customers, start: day(2026, 10, 1), days: 31, seed: 909,
+            idPrefix: "late-")
         let late = try ingestInBatches(engine, records(picked), batch: 50_000, source: "late", now: Self.now)
         let stats = try counters(engine)
         let alerts = try engine.balanceAlerts(now: Self.now, withinDays: 30)

@@ -156,6 +156,27 @@ func ingestInBatches(_ engine: Engine, _ records: [IngestRecord], batch: Int, so
     return total
 }
 
+/// `count` new events (no duplicates, invalid or backdated records) for `customers`, dated over
+/// `days` days from `start`: the generator aims a little above `count` (weekdays at 100%, weekends
+/// at 40%: ~0.83 weekday-equivalents per day) and an evenly spaced sample of its lines is taken,
+/// so every day is covered.
+func spreadEvents(count: Int, customers: [String], start: Day, days: Int, seed: UInt64, idPrefix: String)
+    -> [String]
+{
+    var generator = WorkloadGenerator(start: start)
+    generator.customers = customers
+    generator.days = days
+    generator.eventsPerDay = count * 10 / (7 * days * (customers.count + 1)) + 1
+    generator.seed = seed
+    generator.idPrefix = idPrefix
+    generator.duplicatePerMille = 0
+    generator.invalidPerMille = 0
+    generator.backdatedPerMille = 0
+    let lines = generator.lines()
+    precondition(lines.count >= count, "generator made only \(lines.count) of \(count) lines")
+    return (0..<count).map { lines[$0 * lines.count / count] }
+}
+
 // MARK: - (a) ingest throughput
 
 /// ~200k records over 30 days for the generator's 3 default customers, with its default share of
@@ -326,20 +347,9 @@ final class BackdatedFixture: @unchecked Sendable {
     /// 20,000 new events, days spread over the 30 days before `now`, new transaction ids.
     func backdatedRecords() -> [IngestRecord] {
         iteration += 1
-        var generator = WorkloadGenerator(start: Self.historyEnd.adding(days: -backdatedDays))
-        generator.customers = Self.customers
-        generator.days = backdatedDays
-        // ~0.72 weekday-equivalents per day; aim a little above the batch size, then take an
-        // evenly spaced sample so every day is covered.
-        generator.eventsPerDay = Self.backdatedBatch * 10 / (7 * backdatedDays * (Self.customers.count + 1)) + 1
-        generator.seed = UInt64(500_000 + iteration)
-        generator.idPrefix = "bd\(iteration)-"
-        generator.duplicatePerMille = 0
-        generator.invalidPerMille = 0
-        generator.backdatedPerMille = 0
-        let lines = generator.lines()
-        precondition(lines.count >= Self.backdatedBatch, "generator made only \(lines.count) lines")
-        let picked = (0..<Self.backdatedBatch).map { lines[$0 * lines.count / Self.backdatedBatch] }
+        let picked = spreadEvents(
+            count: Self.backdatedBatch, customers: Self.customers, start: Self.historyEnd.adding(days: -backdatedDays),
+            days: backdatedDays, seed: UInt64(500_000 + iteration), idPrefix: "bd\(iteration)-")
         return records(picked)
     }
 

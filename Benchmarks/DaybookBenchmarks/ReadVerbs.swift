@@ -100,21 +100,9 @@ final class ReadVerbsFixture: @unchecked Sendable {
                 + "\(try engine.discrepancies().count) open drift records)")
 
         // The backfill: new transaction ids, days spread evenly over the finalized months.
-        let days = Self.historyStart.distance(to: Self.finalizedEnd)
-        var generator = WorkloadGenerator(start: Self.historyStart)
-        generator.customers = customers
-        generator.days = days
-        // ~0.83 weekday-equivalents per day: aim above the size, then take an evenly spaced
-        // sample so that every day is covered.
-        generator.eventsPerDay = backfill * 10 / (7 * days * (customers.count + 1)) + 1
-        generator.seed = 777
-        generator.idPrefix = "bf-"
-        generator.duplicatePerMille = 0
-        generator.invalidPerMille = 0
-        generator.backdatedPerMille = 0
-        let lines = generator.lines()
-        precondition(lines.count >= backfill, "generator made only \(lines.count) backfill lines")
-        let picked = (0..<backfill).map { lines[$0 * lines.count / backfill] }
+        let picked = spreadEvents(
+            count: backfill, customers: customers, start: Self.historyStart,
+            days: Self.historyStart.distance(to: Self.finalizedEnd), seed: 777, idPrefix: "bf-")
         let ingested = try ingestInBatches(
             engine, records(picked), batch: Self.batch, source: "backfill", now: Self.now)
         guard ingested.accepted == backfill else {
