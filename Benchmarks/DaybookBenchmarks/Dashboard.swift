@@ -42,7 +42,8 @@ final class DashboardFixture: SharedStoreFixture, @unchecked Sendable {
     private(set) var invoiceID = ""
 
     init() {
-        let count = ProcessInfo.processInfo.environment["DAYBOOK_BENCH_DASHBOARD_CUSTOMERS"].flatMap { Int($0) } ?? 1_000
+        let count =
+            ProcessInfo.processInfo.environment["DAYBOOK_BENCH_DASHBOARD_CUSTOMERS"].flatMap { Int($0) } ?? 1_000
         customers = CatalogGenerator.customerIDs(count: count)
     }
 

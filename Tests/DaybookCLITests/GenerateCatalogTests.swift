@@ -54,7 +54,9 @@ struct GenerateCatalogTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(ingested.stdout.utf8)) as? [String: Int])
         #expect(summary["accepted"]! > 1_000)
         let unbilled = try cli.run(["unbilled", "--format", "csv"], now: "2026-10-16")
-        #expect(unbilled.stdout == "seq,transaction_id,customer_id,event_type,day,reason\n", "\(unbilled.stdout.prefix(300))")
+        #expect(
+            unbilled.stdout == "seq,transaction_id,customer_id,event_type,day,reason\n",
+            "\(unbilled.stdout.prefix(300))")
         // Dead letters are the generator's invalid records only, none too late.
         let dead = try cli.run(["dead-letters", "--format", "csv"], now: "2026-10-16").stdout
         #expect(!dead.contains("too_late"))

@@ -92,7 +92,8 @@ struct CatalogTests {
     @Test func balanceAlertDaysDefaultsTo30AndIsValidatedWithItsPath() throws {
         #expect(try Catalog.parse(Array(Self.valid.utf8)).balanceAlertDays == 30)
         let with = { (value: String) in
-            Self.valid.replacingOccurrences(of: "\"currency_decimals\": 2,", with: "\"currency_decimals\": 2, \"balance_alert_days\": \(value),")
+            Self.valid.replacingOccurrences(
+                of: "\"currency_decimals\": 2,", with: "\"currency_decimals\": 2, \"balance_alert_days\": \(value),")
         }
         #expect(try Catalog.parse(Array(with("14").utf8)).balanceAlertDays == 14)
         #expect(try Catalog.parse(Array(with("1").utf8)).balanceAlertDays == 1)

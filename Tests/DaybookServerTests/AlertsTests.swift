@@ -57,11 +57,15 @@ struct AlertsTests {
         let october = Self.days("2026-10-01", count: 20).enumerated().map { Self.event("o\($0)", $1, tokens: 1_000) }
         // September arrives before its invoice is due, October with the clock of the test.
         try Daybook.ok(
-            ["ingest", try scratch.write("sep.ndjson", september.joined(separator: "\n")), "--data", store, "--now",
-             "2026-10-01T12:00:00Z"])
+            [
+                "ingest", try scratch.write("sep.ndjson", september.joined(separator: "\n")), "--data", store, "--now",
+                "2026-10-01T12:00:00Z",
+            ])
         try Daybook.ok(
-            ["ingest", try scratch.write("oct.ndjson", october.joined(separator: "\n")), "--data", store, "--now",
-             Fixture.now])
+            [
+                "ingest", try scratch.write("oct.ndjson", october.joined(separator: "\n")), "--data", store, "--now",
+                Fixture.now,
+            ])
         let server = try ServeProcess(store: store, now: Fixture.now)
         defer { server.stop() }
         let http = try server.connect()
@@ -119,9 +123,13 @@ struct AlertsTests {
         #expect(try http.get("/v1/alerts").text == (try cli(["--format", "json"])))
         #expect(try http.get("/v1/alerts?customer=neo").text == (try cli(["--customer", "neo", "--format", "json"])))
         let csv = try cli(["--format", "csv"]).split(separator: "\n").map(String.init)
-        #expect(csv.first == "balance_id,customer_id,contract_id,type,status,amount,remaining,daily_run_rate,"
-            + "run_rate_days,days_left,exhausts_on,exhausted_on,ends")
-        #expect(csv.dropFirst() == ["neo-commit,neo,neo-k,commit,running_out,1000.00,195.00,40.00,7,5,2026-10-26,,2027-09-01"])
+        #expect(
+            csv.first == "balance_id,customer_id,contract_id,type,status,amount,remaining,daily_run_rate,"
+                + "run_rate_days,days_left,exhausts_on,exhausted_on,ends")
+        #expect(
+            csv.dropFirst() == [
+                "neo-commit,neo,neo-k,commit,running_out,1000.00,195.00,40.00,7,5,2026-10-26,,2027-09-01"
+            ])
         #expect(try cli(["--within", "4", "--format", "table"]).hasPrefix("no alerts"))
 
         // Refusals: the API's and the CLI's.

@@ -41,7 +41,8 @@ extension Engine {
         }
         if let customer, catalog.customer(customer) == nil {
             throw EngineError(
-                code: .notFound, message: "no customer \"\(customer)\" in the catalog in force (see `daybook invoices`)")
+                code: .notFound, message: "no customer \"\(customer)\" in the catalog in force (see `daybook invoices`)"
+            )
         }
         let decimals = catalog.currencyDecimals
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }

@@ -16,7 +16,9 @@ struct Alerts: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOption
     // Read `.unconditional`ly: `--within -3` is the value -3 (out of range), not a missing value.
-    @Option(parsing: .unconditional, help: "Look this many days ahead, 1 to 3660 (default: the catalog's balance_alert_days, else 30).")
+    @Option(
+        parsing: .unconditional,
+        help: "Look this many days ahead, 1 to 3660 (default: the catalog's balance_alert_days, else 30).")
     var within: Int?
     @Option(help: "Only this customer's balances.") var customer: String?
 

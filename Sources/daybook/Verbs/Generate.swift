@@ -63,7 +63,8 @@ struct Generate: ParsableCommand {
             guard seen.insert(id).inserted else { throw ValidationError("--customers: \"\(id)\" is listed twice") }
             if catalogOut != nil, id.utf8.count > CatalogGenerator.maxCustomerIDBytes {
                 throw ValidationError(
-                    "--catalog-out: customer ids must be at most \(CatalogGenerator.maxCustomerIDBytes) bytes (balance ids add 7), not \"\(id)\"")
+                    "--catalog-out: customer ids must be at most \(CatalogGenerator.maxCustomerIDBytes) bytes (balance ids add 7), not \"\(id)\""
+                )
             }
         }
     }
