@@ -172,8 +172,13 @@ func spreadEvents(count: Int, customers: [String], start: Day, days: Int, seed: 
     generator.duplicatePerMille = 0
     generator.invalidPerMille = 0
     generator.backdatedPerMille = 0
-    let lines = generator.lines()
-    precondition(lines.count >= count, "generator made only \(lines.count) of \(count) lines")
+    var lines = generator.lines()
+    // Each customer's daily count is rounded down: with many customers and few events the aim
+    // falls short, so aim higher until it does not.
+    while lines.count < count {
+        generator.eventsPerDay *= 2
+        lines = generator.lines()
+    }
     return (0..<count).map { lines[$0 * lines.count / count] }
 }
 

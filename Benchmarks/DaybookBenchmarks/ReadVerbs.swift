@@ -143,6 +143,10 @@ func prepareSharedStore(kind: String, suffix: String, kept: String?, build: (Str
         report("\(kind): reusing the fixture in \(shared): \(summary)")
         return (shared, summary)
     }
+    if let kept {  // no READY: what is there is a build that did not finish
+        removeDirectory(kept)
+        try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+    }
     let building = try kept ?? makeTemporaryDirectory("\(kind)-build")
     let summary: String
     do {
