@@ -212,19 +212,7 @@ extension Engine {
                     }
                     balances.append(series)
                 }
-                if let period = contract.contract.period(containing: today),
-                    let state = try reader.invoice(of: contract, period: period, txn)
-                {
-                    var totals = Totals()
-                    for item in state.lineItems { totals += item.periodTotals }
-                    totals.quantity = .zero
-                    let key = Keys.invoice(contract: contract.contract.id, start: period.start)
-                    let snapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
-                    current = InvoiceSummary(
-                        invoiceID: contract.contract.invoiceID(period), customerID: id,
-                        contractID: contract.contract.id, period: period, finalizedAt: snapshot?.finalizedAt,
-                        totals: totals, lineItems: state.lineItems.count)
-                }
+                if let invoice = try reader.currentInvoice(of: contract, today: today, txn) { current = invoice }
             }
             return CustomerReport(
                 customerID: id, customerName: customer.name, currency: catalog.currency,
@@ -401,5 +389,63 @@ struct InvoiceDays {
         p.exhaustsOn = asOf.adding(days: Int(k))
         p.status = .runningOut
         return p
+    }
+}
+
+/// A customer at a glance: its current invoice and its balances (the dashboard's customer list).
+public struct CustomerSummary: Sendable {
+    public var customerID: String
+    public var customerName: String
+    /// The invoice whose period holds the day of `now` (nil without a contract that day).
+    public var currentInvoice: InvoiceSummary?
+    /// Its balances' projections, by contract then draw order.
+    public var balances: [BalanceProjection]
+}
+
+extension Engine {
+    /// Every customer of the catalog in force, by id, with its current invoice and balance
+    /// projections: one invoice per contract read (plus the days of the run-rate window), not the
+    /// customer's history.
+    public func customerSummaries(now: Timestamp) throws -> [CustomerSummary] {
+        let today = now.day
+        return try withLiveView(through: today) { txn, view in
+            let catalog = try Self.requireCatalog(view)
+            var reader = InvoiceDays(view: view)
+            var result: [CustomerSummary] = []
+            for customer in catalog.customers.sorted(by: { $0.id.utf8Precedes($1.id) }) {
+                var summary = CustomerSummary(
+                    customerID: customer.id, customerName: customer.name, currentInvoice: nil, balances: [])
+                for contract in view.plan.byCustomer[customer.id] ?? [] {
+                    if let invoice = try reader.currentInvoice(of: contract, today: today, txn) {
+                        summary.currentInvoice = invoice
+                    }
+                    for (b, balance) in contract.balances.enumerated() {
+                        summary.balances.append(try reader.projection(balance, index: b, of: contract, asOf: today, txn))
+                    }
+                }
+                result.append(summary)
+            }
+            return result
+        }
+    }
+}
+
+extension InvoiceDays {
+    /// The summary of the contract's invoice whose period holds `today`, totals to date.
+    mutating func currentInvoice(of contract: ContractPlan, today: Day, _ txn: borrowing Transaction) throws
+        -> InvoiceSummary?
+    {
+        guard let period = contract.contract.period(containing: today),
+            let state = try invoice(of: contract, period: period, txn)
+        else { return nil }
+        var totals = Totals()
+        for item in state.lineItems { totals += item.periodTotals }
+        totals.quantity = .zero
+        let key = Keys.invoice(contract: contract.contract.id, start: period.start)
+        let snapshot = try txn.get(key, in: view.ws.store.snapshots).map { try Snapshot(decoding: $0) }
+        return InvoiceSummary(
+            invoiceID: contract.contract.invoiceID(period), customerID: contract.contract.customerID,
+            contractID: contract.contract.id, period: period, finalizedAt: snapshot?.finalizedAt,
+            totals: totals, lineItems: state.lineItems.count)
     }
 }
