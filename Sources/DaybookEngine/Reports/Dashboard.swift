@@ -369,9 +369,10 @@ struct InvoiceDays {
             return p
         }
         p.remaining = try closing(b, of: contract, on: asOf, txn) ?? balance.amount
-        // The complete days before `asOf` (a partial day would understate the rate), up to 7.
-        let first = max(balance.starts, asOf.adding(days: -7))
-        p.runRateDays = Int(asOf.number - first.number)
+        // The complete days before `asOf` (a partial day would understate the rate), up to 7, on
+        // which the contract could draw from it.
+        let first = max(balance.starts, contract.contract.starts, asOf.adding(days: -7))
+        p.runRateDays = max(0, Int(asOf.number - first.number))
         if p.runRateDays > 0, let opening = try opening(balance, index: b, of: contract, on: first, txn),
             let closing = try closing(b, of: contract, on: asOf.adding(days: -1), txn)
         {
@@ -393,7 +394,9 @@ struct InvoiceDays {
         // The smallest k with k × drawn / days ≥ remaining, in exact integers.
         let numerator = p.remaining.raw * Int128(p.runRateDays)
         let k = (numerator + p.trailingDrawn.raw - 1) / p.trailingDrawn.raw
-        guard k < Int128(balance.ends.number - asOf.number) else { return p }  // it ends first
+        // Only the contract's days draw from it: it runs out only before the balance or the contract ends.
+        let end = min(balance.ends, contract.contract.ends ?? balance.ends)
+        guard k < Int128(end.number - asOf.number) else { return p }
         p.daysLeft = Int(k)
         p.exhaustsOn = asOf.adding(days: Int(k))
         p.status = .runningOut
