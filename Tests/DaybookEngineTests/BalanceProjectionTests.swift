@@ -268,14 +268,13 @@ struct BalanceProjectionTests {
         }
     }
 
-    // MARK: Found wrong (reported; enable once fixed)
+    // MARK: Found wrong in the first version, fixed on main
 
     /// Contract `k` ending on Oct 10 (exclusive), its commit of 200.00 running to 2027: 10.00 a
     /// day on Oct 1–9, seen on Oct 12. Nothing can draw from the commit after Oct 9, so it cannot
-    /// run out: not `running_out` and no alert. (Today: Oct 5–9 drew 50.00 of the 7-day window,
-    /// 110.00 left, so it says 16 days, Oct 28.)
-    @Test(.disabled("reported: a balance of an ended contract is projected as running out"))
-    func aBalanceOfAnEndedContractDoesNotRunOut() throws {
+    /// run out: not `running_out` and no alert. (The first version took Oct 5–9's 50.00 over the
+    /// 7-day window, 110.00 left, for 16 days, Oct 28.)
+    @Test func aBalanceOfAnEndedContractDoesNotRunOut() throws {
         let text = String(
             decoding: ScenarioTests.catalog(
                 rates: "{\"product\": \"tok\", \"unit_price\": \"0.01\"}",
@@ -294,8 +293,7 @@ struct BalanceProjectionTests {
     /// of 200.00, seen on Oct 4. Nothing could draw before Oct 1, so the rate should average the
     /// 3 contract days (10.00 a day: 170.00 left is 17 days, Oct 21), not 7 days of which 4
     /// preceded the contract (30/7 a day: 40 days, Nov 13).
-    @Test(.disabled("reported: the run-rate window is not clipped to the contract's start"))
-    func theWindowStartsNoEarlierThanTheContract() throws {
+    @Test func theWindowStartsNoEarlierThanTheContract() throws {
         let h = try Self.harness([Self.balance("b", amount: "200.00", starts: "2026-09-01")])
         try Self.draw(h, (1...3).map { ("2026-10-0\($0)", 1_000) }, now: "2026-10-04T00:00:00Z")
         let p = try Self.projection(h, "b", now: "2026-10-04")

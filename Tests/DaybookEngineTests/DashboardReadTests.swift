@@ -118,6 +118,11 @@ struct DashboardReadTests {
         let invoice = try #require(r.currentInvoice)
         #expect(invoice.invoiceID == "k/2026-10-01" && invoice.totals.subtotal == Self.d("100"))
         #expect(invoice.totals.commits == Self.d("100") && invoice.totals.total.isZero)
+        // The customer list says the same of the current invoice and the balance.
+        let summaries = try h.engine.customerSummaries(now: now)
+        #expect(summaries.map(\.customerID) == ["c"])
+        #expect(summaries[0].currentInvoice == invoice)
+        #expect(summaries[0].balances == [b.projection])
         #expect(throws: EngineError.self) {
             try h.engine.customerReport(id: "nobody", from: Self.day("2026-10-08"), to: Self.day("2026-10-12"), now: now)
         }
