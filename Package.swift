@@ -89,7 +89,7 @@ let package = Package(
         ),
         // The dashboard (issue 11): HTML pages with server-drawn SVG charts over the engine's read
         // models. Pure rendering, no I/O of its own; the server routes to it.
-        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookOutput"]),
+        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",

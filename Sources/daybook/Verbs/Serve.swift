@@ -57,12 +57,18 @@ struct Serve: ParsableCommand {
         try global.store.requireStore()
         DamagedStore.watch(global.data)
         let service = try DaybookService(options, sources: try sources(clock: clock))
+        try Self.run(service) { "listening on \($0)\n" }
+    }
+
+    /// Runs `service` until SIGTERM/SIGINT (or a failure) from this synchronous verb, printing
+    /// `line(address)` on standard output once it listens. Also `daybook demo --serve`'s.
+    static func run(_ service: DaybookService, line: @escaping @Sendable (String) -> String) throws {
         let outcome = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
                 try await service.run { address in
-                    FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+                    FileHandle.standardOutput.write(Data(line(address).utf8))
                 }
             } catch {
                 outcome.withLock { $0 = error }

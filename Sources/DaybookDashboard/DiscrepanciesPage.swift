@@ -1,0 +1,123 @@
+import DaybookCore
+import DaybookEngine
+import DaybookStore
+
+/// `/discrepancies`: open drift across customers, sortable, with causes; the proposed
+/// correction column stays "—" until corrections exist (issue 13).
+enum DiscrepanciesPage {
+    static let sorts = ["total_delta", "invoice", "customer"]
+
+    static func render(engine: Engine, now: Timestamp, _ q: Parameters) throws -> DashboardPage {
+        let sort = q["sort"] ?? "total_delta"
+        guard sorts.contains(sort) else {
+            throw PageError(status: 400, "?sort=\(sort): write sort=total_delta, sort=invoice or sort=customer")
+        }
+        let decimals = engine.catalog?.currencyDecimals ?? 2
+        func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
+        var records = try engine.discrepancies()
+        // Engine order (invoice, line item) breaks every tie: the sort is stable.
+        switch sort {
+        case "invoice": break
+        case "customer":
+            records = records.enumerated().sorted {
+                $0.element.customerID != $1.element.customerID
+                    ? $0.element.customerID.utf8Precedes($1.element.customerID) : $0.offset < $1.offset
+            }.map(\.element)
+        default:
+            records = records.enumerated().sorted {
+                let a = abs($0.element.deltaTotal.raw), b = abs($1.element.deltaTotal.raw)
+                return a != b ? a > b : $0.offset < $1.offset
+            }.map(\.element)
+        }
+        func header(_ key: String, _ name: String) -> String {
+            key == sort
+                ? "<span aria-sort=\"\(key == "total_delta" ? "descending" : "ascending")\">\(name) ▾</span>"
+                : "<a href=\"\(HTML.href("/discrepancies", [("sort", key)]))\">\(name)</a>"
+        }
+        var rows: [String] = []
+        var total = FixedDecimal.zero
+        for r in records {
+            total = total + r.deltaTotal
+            let ids = r.lateTransactionIDs.prefix(3).map(HTML.escape).joined(separator: ", ")
+            let more = r.lateEventCount > 3 ? ", …" : ""
+            var causes = "<td class=\"num\" data-column=\"late_event_count\" data-value=\"\(r.lateEventCount)\">\(r.lateEventCount)</td><td><code>\(ids)\(more)</code></td>"
+            let versions = r.catalogVersions.map { "v\($0)" }.joined(separator: ", ")
+            let via = r.viaInvoices.map(HTML.invoiceLink).joined(separator: ", ")
+            causes += "<td>\(versions.isEmpty ? "—" : versions)\(via.isEmpty ? "" : "; via \(via)")</td>"
+            rows.append(
+                "<tr data-invoice=\"\(HTML.escape(r.invoiceID))\" data-line-item=\"\(HTML.escape(r.lineItemID))\">"
+                    + "<th scope=\"row\">\(HTML.invoiceLink(r.invoiceID))</th><td>\(HTML.customerLink(r.customerID))</td>"
+                    + "<td>\(HTML.escape(r.lineItemID))</td>"
+                    + HTML.numberCell(money(r.finalized.total), extra: " data-column=\"finalized_total\"")
+                    + HTML.numberCell(money(r.current.total), extra: " data-column=\"current_total\"")
+                    + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"") + causes
+                    + "<td data-column=\"correction\">—</td></tr>")
+        }
+        var main = "<section>"
+        if records.isEmpty {
+            main += "<p id=\"no-drift\">No open drift: every finalized invoice matches the live breakdown.</p>"
+        } else {
+            main += HTML.table(
+                caption:
+                    "\(records.count) drifted line items of \(Set(records.map(\.invoiceID)).count) invoices (\(HTML.escape(engine.catalog?.currency ?? "")))",
+                head: [
+                    header("invoice", "invoice"), header("customer", "customer"), "line item", "finalized total",
+                    "live total", header("total_delta", "delta"), "late events", "first late transaction ids",
+                    "catalog versions", "proposed correction",
+                ], rows: rows, numeric: [3, 4, 5, 6],
+                foot: [
+                    "<tr><th scope=\"row\" colspan=\"5\">All open drift</th>"
+                        + HTML.numberCell(money(total), extra: " data-column=\"delta_total\"")
+                        + "<td colspan=\"4\"></td></tr>"
+                ])
+        }
+        main += "</section>"
+        main += "<p>Corrections are not proposed yet (issue 13): the column shows — until they exist.</p>"
+        return DashboardPage(
+            body: HTML.page(
+                title: "Discrepancies", current: "/discrepancies",
+                subtitle: "Finalized invoices whose live breakdown no longer matches their snapshot, as of \(now)",
+                main: main))
+    }
+}
+
+/// `/invoices/{id}/explain?line_item=…&day=…`: one breakdown row's events and arithmetic (`daybook explain`).
+enum ExplainPage {
+    static func render(invoice: String, engine: Engine, _ q: Parameters) throws -> DashboardPage {
+        guard let item = q["line_item"], let dayText = q["day"] else {
+            throw PageError(status: 400, "explain needs ?line_item=LINE_ITEM_ID&day=YYYY-MM-DD")
+        }
+        guard let day = Day(parsing: dayText) else {
+            throw PageError(status: 400, "?day=\(dayText) is not a date: write YYYY-MM-DD")
+        }
+        let e = try engine.explain(invoiceID: invoice, lineItemID: item, day: day)
+        let d = e.currencyDecimals
+        func money(_ v: FixedDecimal) -> String { v.formatted(decimals: d) }
+        var main = "<p>Invoice \(HTML.invoiceLink(invoice)) of \(HTML.customerLink(e.customerID)), \(e.status.rawValue).</p>"
+        var rows: [String] = []
+        for (name, c, s, text) in [
+            ("quantity", e.computed.quantity, e.stored.quantity, { (v: FixedDecimal) in v.canonical }),
+            ("subtotal", e.computed.subtotal, e.stored.subtotal, money), ("credits", e.computed.credits, e.stored.credits, money),
+            ("commits", e.computed.commits, e.stored.commits, money), ("total", e.computed.total, e.stored.total, money),
+        ] {
+            rows.append(
+                "<tr data-field=\"\(name)\"><th scope=\"row\">\(name)</th>" + HTML.numberCell(text(c), extra: " data-column=\"computed\"")
+                    + HTML.numberCell(text(s), extra: " data-column=\"stored\"") + "<td>\(c == s ? "✓" : "differs")</td></tr>")
+        }
+        main += "<section><h2>The row</h2>"
+        main += HTML.table(caption: "Computed from the day's events against the stored row", head: ["", "computed", "stored", ""], rows: rows, numeric: [1, 2])
+        main += "</section><section><h2>Events</h2>"
+        let events = e.events.map { ev in
+            "<tr data-seq=\"\(ev.seq)\"><td class=\"num\">\(ev.seq)</td><td><code>\(HTML.escape(ev.transactionID))</code></td><td>\(ev.timestamp)</td><td>\(ev.ingestTime)</td><td>\(ev.late ? "late" : "")</td><td>\(ev.effect.code)</td><td class=\"num\">\(HTML.escape(ev.effect.value ?? ""))</td></tr>"
+        }
+        main += events.isEmpty
+            ? "<p>No event of this customer and day counts for this line item.</p>"
+            : HTML.table(
+                caption: "\(e.events.count) events of \(HTML.escape(e.customerID)) on \(day), in log order",
+                head: ["seq", "transaction id", "timestamp", "ingested", "", "effect", "value"], rows: events, numeric: [0, 6])
+        main += "</section><section><h2>The arithmetic</h2><pre>\(HTML.escape(e.text))</pre></section>"
+        return DashboardPage(
+            body: HTML.page(
+                title: "Explain \(item) on \(day)", current: nil, subtitle: "Invoice \(HTML.escape(invoice))", main: main))
+    }
+}
