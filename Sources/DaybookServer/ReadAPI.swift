@@ -92,7 +92,7 @@ enum ReadAPI {
                 "no customer \"\(id)\" in the catalog in force (see GET /v1/invoices for customer ids)")
         }
         let through = now.day
-        let export = try engine.export(asOf: through.adding(days: 1))
+        let export = try engine.export(asOf: through.adding(days: 1), customer: id)
         let decimals = catalog.currencyDecimals
 
         struct Spend {

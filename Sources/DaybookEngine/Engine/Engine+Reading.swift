@@ -26,12 +26,13 @@ extension Engine {
         }
     }
 
-    /// Every invoice of the plan's contracts in the view (stored or computed in memory), ordered by invoice id.
-    func loadInvoices(_ txn: borrowing Transaction, _ view: LiveView) throws -> [(
+    /// Every invoice of the plan's contracts in the view (stored or computed in memory), or of one
+    /// customer's contracts, ordered by invoice id.
+    func loadInvoices(_ txn: borrowing Transaction, _ view: LiveView, customer: String? = nil) throws -> [(
         key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState
     )] {
         var result: [(key: [UInt8], id: String, contract: ContractPlan, state: InvoiceState)] = []
-        for contract in view.plan.contracts.values {
+        for contract in customer.map({ view.plan.byCustomer[$0] ?? [] }) ?? Array(view.plan.contracts.values) {
             var seen = Set<[UInt8]>()
             try txn.scan(in: store.invoices, prefix: Keys.invoicePrefix(contract: contract.contract.id)) { key, value in
                 let state: InvoiceState

@@ -37,4 +37,11 @@ extension Engine {
     public func export(asOf date: Day) throws -> BreakdownExport {
         try withLiveView(through: date.adding(days: -1)) { txn, view in try allRows(asOf: date, txn, view).tables }
     }
+
+    /// The rows of ``export(asOf:)`` that belong to `customer`, read from its contracts' invoices only.
+    public func export(asOf date: Day, customer: String) throws -> BreakdownExport {
+        try withLiveView(through: date.adding(days: -1)) { txn, view in
+            try allRows(asOf: date, customer: customer, txn, view).tables
+        }
+    }
 }

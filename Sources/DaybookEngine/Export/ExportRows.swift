@@ -154,10 +154,13 @@ struct RowEmitter {
 }
 
 extension Engine {
-    /// Every row of the export as of `date` with its stamp, in the view (SPEC §5 order).
-    func allRows(asOf date: Day, _ txn: borrowing Transaction, _ view: LiveView) throws -> StampedRows {
+    /// Every row of the export as of `date` with its stamp, in the view (SPEC §5 order), or only
+    /// one customer's rows.
+    func allRows(asOf date: Day, customer: String? = nil, _ txn: borrowing Transaction, _ view: LiveView) throws
+        -> StampedRows
+    {
         var emitter = RowEmitter(plan: view.plan, days: Day(number: .min)..<date, include: { _, _ in true })
-        let invoices = try loadInvoices(txn, view)
+        let invoices = try loadInvoices(txn, view, customer: customer)
         var byKey: [[UInt8]: InvoiceState] = [:]
         for invoice in invoices { byKey[invoice.key] = invoice.state }
         for invoice in invoices {
@@ -170,7 +173,7 @@ extension Engine {
                 previousClosing: previous.map { $0.closing[$0.dayCount - 1] },
                 position: view.isComputed(invoice.key) ? view.state.journalPosition : nil)
         }
-        for contract in view.plan.contracts.values
+        for contract in customer.map({ view.plan.byCustomer[$0] ?? [] }) ?? Array(view.plan.contracts.values)
         where byKey[Keys.invoice(contract: contract.contract.id, start: contract.contract.starts)] == nil {
             emitter.balancesBeforeStart(of: contract, position: view.state.journalPosition)
         }

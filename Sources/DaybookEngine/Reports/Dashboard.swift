@@ -133,25 +133,113 @@ public struct CustomerReport: Sendable {
 }
 
 extension Engine {
+    /// The longest range a dashboard read takes (two years): a page over more is a mistake.
+    public static let dashboardRangeLimit = 731
+
     /// Revenue by product per day over `from ... to` (both included) and the sums of the period
     /// of the same length just before it, across every contract, as the live state holds it at `now`.
     ///
-    /// - Throws: ``EngineError`` `.noCatalog` before a catalog is applied.
+    /// Only the invoices whose period overlaps the two periods are read (their keys say their start).
+    ///
+    /// - Throws: ``EngineError`` `.notFound` for a range ending before it begins or longer than
+    ///   ``dashboardRangeLimit`` days; `.noCatalog` before a catalog is applied.
     public func revenue(from: Day, to: Day, now: Timestamp) throws -> RevenueReport {
-        fatalError("not yet")
+        let length = try Self.checkRange(from, to)
+        let previousFrom = from.adding(days: -length)
+        return try withLiveView(through: now.day) { txn, view in
+            let catalog = try Self.requireCatalog(view)
+            var reader = InvoiceDays(view: view)
+            var current: [String: ProductSeries] = [:]
+            var previous: [String: PeriodSums] = [:]
+            for contract in view.plan.contracts.values {
+                try reader.products(of: contract, from: previousFrom, to: to, txn) { product, day, quantity, subtotal in
+                    if day < from {
+                        previous[product, default: PeriodSums()].subtotal += subtotal
+                        previous[product, default: PeriodSums()].quantity += quantity
+                    } else {
+                        let k = Int(day.number - from.number)
+                        current[product, default: Self.series(product, catalog, length)].subtotal[k] += subtotal
+                        current[product, default: Self.series(product, catalog, length)].quantity[k] += quantity
+                    }
+                }
+            }
+            for product in previous.keys where current[product] == nil {
+                current[product] = Self.series(product, catalog, length)
+            }
+            for product in current.keys where previous[product] == nil { previous[product] = PeriodSums() }
+            return RevenueReport(
+                from: from, to: to, previousFrom: previousFrom, previousTo: from.adding(days: -1),
+                currency: catalog.currency, decimals: catalog.currencyDecimals,
+                products: current.values.sorted { $0.productID.utf8Precedes($1.productID) }, previous: previous)
+        }
     }
 
     /// One customer's spend per product per day over `from ... to` and its balances, projected from `now`.
     ///
-    /// - Throws: ``EngineError`` `.notFound` for a customer not in the catalog.
+    /// - Throws: ``EngineError`` `.notFound` for a customer not in the catalog or a bad range.
     public func customerReport(id: String, from: Day, to: Day, now: Timestamp) throws -> CustomerReport {
-        fatalError("not yet")
+        let length = try Self.checkRange(from, to)
+        let today = now.day
+        return try withLiveView(through: today) { txn, view in
+            let catalog = try Self.requireCatalog(view)
+            guard let customer = catalog.customer(id) else {
+                throw EngineError(
+                    code: .notFound, message: "no customer \"\(id)\" in the catalog in force (see `daybook invoices`)")
+            }
+            var reader = InvoiceDays(view: view)
+            var products: [String: ProductSeries] = [:]
+            var balances: [BalanceSeries] = []
+            var current: InvoiceSummary?
+            for contract in view.plan.byCustomer[id] ?? [] {
+                try reader.products(of: contract, from: from, to: to, txn) { product, day, quantity, subtotal in
+                    let k = Int(day.number - from.number)
+                    products[product, default: Self.series(product, catalog, length)].subtotal[k] += subtotal
+                    products[product, default: Self.series(product, catalog, length)].quantity[k] += quantity
+                }
+                for (b, balance) in contract.balances.enumerated() {
+                    let projection = try reader.projection(balance, index: b, of: contract, asOf: today, txn)
+                    var series = BalanceSeries(
+                        projection: projection, closing: Array(repeating: nil, count: length),
+                        drawn: Array(repeating: nil, count: length))
+                    for k in 0..<length {
+                        let day = from.adding(days: k)
+                        guard day <= today, balance.isActive(on: day),
+                            let closing = try reader.closing(b, of: contract, on: day, txn),
+                            let opening = try reader.opening(balance, index: b, of: contract, on: day, txn)
+                        else { continue }
+                        series.closing[k] = closing
+                        series.drawn[k] = opening - closing
+                    }
+                    balances.append(series)
+                }
+                if let invoice = try reader.currentInvoice(of: contract, today: today, txn) { current = invoice }
+            }
+            return CustomerReport(
+                customerID: id, customerName: customer.name, currency: catalog.currency,
+                decimals: catalog.currencyDecimals, from: from, to: to, today: today,
+                products: products.values.sorted { $0.productID.utf8Precedes($1.productID) },
+                balances: balances, currentInvoice: current)
+        }
     }
 
     /// Every balance of every contract (or of one customer's), projected from `now`'s day, by
     /// customer, contract, then draw order.
     public func balanceProjections(now: Timestamp, customer: String? = nil) throws -> [BalanceProjection] {
-        fatalError("not yet")
+        try withLiveView(through: now.day) { txn, view in
+            var reader = InvoiceDays(view: view)
+            let contracts = customer.map { view.plan.byCustomer[$0] ?? [] } ?? Array(view.plan.contracts.values)
+            var result: [BalanceProjection] = []
+            let ordered = contracts.sorted { a, b in
+                a.contract.customerID != b.contract.customerID
+                    ? a.contract.customerID.utf8Precedes(b.contract.customerID) : a.contract.id.utf8Precedes(b.contract.id)
+            }
+            for contract in ordered {
+                for (b, balance) in contract.balances.enumerated() {
+                    result.append(try reader.projection(balance, index: b, of: contract, asOf: now.day, txn))
+                }
+            }
+            return result
+        }
     }
 
     /// The balances that need a person: exhausted, or projected to run out within `withinDays`
@@ -164,5 +252,200 @@ extension Engine {
             if $0.daysLeft != $1.daysLeft { return ($0.daysLeft ?? .max) < ($1.daysLeft ?? .max) }
             return $0.balanceID.utf8Precedes($1.balanceID)
         }
+    }
+}
+
+extension Engine {
+    /// The number of days of `from ... to`.
+    static func checkRange(_ from: Day, _ to: Day) throws(EngineError) -> Int {
+        let length = Int(to.number - from.number) + 1
+        guard length >= 1 else {
+            throw EngineError(code: .notFound, message: "the range \(from) to \(to) ends before it begins")
+        }
+        guard length <= dashboardRangeLimit else {
+            throw EngineError(
+                code: .notFound,
+                message: "the range \(from) to \(to) is \(length) days: at most \(dashboardRangeLimit) are read at once")
+        }
+        return length
+    }
+
+    static func requireCatalog(_ view: LiveView) throws(EngineError) -> Catalog {
+        guard view.state.catalogVersion > 0 else {
+            throw EngineError(code: .noCatalog, message: "no catalog yet: apply one with `daybook catalog apply FILE`")
+        }
+        return view.plan.catalog
+    }
+
+    static func series(_ product: String, _ catalog: Catalog, _ days: Int) -> ProductSeries {
+        ProductSeries(productID: product, productName: catalog.products[product]?.name ?? product, days: days)
+    }
+}
+
+/// Reads the days of a live view's invoices, each invoice decoded once.
+struct InvoiceDays {
+    let view: LiveView
+    private var cache: [[UInt8]: InvoiceState?] = [:]
+
+    init(view: LiveView) { self.view = view }
+
+    /// The invoice of `contract` for `period` as the view has it (nil for a period not begun by the view).
+    mutating func invoice(of contract: ContractPlan, period: BillingPeriod, _ txn: borrowing Transaction) throws
+        -> InvoiceState?
+    {
+        let key = Keys.invoice(contract: contract.contract.id, start: period.start)
+        if let cached = cache[key] { return cached }
+        let state = try view.invoice(key, contract: contract, txn)
+        cache[key] = state
+        return state
+    }
+
+    /// Calls `body(product, day, quantity, subtotal)` for every line item and day of the contract's
+    /// invoices in `from ... to`.
+    mutating func products(
+        of contract: ContractPlan, from: Day, to: Day, _ txn: borrowing Transaction,
+        _ body: (String, Day, FixedDecimal, FixedDecimal) -> Void
+    ) throws {
+        let c = contract.contract
+        var day = max(from, c.starts)
+        let last = min(to, c.ends.map { $0.adding(days: -1) } ?? to)
+        while day <= last, let period = c.period(containing: day) {
+            if let state = try invoice(of: contract, period: period, txn) {
+                let first = Int(day.number - period.start.number)
+                let end = min(state.dayCount - 1, Int(last.number - period.start.number))
+                for item in state.lineItems where first <= end {
+                    for k in first...end {
+                        body(item.productID, period.start.adding(days: k), item.quantity(k), item.subtotal(k))
+                    }
+                }
+            }
+            day = period.end
+        }
+    }
+
+    /// The amount of balance `b` left after `day`: its amount before the contract starts, the
+    /// last closing after it ends, nil for a day no invoice of the view holds.
+    mutating func closing(_ b: Int, of contract: ContractPlan, on day: Day, _ txn: borrowing Transaction) throws
+        -> FixedDecimal?
+    {
+        let c = contract.contract
+        if day < c.starts { return contract.balances[b].amount }
+        if let ends = c.ends, day >= ends { return try closing(b, of: contract, on: ends.adding(days: -1), txn) }
+        guard let period = c.period(containing: day), let state = try invoice(of: contract, period: period, txn)
+        else { return nil }
+        return state.closing[Int(day.number - period.start.number)][b]
+    }
+
+    /// The amount of the balance at the start of `day`.
+    mutating func opening(
+        _ balance: Balance, index b: Int, of contract: ContractPlan, on day: Day, _ txn: borrowing Transaction
+    ) throws -> FixedDecimal? {
+        day <= balance.starts ? balance.amount : try closing(b, of: contract, on: day.adding(days: -1), txn)
+    }
+
+    /// Where the trailing run rate takes the balance from `asOf` (``BalanceProjection``).
+    mutating func projection(
+        _ balance: Balance, index b: Int, of contract: ContractPlan, asOf: Day, _ txn: borrowing Transaction
+    ) throws -> BalanceProjection {
+        var p = BalanceProjection(
+            balanceID: balance.id, customerID: contract.contract.customerID, contractID: contract.contract.id,
+            kind: balance.kind, amount: balance.amount, starts: balance.starts, ends: balance.ends, asOf: asOf,
+            remaining: balance.amount, trailingDrawn: .zero, runRateDays: 0, daysLeft: nil, exhaustsOn: nil,
+            exhaustedOn: nil, status: .ok)
+        if asOf < balance.starts {
+            p.status = .notStarted
+            return p
+        }
+        if asOf >= balance.ends {
+            p.status = .ended
+            p.remaining = try closing(b, of: contract, on: balance.ends.adding(days: -1), txn) ?? balance.amount
+            return p
+        }
+        p.remaining = try closing(b, of: contract, on: asOf, txn) ?? balance.amount
+        // The complete days before `asOf` (a partial day would understate the rate), up to 7.
+        let first = max(balance.starts, asOf.adding(days: -7))
+        p.runRateDays = Int(asOf.number - first.number)
+        if p.runRateDays > 0, let opening = try opening(balance, index: b, of: contract, on: first, txn),
+            let closing = try closing(b, of: contract, on: asOf.adding(days: -1), txn)
+        {
+            p.trailingDrawn = opening - closing
+        }
+        if p.remaining.isZero {
+            p.status = .exhausted
+            p.daysLeft = 0
+            var day = asOf
+            while day > balance.starts, try closing(b, of: contract, on: day.adding(days: -1), txn)?.isZero == true {
+                day = day.adding(days: -1)
+            }
+            p.exhaustedOn = day
+            return p
+        }
+        guard p.trailingDrawn.raw > 0 else { return p }
+        // The smallest k with k × drawn / days ≥ remaining, in exact integers.
+        let numerator = p.remaining.raw * Int128(p.runRateDays)
+        let k = (numerator + p.trailingDrawn.raw - 1) / p.trailingDrawn.raw
+        guard k < Int128(balance.ends.number - asOf.number) else { return p }  // it ends first
+        p.daysLeft = Int(k)
+        p.exhaustsOn = asOf.adding(days: Int(k))
+        p.status = .runningOut
+        return p
+    }
+}
+
+/// A customer at a glance: its current invoice and its balances (the dashboard's customer list).
+public struct CustomerSummary: Sendable {
+    public var customerID: String
+    public var customerName: String
+    /// The invoice whose period holds the day of `now` (nil without a contract that day).
+    public var currentInvoice: InvoiceSummary?
+    /// Its balances' projections, by contract then draw order.
+    public var balances: [BalanceProjection]
+}
+
+extension Engine {
+    /// Every customer of the catalog in force, by id, with its current invoice and balance
+    /// projections: one invoice per contract read (plus the days of the run-rate window), not the
+    /// customer's history.
+    public func customerSummaries(now: Timestamp) throws -> [CustomerSummary] {
+        let today = now.day
+        return try withLiveView(through: today) { txn, view in
+            let catalog = try Self.requireCatalog(view)
+            var reader = InvoiceDays(view: view)
+            var result: [CustomerSummary] = []
+            for customer in catalog.customers.sorted(by: { $0.id.utf8Precedes($1.id) }) {
+                var summary = CustomerSummary(
+                    customerID: customer.id, customerName: customer.name, currentInvoice: nil, balances: [])
+                for contract in view.plan.byCustomer[customer.id] ?? [] {
+                    if let invoice = try reader.currentInvoice(of: contract, today: today, txn) {
+                        summary.currentInvoice = invoice
+                    }
+                    for (b, balance) in contract.balances.enumerated() {
+                        summary.balances.append(try reader.projection(balance, index: b, of: contract, asOf: today, txn))
+                    }
+                }
+                result.append(summary)
+            }
+            return result
+        }
+    }
+}
+
+extension InvoiceDays {
+    /// The summary of the contract's invoice whose period holds `today`, totals to date.
+    mutating func currentInvoice(of contract: ContractPlan, today: Day, _ txn: borrowing Transaction) throws
+        -> InvoiceSummary?
+    {
+        guard let period = contract.contract.period(containing: today),
+            let state = try invoice(of: contract, period: period, txn)
+        else { return nil }
+        var totals = Totals()
+        for item in state.lineItems { totals += item.periodTotals }
+        totals.quantity = .zero
+        let key = Keys.invoice(contract: contract.contract.id, start: period.start)
+        let snapshot = try txn.get(key, in: view.ws.store.snapshots).map { try Snapshot(decoding: $0) }
+        return InvoiceSummary(
+            invoiceID: contract.contract.invoiceID(period), customerID: contract.contract.customerID,
+            contractID: contract.contract.id, period: period, finalizedAt: snapshot?.finalizedAt,
+            totals: totals, lineItems: state.lineItems.count)
     }
 }

@@ -33,9 +33,8 @@ extension Engine {
     public func invoices(now: Timestamp, customer: String? = nil) throws -> [InvoiceSummary] {
         try withLiveView(through: now.day) { txn, view in
             var result: [InvoiceSummary] = []
-            for invoice in try loadInvoices(txn, view) {
+            for invoice in try loadInvoices(txn, view, customer: customer) {
                 let c = invoice.contract.contract
-                if let customer, c.customerID != customer { continue }
                 var totals = Totals()
                 for item in invoice.state.lineItems { totals += item.periodTotals }
                 totals.quantity = .zero
