@@ -129,6 +129,11 @@ let package = Package(
         // catch-up and freshness against a store (tools/bench-jetstream).
         .executableTarget(
             name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore", "DaybookWorkload"], path: "Tests/Tools/nats-probe"),
+        // The dashboard's pages rendered from stores with known data, numbers read back from the HTML.
+        .testTarget(
+            name: "DaybookDashboardTests",
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookDashboard", "DaybookTestSupport"]
+        ),
         // The HTTP service against real `daybook serve` processes the tests start.
         .testTarget(
             name: "DaybookServerTests",

@@ -14,8 +14,8 @@ struct ChartSeries {
 /// amount, and the same data always draws the same bytes.
 struct Chart {
     static let width = 720
-    static let height = 340
-    static let top = 16
+    static let height = 360
+    static let top = 34
     static let bottom = 44
     static let left = 70
 
@@ -101,7 +101,7 @@ struct Chart {
         if !label.isEmpty {
             let x = onRight ? Self.width - 4 : 4
             out +=
-                "<text class=\"label\" x=\"\(x)\" y=\"\(Self.top - 4)\" text-anchor=\"\(onRight ? "end" : "start")\">\(HTML.escape(label))</text>"
+                "<text class=\"label\" x=\"\(x)\" y=\"\(Self.top - 16)\" text-anchor=\"\(onRight ? "end" : "start")\">\(HTML.escape(label))</text>"
         }
         return out + "</g>"
     }
@@ -123,7 +123,10 @@ struct Chart {
         let base = Self.top + plotHeight
         out += "<line class=\"base\" x1=\"\(Self.left)\" x2=\"\(Self.left + plotWidth)\" y1=\"\(base)\" y2=\"\(base)\"/>"
         for (i, d) in days.enumerated() where i % every == 0 {
-            out += "<text x=\"\(Self.c(x(i)))\" y=\"\(base + 22)\" text-anchor=\"middle\">\(Self.shortDay(d))</text>"
+            // Every other label is "minor": a phone, with larger text, shows half of them.
+            let minor = (i / every) % 2 == 1 ? " class=\"minor\"" : ""
+            out +=
+                "<text\(minor) x=\"\(Self.c(x(i)))\" y=\"\(base + 24)\" text-anchor=\"middle\">\(Self.shortDay(d))</text>"
         }
         return out + "</g>"
     }
@@ -157,12 +160,13 @@ struct Chart {
             out += "<path class=\"area\" d=\"\(d)Z\" fill=\"\(s.color)\" aria-hidden=\"true\"/>"
             below = tops[n]
         }
+        let radius = days.count > 45 ? "2" : "3"
         for (n, s) in series.enumerated() {
             out += "<g class=\"marks\" data-series=\"\(HTML.escape(s.id))\">"
             for (i, day) in days.enumerated() {
                 let v = s.values[i] ?? .zero
                 out +=
-                    "<circle class=\"pt\" cx=\"\(Self.c(x(i)))\" cy=\"\(Self.c(y(tops[n][i], max: axisTop)))\" r=\"3\" fill=\"\(s.color)\" data-product=\"\(HTML.escape(s.id))\" data-day=\"\(day)\" data-value=\"\(text(v))\">\(markTitle(s.name, day, v))</circle>"
+                    "<circle class=\"pt\" cx=\"\(Self.c(x(i)))\" cy=\"\(Self.c(y(tops[n][i], max: axisTop)))\" r=\"\(v.isZero ? "0" : radius)\" fill=\"\(s.color)\" data-product=\"\(HTML.escape(s.id))\" data-day=\"\(day)\" data-value=\"\(text(v))\">\(markTitle(s.name, day, v))</circle>"
             }
             out += "</g>"
         }
@@ -188,13 +192,15 @@ struct Chart {
             d += "\(pen ? "L" : "M")\(Self.c(x(i))) \(Self.c(y(v, max: top))) "
             pen = true
         }
+        // Dense series get thinner points, so the line stays readable.
+        let radius = days.count > 45 ? "2" : "3"
         var out =
             "<path class=\"line\(dashed ? " dashed" : "")\" d=\"\(d)\" stroke=\"\(s.color)\" aria-hidden=\"true\"/>"
         out += "<g class=\"marks\" data-series=\"\(HTML.escape(s.id))\">"
         for (i, day) in days.enumerated() {
             guard let v = s.values[i] else { continue }
             out +=
-                "<circle class=\"pt\" cx=\"\(Self.c(x(i)))\" cy=\"\(Self.c(y(v, max: top)))\" r=\"3\" fill=\"\(s.color)\" \(attribute)=\"\(HTML.escape(s.id))\" data-day=\"\(day)\" data-value=\"\(text(v))\">\(markTitle(s.name, day, v))</circle>"
+                "<circle class=\"pt\" cx=\"\(Self.c(x(i)))\" cy=\"\(Self.c(y(v, max: top)))\" r=\"\(radius)\" fill=\"\(s.color)\" \(attribute)=\"\(HTML.escape(s.id))\" data-day=\"\(day)\" data-value=\"\(text(v))\">\(markTitle(s.name, day, v))</circle>"
         }
         return out + "</g>"
     }

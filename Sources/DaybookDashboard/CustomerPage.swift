@@ -10,21 +10,29 @@ enum CustomersPage {
         }
         let d = catalog.currencyDecimals
         let today = now.day
-        var current: [String: InvoiceSummary] = [:]
-        for i in try engine.invoices(now: now) where i.period.contains(today) { current[i.customerID] = i }
         let drift = try engine.openDriftCounts()
         var rows: [String] = []
-        for c in catalog.customers.sorted(by: { $0.id.utf8Precedes($1.id) }) {
-            var r = "<tr data-customer=\"\(HTML.escape(c.id))\"><th scope=\"row\">\(HTML.customerLink(c.id))</th><td>\(HTML.escape(c.name))</td>"
-            if let i = current[c.id] {
+        for c in try engine.customerSummaries(now: now) {
+            var r = "<tr data-customer=\"\(HTML.escape(c.customerID))\"><th scope=\"row\">\(HTML.customerLink(c.customerID))</th><td>\(HTML.escape(c.customerName))</td>"
+            if let i = c.currentInvoice {
                 r += "<td>\(HTML.invoiceLink(i.invoiceID))</td>"
-                r += HTML.numberCell(i.totals.subtotal.formatted(decimals: d))
+                r += HTML.numberCell(i.totals.subtotal.formatted(decimals: d), extra: " data-column=\"subtotal\"")
                 r += HTML.numberCell(i.totals.total.formatted(decimals: d), extra: " data-column=\"total\"")
             } else {
                 r += "<td>—</td><td class=\"num\">—</td><td class=\"num\">—</td>"
             }
-            let drifted = drift.filter { key, _ in c.contracts.contains { key.hasPrefix($0.id + "/") } }.values
-                .reduce(0, +)
+            // The balance that needs a person first: exhausted, else the soonest to run out.
+            let urgent = c.balances.filter { $0.status == .exhausted || $0.status == .runningOut }.min {
+                ($0.status == .exhausted ? -1 : $0.daysLeft ?? .max) < ($1.status == .exhausted ? -1 : $1.daysLeft ?? .max)
+            }
+            if let b = urgent {
+                let when = b.status == .exhausted ? "" : " in \(b.daysLeft ?? 0) days (\(b.exhaustsOn.map { "\($0)" } ?? ""))"
+                r += "<td><span class=\"status \(b.status.rawValue)\">\(CustomerPage.statusText(b.status))</span> \(HTML.escape(b.balanceID))\(when)</td>"
+            } else {
+                r += "<td>\(c.balances.isEmpty ? "—" : "ok")</td>"
+            }
+            let contracts = catalog.customer(c.customerID)?.contracts ?? []
+            let drifted = drift.filter { key, _ in contracts.contains { key.hasPrefix($0.id + "/") } }.values.reduce(0, +)
             r += "<td class=\"num\">\(drifted == 0 ? "—" : "<a href=\"/discrepancies\">\(drifted) line items</a>")</td></tr>"
             rows.append(r)
         }
@@ -32,8 +40,8 @@ enum CustomersPage {
             "<section>"
             + HTML.table(
                 caption: "Customers and the invoice of \(today) (\(HTML.escape(catalog.currency)))",
-                head: ["customer", "name", "current invoice", "subtotal", "total", "open drift"], rows: rows,
-                numeric: [3, 4, 5]) + "</section>"
+                head: ["customer", "name", "current invoice", "subtotal", "total", "balances", "open drift"], rows: rows,
+                numeric: [3, 4, 6]) + "</section>"
         return DashboardPage(
             body: HTML.page(
                 title: "Customers", current: "/customers", subtitle: "\(catalog.customers.count) customers, as of \(now)",
@@ -59,7 +67,8 @@ enum CustomerPage {
         // The current invoice and the balances' projections, as cards.
         main += "<section aria-labelledby=\"now-h\"><h2 id=\"now-h\">Today, \(report.today)</h2><div class=\"cards\">"
         if let i = report.currentInvoice {
-            main += "<article class=\"card invoice\"><h3>Current invoice \(HTML.invoiceLink(i.invoiceID))</h3><dl>"
+            main += "<article class=\"card invoice\"><h3>Current invoice</h3><dl>"
+            main += "<dt>invoice</dt><dd>\(HTML.invoiceLink(i.invoiceID))</dd>"
             main += "<dt>period</dt><dd>\(i.period.start) to \(i.period.end.adding(days: -1))</dd>"
             main += "<dt>status</dt><dd>\(i.finalizedAt == nil ? "draft" : "finalized")</dd>"
             main += "<dt>subtotal</dt><dd data-value=\"\(money(i.totals.subtotal))\">\(money(i.totals.subtotal)) \(currency)</dd>"

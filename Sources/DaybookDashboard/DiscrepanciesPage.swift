@@ -7,6 +7,19 @@ import DaybookStore
 enum DiscrepanciesPage {
     static let sorts = ["total_delta", "invoice", "customer"]
 
+    /// The heads of ``deltaCells(_:_:)``.
+    static let deltaHead = ["finalized subtotal", "live subtotal", "Δ credits + commits", "Δ total"]
+
+    /// A drift record's subtotals and changes: the total moves by the subtotal's change less what
+    /// the balances absorbed (a late event inside a commit changes the subtotal, not the total).
+    static func deltaCells(_ r: DriftRecord, _ money: (FixedDecimal) -> String) -> String {
+        let applied = (r.current.credits + r.current.commits) - (r.finalized.credits + r.finalized.commits)
+        return HTML.numberCell(money(r.finalized.subtotal), extra: " data-column=\"finalized_subtotal\"")
+            + HTML.numberCell(money(r.current.subtotal), extra: " data-column=\"current_subtotal\"")
+            + HTML.numberCell(money(applied), extra: " data-column=\"applied_delta\"")
+            + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"")
+    }
+
     static func render(engine: Engine, now: Timestamp, _ q: Parameters) throws -> DashboardPage {
         let sort = q["sort"] ?? "total_delta"
         guard sorts.contains(sort) else {
@@ -48,9 +61,7 @@ enum DiscrepanciesPage {
                 "<tr data-invoice=\"\(HTML.escape(r.invoiceID))\" data-line-item=\"\(HTML.escape(r.lineItemID))\">"
                     + "<th scope=\"row\">\(HTML.invoiceLink(r.invoiceID))</th><td>\(HTML.customerLink(r.customerID))</td>"
                     + "<td>\(HTML.escape(r.lineItemID))</td>"
-                    + HTML.numberCell(money(r.finalized.total), extra: " data-column=\"finalized_total\"")
-                    + HTML.numberCell(money(r.current.total), extra: " data-column=\"current_total\"")
-                    + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"") + causes
+                    + deltaCells(r, money) + causes
                     + "<td data-column=\"correction\">—</td></tr>")
         }
         var main = "<section>"
@@ -61,12 +72,12 @@ enum DiscrepanciesPage {
                 caption:
                     "\(records.count) drifted line items of \(Set(records.map(\.invoiceID)).count) invoices (\(HTML.escape(engine.catalog?.currency ?? "")))",
                 head: [
-                    header("invoice", "invoice"), header("customer", "customer"), "line item", "finalized total",
-                    "live total", header("total_delta", "delta"), "late events", "first late transaction ids",
-                    "catalog versions", "proposed correction",
-                ], rows: rows, numeric: [3, 4, 5, 6],
+                    header("invoice", "invoice"), header("customer", "customer"), "line item", "finalized subtotal",
+                    "live subtotal", "Δ credits + commits", header("total_delta", "Δ total"), "late events",
+                    "first late transaction ids", "catalog versions", "proposed correction",
+                ], rows: rows, numeric: [3, 4, 5, 6, 7],
                 foot: [
-                    "<tr><th scope=\"row\" colspan=\"5\">All open drift</th>"
+                    "<tr><th scope=\"row\" colspan=\"6\">All open drift</th>"
                         + HTML.numberCell(money(total), extra: " data-column=\"delta_total\"")
                         + "<td colspan=\"4\"></td></tr>"
                 ])

@@ -85,14 +85,14 @@ enum InvoicePage {
     /// The heat map: a cell's shade grows with its subtotal (against the largest cell), the
     /// value in the cell's text and in `data-value`.
     static func heatMap(_ grid: Grid, id: String, currency: String, decimals: Int) -> String {
-        let values = grid.cells.values.flatMap { $0 }.compactMap { FixedDecimal($0) }
-        let maximum = values.max() ?? .zero
         var head = ["line item"]
         for d in grid.days { head.append("<abbr title=\"\(d)\">\(d.suffix(5))</abbr>") }
         head.append("total")
         var rows: [String] = []
         for item in grid.lineItems {
             var sum = FixedDecimal.zero
+            // Each row against its own largest day: one big fixed fee does not wash out the usage rows.
+            let maximum = grid.cells[item]!.compactMap { FixedDecimal($0) }.max() ?? .zero
             var r = "<tr data-line-item=\"\(HTML.escape(item))\"><th scope=\"row\" title=\"\(HTML.escape(item))\">\(HTML.escape(item))</th>"
             for (k, text) in grid.cells[item]!.enumerated() {
                 let v = FixedDecimal(text) ?? .zero
@@ -111,7 +111,7 @@ enum InvoicePage {
             foot.append(r + "<td></td></tr>")
         }
         return "<div class=\"heat-wrap\">" + HTML.table(
-            caption: "Subtotal (\(currency)) of each line item each day; darker is more. Scroll sideways for every day.",
+            caption: "Subtotal (\(currency)) of each line item each day; the darker, the nearer the line item's largest day",
             head: head, rows: rows, numeric: Set(1..<head.count), foot: foot, className: "heat") + "</div>"
     }
 
@@ -151,15 +151,12 @@ enum InvoicePage {
             let explain = links.isEmpty ? (lineItems.contains(r.lineItemID) ? "—" : "not in the live breakdown") : links.joined(separator: " ")
             rows.append(
                 "<tr data-line-item=\"\(HTML.escape(r.lineItemID))\"><th scope=\"row\">\(HTML.escape(r.lineItemID))</th>"
-                    + HTML.numberCell(money(r.finalized.total), extra: " data-column=\"finalized_total\"")
-                    + HTML.numberCell(money(r.current.total), extra: " data-column=\"current_total\"")
-                    + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"")
-                    + "<td class=\"num\">\(r.lateEventCount)</td><td>\(explain)</td></tr>")
+                    + DiscrepanciesPage.deltaCells(r, money) + "<td class=\"num\">\(r.lateEventCount)</td><td>\(explain)</td></tr>")
         }
         out += HTML.table(
             caption: "Finalized and live totals of each drifted line item; explain the days late events landed on",
-            head: ["line item", "finalized total", "live total", "delta", "late events", "explain"], rows: rows,
-            numeric: [1, 2, 3, 4])
+            head: ["line item"] + DiscrepanciesPage.deltaHead + ["late events (invoice)", "explain"], rows: rows,
+            numeric: Set(1...DiscrepanciesPage.deltaHead.count + 1))
         return out + "</section>\n"
     }
 

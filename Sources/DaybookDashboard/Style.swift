@@ -21,7 +21,7 @@ enum Style {
         .toggle { margin: .6rem 0; }
         .toggle a, .toggle strong { margin-right: 1rem; }
         .chart-box { margin: .5rem 0; }
-        svg.chart { display: block; width: 100%; height: auto; font-size: 14px; fill: var(--fg); }
+        svg.chart { display: block; width: 100%; max-width: 940px; height: auto; font-size: 13px; fill: var(--fg); }
         svg.chart .grid { stroke: #e6e8eb; stroke-width: 1; }
         svg.chart .base { stroke: #9aa0a6; stroke-width: 1; }
         svg.chart .axis text { fill: var(--muted); }
@@ -41,13 +41,15 @@ enum Style {
         th, td { padding: .3rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
         thead th { border-bottom: 2px solid #b9bdc3; white-space: nowrap; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-        tfoot th, tfoot td { font-weight: 600; border-top: 2px solid #b9bdc3; }
+        tfoot th, tfoot td { font-weight: 600; }
+        tfoot tr:first-child > * { border-top: 2px solid #b9bdc3; }
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
         details.alt { margin: .3rem 0 1rem; }
         details.alt summary { cursor: pointer; color: var(--accent); }
-        .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: .8rem; margin: .5rem 0 1rem; }
+        .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(290px, 1fr)); gap: .8rem; margin: .5rem 0 1rem; }
         .card { background: var(--panel); border-radius: 6px; padding: .6rem .8rem; border-left: 5px solid #9aa0a6; }
         .card h3 { margin: 0 0 .3rem; font-size: 1rem; overflow-wrap: anywhere; }
-        .card dl { display: grid; grid-template-columns: auto 1fr; gap: .1rem .8rem; margin: 0; font-size: .93rem; }
+        .card dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: 0; font-size: .93rem; }
         .card dt { color: var(--muted); }
         .card dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
         .card.exhausted { border-left-color: #b71c1c; }
@@ -68,11 +70,11 @@ enum Style {
         @media (max-width: 640px) {
           main { padding: .5rem .75rem 2rem; }
           h1 { font-size: 1.3rem; }
-          /* Charts keep a legible size and scroll sideways rather than shrinking their text. */
-          .chart-box { overflow-x: auto; }
-          .chart-box svg.chart { min-width: 560px; }
+          /* The view box shrinks to about half: larger text in its units stays legible. */
+          svg.chart { font-size: 26px; }
+          svg.chart .minor { display: none; }
           .multiples { grid-template-columns: 1fr; }
-          .multiples svg.chart { min-width: 0; }
+          caption { position: sticky; left: 0; max-width: calc(100vw - 1.5rem); }
           table { font-size: .88rem; }
         }
 
