@@ -1,14 +1,15 @@
 import Foundation
 
 /// Reads numbers back out of a rendered page: the attributes of its elements and the text of
-/// its `<title>`s. Independent of the renderer: a plain scan of the HTML text.
-struct PageReader {
-    let html: String
+/// its `<title>`s. Independent of the renderer: a plain scan of the HTML text (also of a DOM
+/// that Chromium dumped).
+public struct PageReader {
+    public let html: String
 
-    init(_ html: String) { self.html = html }
+    public init(_ html: String) { self.html = html }
 
     /// The attributes of every `<tag …>` start tag, values with their entities decoded.
-    func elements(_ tag: String) -> [[String: String]] {
+    public func elements(_ tag: String) -> [[String: String]] {
         var result: [[String: String]] = []
         var rest = html[...]
         // The next `<tag` followed by a space or `>` (not `<tag…` of a longer name).
@@ -26,12 +27,12 @@ struct PageReader {
     }
 
     /// The elements `tag` that have attribute `name` (with `value`, when given).
-    func elements(_ tag: String, where name: String, is value: String? = nil) -> [[String: String]] {
+    public func elements(_ tag: String, where name: String, is value: String? = nil) -> [[String: String]] {
         elements(tag).filter { value == nil ? $0[name] != nil : $0[name] == value }
     }
 
     /// `name="value"` pairs of a start tag's inside (a bare attribute has the value "").
-    static func attributes(_ inside: String) -> [String: String] {
+    public static func attributes(_ inside: String) -> [String: String] {
         var out: [String: String] = [:]
         var i = inside.startIndex
         while i < inside.endIndex {
@@ -56,7 +57,7 @@ struct PageReader {
     }
 
     /// The text of every `<title>`, entities decoded.
-    var titles: [String] {
+    public var titles: [String] {
         var out: [String] = []
         var rest = html[...]
         while let open = rest.range(of: "<title") {
@@ -68,7 +69,7 @@ struct PageReader {
         return out
     }
 
-    static func unescape(_ s: String) -> String {
+    public static func unescape(_ s: String) -> String {
         s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
             .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
             .replacingOccurrences(of: "&amp;", with: "&")
