@@ -15,9 +15,9 @@ struct ChartSeries {
 struct Chart {
     static let width = 720
     static let height = 360
-    static let top = 34
+    static let top = 40
     static let bottom = 44
-    static let left = 70
+    static let left = 78
 
     /// The colours of series, in order: distinct on white and for the common colour deficiencies
     /// (Tableau 10 order).
@@ -36,7 +36,7 @@ struct Chart {
     /// Room for a second axis on the right.
     let rightAxis: Bool
 
-    var right: Int { rightAxis ? 70 : 18 }
+    var right: Int { rightAxis ? 78 : 18 }
     var plotWidth: Int { Self.width - Self.left - right }
     var plotHeight: Int { Self.height - Self.top - Self.bottom }
 
@@ -101,7 +101,7 @@ struct Chart {
         if !label.isEmpty {
             let x = onRight ? Self.width - 4 : 4
             out +=
-                "<text class=\"label\" x=\"\(x)\" y=\"\(Self.top - 16)\" text-anchor=\"\(onRight ? "end" : "start")\">\(HTML.escape(label))</text>"
+                "<text class=\"label\" x=\"\(x)\" y=\"\(Self.top - 14)\" text-anchor=\"\(onRight ? "end" : "start")\">\(HTML.escape(label))</text>"
         }
         return out + "</g>"
     }
@@ -132,8 +132,8 @@ struct Chart {
     }
 
     /// The opening of the `svg`: scales through its view box, a role and a title for assistive technology.
-    func open(title: String, id: String) -> String {
-        "<svg id=\"\(id)\" class=\"chart\" viewBox=\"0 0 \(Self.width) \(Self.height)\" role=\"img\" aria-labelledby=\"\(id)-title\"><title id=\"\(id)-title\">\(HTML.escape(title))</title>"
+    func open(title: String, id: String, small: Bool = false) -> String {
+        "<svg id=\"\(id)\" class=\"chart\(small ? " small" : "")\" viewBox=\"0 0 \(Self.width) \(Self.height)\" role=\"img\" aria-labelledby=\"\(id)-title\"><title id=\"\(id)-title\">\(HTML.escape(title))</title>"
     }
 
     /// A mark's `<title>`: `series day: value unit`.
@@ -176,7 +176,7 @@ struct Chart {
     /// One line of `s` (nil values break it), on its own axis: a small multiple.
     func line(_ s: ChartSeries, title: String, id: String, axisLabel: String) -> String {
         let (axisTop, step) = Self.axis(s.values.compactMap { $0 }.max() ?? .zero)
-        return open(title: title, id: id) + valueAxis(top: axisTop, step: step, label: axisLabel)
+        return open(title: title, id: id, small: true) + valueAxis(top: axisTop, step: step, label: axisLabel)
             + linePath(s, top: axisTop, attribute: "data-product") + dayAxis() + "</svg>"
     }
 

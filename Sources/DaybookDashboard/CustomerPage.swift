@@ -148,7 +148,7 @@ enum CustomerPage {
             ])
         main += "</section>\n"
 
-        let invoices = try engine.invoices(now: now, customer: id)
+        let invoices = try engine.invoices(now: now, customer: id).reversed()  // the newest first
         if !invoices.isEmpty {
             let rows = invoices.map { i in
                 "<tr><th scope=\"row\">\(HTML.invoiceLink(i.invoiceID))</th><td>\(i.period.start) to \(i.period.end.adding(days: -1))</td><td><span class=\"status \(i.finalizedAt == nil ? "draft" : "finalized")\">\(i.finalizedAt == nil ? "draft" : "finalized")</span></td>"

@@ -12,11 +12,12 @@ enum DiscrepanciesPage {
 
     /// A drift record's subtotals and changes: the total moves by the subtotal's change less what
     /// the balances absorbed (a late event inside a commit changes the subtotal, not the total).
-    static func deltaCells(_ r: DriftRecord, _ money: (FixedDecimal) -> String) -> String {
-        let applied = (r.current.credits + r.current.commits) - (r.finalized.credits + r.finalized.commits)
+    /// With `applied: false` the balances' column is left out (Δ total = Δ subtotal − it).
+    static func deltaCells(_ r: DriftRecord, _ money: (FixedDecimal) -> String, applied: Bool = true) -> String {
+        let absorbed = (r.current.credits + r.current.commits) - (r.finalized.credits + r.finalized.commits)
         return HTML.numberCell(money(r.finalized.subtotal), extra: " data-column=\"finalized_subtotal\"")
             + HTML.numberCell(money(r.current.subtotal), extra: " data-column=\"current_subtotal\"")
-            + HTML.numberCell(money(applied), extra: " data-column=\"applied_delta\"")
+            + (applied ? HTML.numberCell(money(absorbed), extra: " data-column=\"applied_delta\"") : "")
             + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"")
     }
 
@@ -51,17 +52,17 @@ enum DiscrepanciesPage {
         var total = FixedDecimal.zero
         for r in records {
             total = total + r.deltaTotal
-            let ids = r.lateTransactionIDs.prefix(3).map(HTML.escape).joined(separator: ", ")
-            let more = r.lateEventCount > 3 ? ", …" : ""
-            var causes = "<td class=\"num\" data-column=\"late_event_count\" data-value=\"\(r.lateEventCount)\">\(r.lateEventCount)</td><td><code>\(ids)\(more)</code></td>"
+            let ids = r.lateTransactionIDs.prefix(2).map { "<code>\(HTML.escape($0))</code>" }.joined(separator: ", ")
+            let more = r.lateEventCount > 2 ? ", …" : ""
+            var causes = "<td class=\"ids\" data-column=\"late_event_count\" data-value=\"\(r.lateEventCount)\"><strong>\(r.lateEventCount)</strong>\(ids.isEmpty ? "" : ": \(ids)\(more)")</td>"
             let versions = r.catalogVersions.map { "v\($0)" }.joined(separator: ", ")
             let via = r.viaInvoices.map(HTML.invoiceLink).joined(separator: ", ")
             causes += "<td>\(versions.isEmpty ? "—" : versions)\(via.isEmpty ? "" : "; via \(via)")</td>"
             rows.append(
                 "<tr data-invoice=\"\(HTML.escape(r.invoiceID))\" data-line-item=\"\(HTML.escape(r.lineItemID))\">"
-                    + "<th scope=\"row\">\(HTML.invoiceLink(r.invoiceID))</th><td>\(HTML.customerLink(r.customerID))</td>"
-                    + "<td>\(HTML.escape(r.lineItemID))</td>"
-                    + deltaCells(r, money) + causes
+                    + "<th scope=\"row\" class=\"id\">\(HTML.invoiceLink(r.invoiceID))</th><td class=\"id\">\(HTML.customerLink(r.customerID))</td>"
+                    + "<td class=\"id\">\(HTML.escape(r.lineItemID))</td>"
+                    + deltaCells(r, money, applied: false) + causes
                     + "<td data-column=\"correction\">—</td></tr>")
         }
         var main = "<section>"
@@ -72,14 +73,17 @@ enum DiscrepanciesPage {
                 caption:
                     "\(records.count) drifted line items of \(Set(records.map(\.invoiceID)).count) invoices (\(HTML.escape(engine.catalog?.currency ?? "")))",
                 head: [
-                    header("invoice", "invoice"), header("customer", "customer"), "line item", "finalized subtotal",
-                    "live subtotal", "Δ credits + commits", header("total_delta", "Δ total"), "late events",
-                    "first late transaction ids", "catalog versions", "proposed correction",
-                ], rows: rows, numeric: [3, 4, 5, 6, 7],
+                    header("invoice", "invoice"), header("customer", "customer"), "line item",
+                    "<abbr title=\"subtotal in the finalization snapshot\">finalized</abbr>",
+                    "<abbr title=\"live subtotal\">live</abbr>", header("total_delta", "Δ total"),
+                    "<abbr title=\"late events: their count and first transaction ids\">late events</abbr>",
+                    "<abbr title=\"catalog versions that rebuilt the invoice since\">catalog</abbr>",
+                    "<abbr title=\"proposed correction (issue 13)\">correction</abbr>",
+                ], rows: rows, numeric: [3, 4, 5],
                 foot: [
-                    "<tr><th scope=\"row\" colspan=\"6\">All open drift</th>"
+                    "<tr><th scope=\"row\" colspan=\"5\">All open drift</th>"
                         + HTML.numberCell(money(total), extra: " data-column=\"delta_total\"")
-                        + "<td colspan=\"4\"></td></tr>"
+                        + "<td colspan=\"3\"></td></tr>"
                 ])
         }
         main += "</section>"

@@ -22,6 +22,9 @@ enum Style {
         .toggle a, .toggle strong { margin-right: 1rem; }
         .chart-box { margin: .5rem 0; }
         svg.chart { display: block; width: 100%; max-width: 940px; height: auto; font-size: 13px; fill: var(--fg); }
+        /* A small multiple is drawn at about half the width: its text is larger in view-box units. */
+        svg.chart.small { font-size: 24px; }
+        svg.chart.small .minor { display: none; }
         svg.chart .grid { stroke: #e6e8eb; stroke-width: 1; }
         svg.chart .base { stroke: #9aa0a6; stroke-width: 1; }
         svg.chart .axis text { fill: var(--muted); }
@@ -38,8 +41,11 @@ enum Style {
         .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
         table { border-collapse: collapse; margin: .3rem 0; font-size: .95rem; }
         caption { text-align: left; font-weight: 600; padding: .3rem 0; color: var(--fg); }
-        th, td { padding: .3rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+        th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
         thead th { border-bottom: 2px solid #b9bdc3; white-space: nowrap; }
+        td.id, th.id { white-space: nowrap; }
+        td.ids { min-width: 8rem; font-size: .88rem; }
+        td.ids code { white-space: nowrap; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         tfoot th, tfoot td { font-weight: 600; }
         tfoot tr:first-child > * { border-top: 2px solid #b9bdc3; }
@@ -71,11 +77,12 @@ enum Style {
           main { padding: .5rem .75rem 2rem; }
           h1 { font-size: 1.3rem; }
           /* The view box shrinks to about half: larger text in its units stays legible. */
-          svg.chart { font-size: 26px; }
+          svg.chart, svg.chart.small { font-size: 22px; }
           svg.chart .minor { display: none; }
           .multiples { grid-template-columns: 1fr; }
           caption { position: sticky; left: 0; max-width: calc(100vw - 1.5rem); }
           table { font-size: .88rem; }
+          table.heat th[scope="row"] { max-width: 8.5rem; }
         }
 
         """
