@@ -36,6 +36,18 @@ package struct ByteReader {
     package var isAtEnd: Bool { offset >= bytes.count }
 
     package mutating func uvarint128() throws(StoreCorruption) -> UInt128 {
+        // Up to 9 bytes (63 bits) accumulate in 64 bits: most values stored are that small.
+        var small: UInt64 = 0
+        var start = offset
+        for shift in stride(from: UInt64(0), to: 63, by: 7) {
+            guard start < bytes.count else { throw StoreCorruption("truncated varint") }
+            let b = bytes[start]; start += 1
+            small |= UInt64(b & 0x7F) << shift
+            if b < 0x80 {
+                offset = start
+                return UInt128(small)
+            }
+        }
         var result: UInt128 = 0
         var shift: UInt128 = 0
         while true {
@@ -45,6 +57,18 @@ package struct ByteReader {
             if b < 0x80 { return result }
             shift += 7
         }
+    }
+    /// Steps over `n` varints without decoding them.
+    package mutating func skipVarints(_ n: Int) throws(StoreCorruption) {
+        var left = n
+        var at = offset
+        let end = bytes.count
+        while left > 0 {
+            guard at < end else { throw StoreCorruption("truncated varint") }
+            if bytes[at] < 0x80 { left -= 1 }
+            at += 1
+        }
+        offset = at
     }
     package mutating func uvarint() throws(StoreCorruption) -> UInt64 {
         let v = try uvarint128()

@@ -19,6 +19,8 @@ package struct InvoiceState: Sendable, Equatable {
     /// Journal position of the last visible change of each export row of this invoice (its
     /// line items' rows are stamped in ``LineItemState/stamps``): what incremental exports select by.
     package var stamps: RowStamps
+    /// Whether this state was decoded with ``init(decodingAmounts:)`` (and must never be written).
+    package private(set) var amountsOnly = false
 
     package var dayCount: Int { period.dayCount }
 
@@ -151,6 +153,7 @@ extension InvoiceState {
     package static let formatVersion: UInt64 = 2
 
     package func encoded() -> [UInt8] {
+        precondition(!amountsOnly, "an invoice decoded for reading only is never written")
         var w = ByteWriter(capacity: 256 + lineItems.count * dayCount * 8)
         w.uvarint(Self.formatVersion)
         w.string(contractID)
@@ -184,6 +187,17 @@ extension InvoiceState {
     /// Decodes a stored invoice. Every count is bounded by the bytes left and the period by
     /// ``maxDays``, so a damaged record throws instead of allocating or indexing out of range.
     package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
+        try self.init(decoding: bytes, amountsOnly: false)
+    }
+
+    /// Decodes only what read models show: the line items' `Q`, `A`, credits and commits, and the
+    /// closings. `daily` and every stamp are left empty (the bytes are skipped, not decoded), so
+    /// the result is for reading only: ``encoded()`` refuses it. About half the work of a full decode.
+    package init(decodingAmounts bytes: [UInt8]) throws(StoreCorruption) {
+        try self.init(decoding: bytes, amountsOnly: true)
+    }
+
+    private init(decoding bytes: [UInt8], amountsOnly: Bool) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == Self.formatVersion else { throw StoreCorruption("unknown invoice record version") }
         contractID = try r.string()
@@ -206,7 +220,7 @@ extension InvoiceState {
         lineItems.reserveCapacity(n)
         for _ in 0..<n {
             var item = LineItemState(id: try r.string(), productID: try r.string(), group: try r.string(), days: 0)
-            item.daily = try array(&r)
+            if amountsOnly { try r.skipVarints(days) } else { item.daily = try array(&r) }
             item.cumQuantity = try array(&r)
             item.cumAmount = try array(&r)
             item.credits = try array(&r)
@@ -220,6 +234,11 @@ extension InvoiceState {
             var day: [FixedDecimal] = []
             for _ in 0..<balances { day.append(try r.decimal()) }
             closing.append(day)
+        }
+        if amountsOnly {
+            stamps = RowStamps(days: 0, balances: 0)
+            self.amountsOnly = true
+            return
         }
         // Stamps: one uvarint (at least a byte) per row, in the order written; counts are the
         // period's days and balances read above, so nothing is allocated beyond what decodes.

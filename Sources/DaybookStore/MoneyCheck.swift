@@ -8,10 +8,14 @@ extension FixedDecimal {
     /// Whether the value has at most `decimals` fractional digits (a multiple of 10^(scale − decimals)).
     package func fits(decimals: Int) -> Bool {
         guard decimals < Self.scale else { return true }
-        var step: Int128 = 1
-        for _ in 0..<(Self.scale - max(0, decimals)) { step *= 10 }
-        return raw % step == 0
+        let step = Self.steps[Self.scale - max(0, decimals)]
+        // Most amounts fit in 64 bits, where the remainder is one machine division.
+        if let small = Int64(exactly: raw) { return small % step == 0 }
+        return raw % Int128(step) == 0
     }
+
+    /// 10^k for k in 0...scale.
+    private static let steps: [Int64] = (0...scale).map { k in (0..<k).reduce(1) { r, _ in r * 10 } }
 }
 
 extension Totals {
@@ -53,12 +57,10 @@ extension InvoiceState {
     /// Throws when a cumulative amount, credit, commit or closing balance has more than
     /// `decimals` fractional digits.
     package func checkMoney(decimals: Int) throws(StoreCorruption) {
-        for item in lineItems {
-            for array in [item.cumAmount, item.credits, item.commits]
-            where array.contains(where: { !$0.fits(decimals: decimals) }) {
-                throw StoreCorruption(
-                    "invoice of \(contractID) from \(period.start): an amount of \(item.id) has more than \(decimals) decimals")
-            }
+        func fit(_ array: [FixedDecimal]) -> Bool { array.allSatisfy { $0.fits(decimals: decimals) } }
+        for item in lineItems where !(fit(item.cumAmount) && fit(item.credits) && fit(item.commits)) {
+            throw StoreCorruption(
+                "invoice of \(contractID) from \(period.start): an amount of \(item.id) has more than \(decimals) decimals")
         }
         for row in closing where row.contains(where: { !$0.fits(decimals: decimals) }) {
             throw StoreCorruption(

@@ -72,6 +72,16 @@ final class LiveView {
     /// materialized): its rows carry no stamps and count as changed at the view's position.
     func isComputed(_ key: [UInt8]) -> Bool { ws.entries[key].map { $0.original == nil } ?? false }
 
+    /// The invoice under `key` for reading its amounts only (``InvoiceState/init(decodingAmounts:)``
+    /// when stored: no `daily`, no stamps), checked against `contract`.
+    func amounts(_ key: [UInt8], contract: ContractPlan, _ txn: borrowing Transaction) throws -> InvoiceState? {
+        if let entry = ws.entries[key] { return entry.state }
+        guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
+        let state = try InvoiceState(decodingAmounts: bytes)
+        try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)
+        return state
+    }
+
     /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
     /// record checked against `contract` (when the caller indexes it by the contract's days and
     /// balances).
@@ -79,8 +89,11 @@ final class LiveView {
         if let entry = ws.entries[key] { return entry.state }
         guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes)
-        try state.checkMoney(decimals: plan.currencyDecimals)
-        try contract?.checkStored(state, key: key, decimals: plan.currencyDecimals)
+        if let contract {
+            try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)  // checks the money too
+        } else {
+            try state.checkMoney(decimals: plan.currencyDecimals)
+        }
         return state
     }
 }

@@ -152,15 +152,22 @@ extension Engine {
             var current: [String: ProductSeries] = [:]
             var previous: [String: PeriodSums] = [:]
             for contract in view.plan.contracts.values {
-                try reader.products(of: contract, from: previousFrom, to: to, txn) { product, day, quantity, subtotal in
-                    if day < from {
-                        previous[product, default: PeriodSums()].subtotal += subtotal
-                        previous[product, default: PeriodSums()].quantity += quantity
-                    } else {
-                        let k = Int(day.number - from.number)
-                        current[product, default: Self.series(product, catalog, length)].subtotal[k] += subtotal
-                        current[product, default: Self.series(product, catalog, length)].quantity[k] += quantity
+                try reader.lineItems(of: contract, from: previousFrom, to: to, txn) { item, start, days in
+                    let product = item.productID
+                    var sums = previous[product] ?? PeriodSums()
+                    var series = current.removeValue(forKey: product) ?? Self.series(product, catalog, length)
+                    for k in days {
+                        let offset = Int(start.number - from.number) + k
+                        if offset < 0 {
+                            sums.subtotal += item.subtotal(k)
+                            sums.quantity += item.quantity(k)
+                        } else {
+                            series.subtotal[offset] += item.subtotal(k)
+                            series.quantity[offset] += item.quantity(k)
+                        }
                     }
+                    previous[product] = sums
+                    current[product] = series
                 }
             }
             for product in previous.keys where current[product] == nil {
@@ -191,10 +198,14 @@ extension Engine {
             var balances: [BalanceSeries] = []
             var current: InvoiceSummary?
             for contract in view.plan.byCustomer[id] ?? [] {
-                try reader.products(of: contract, from: from, to: to, txn) { product, day, quantity, subtotal in
-                    let k = Int(day.number - from.number)
-                    products[product, default: Self.series(product, catalog, length)].subtotal[k] += subtotal
-                    products[product, default: Self.series(product, catalog, length)].quantity[k] += quantity
+                try reader.lineItems(of: contract, from: from, to: to, txn) { item, start, days in
+                    let product = item.productID
+                    var series = products.removeValue(forKey: product) ?? Self.series(product, catalog, length)
+                    for k in days {
+                        series.subtotal[Int(start.number - from.number) + k] += item.subtotal(k)
+                        series.quantity[Int(start.number - from.number) + k] += item.quantity(k)
+                    }
+                    products[product] = series
                 }
                 for (b, balance) in contract.balances.enumerated() {
                     let projection = try reader.projection(balance, index: b, of: contract, asOf: today, txn)
@@ -295,16 +306,16 @@ struct InvoiceDays {
     {
         let key = Keys.invoice(contract: contract.contract.id, start: period.start)
         if let cached = cache[key] { return cached }
-        let state = try view.invoice(key, contract: contract, txn)
+        let state = try view.amounts(key, contract: contract, txn)
         cache[key] = state
         return state
     }
 
-    /// Calls `body(product, day, quantity, subtotal)` for every line item and day of the contract's
-    /// invoices in `from ... to`.
-    mutating func products(
+    /// Calls `body(item, periodStart, days)` for every line item of the contract's invoices with
+    /// the indices of its days in `from ... to`.
+    mutating func lineItems(
         of contract: ContractPlan, from: Day, to: Day, _ txn: borrowing Transaction,
-        _ body: (String, Day, FixedDecimal, FixedDecimal) -> Void
+        _ body: (LineItemState, Day, ClosedRange<Int>) -> Void
     ) throws {
         let c = contract.contract
         var day = max(from, c.starts)
@@ -313,11 +324,7 @@ struct InvoiceDays {
             if let state = try invoice(of: contract, period: period, txn) {
                 let first = Int(day.number - period.start.number)
                 let end = min(state.dayCount - 1, Int(last.number - period.start.number))
-                for item in state.lineItems where first <= end {
-                    for k in first...end {
-                        body(item.productID, period.start.adding(days: k), item.quantity(k), item.subtotal(k))
-                    }
-                }
+                if first <= end { for item in state.lineItems { body(item, period.start, first...end) } }
             }
             day = period.end
         }
@@ -362,9 +369,10 @@ struct InvoiceDays {
             return p
         }
         p.remaining = try closing(b, of: contract, on: asOf, txn) ?? balance.amount
-        // The complete days before `asOf` (a partial day would understate the rate), up to 7.
-        let first = max(balance.starts, asOf.adding(days: -7))
-        p.runRateDays = Int(asOf.number - first.number)
+        // The complete days before `asOf` (a partial day would understate the rate), up to 7, on
+        // which the contract could draw from it.
+        let first = max(balance.starts, contract.contract.starts, asOf.adding(days: -7))
+        p.runRateDays = max(0, Int(asOf.number - first.number))
         if p.runRateDays > 0, let opening = try opening(balance, index: b, of: contract, on: first, txn),
             let closing = try closing(b, of: contract, on: asOf.adding(days: -1), txn)
         {
@@ -373,18 +381,22 @@ struct InvoiceDays {
         if p.remaining.isZero {
             p.status = .exhausted
             p.daysLeft = 0
-            var day = asOf
-            while day > balance.starts, try closing(b, of: contract, on: day.adding(days: -1), txn)?.isZero == true {
-                day = day.adding(days: -1)
+            // A balance never grows: its closings are zero from the exhaustion day on. Bisect for it.
+            var lo = balance.starts, hi = asOf  // closing(hi) is zero; the answer is in lo...hi
+            while lo < hi {
+                let mid = lo.adding(days: Int(hi.number - lo.number) / 2)
+                if try closing(b, of: contract, on: mid, txn)?.isZero == true { hi = mid } else { lo = mid.adding(days: 1) }
             }
-            p.exhaustedOn = day
+            p.exhaustedOn = hi
             return p
         }
         guard p.trailingDrawn.raw > 0 else { return p }
         // The smallest k with k × drawn / days ≥ remaining, in exact integers.
         let numerator = p.remaining.raw * Int128(p.runRateDays)
         let k = (numerator + p.trailingDrawn.raw - 1) / p.trailingDrawn.raw
-        guard k < Int128(balance.ends.number - asOf.number) else { return p }  // it ends first
+        // Only the contract's days draw from it: it runs out only before the balance or the contract ends.
+        let end = min(balance.ends, contract.contract.ends ?? balance.ends)
+        guard k < Int128(end.number - asOf.number) else { return p }
         p.daysLeft = Int(k)
         p.exhaustsOn = asOf.adding(days: Int(k))
         p.status = .runningOut

@@ -29,10 +29,14 @@ extension Engine {
     /// (history, as of its resolution): at most ``CauseSummary/limit`` late transaction ids per
     /// record, whatever the number of late events.
     ///
+    /// With `causes: false` open records are returned without their causes (no ``CauseSummary``
+    /// is read: `lateEventCount` 0, no ids, no versions), for a reader that ranks many records and
+    /// shows the causes of a few (the dashboard's `/discrepancies`).
+    ///
     /// - Throws: ``EngineError`` `.notFound` for an unknown invoice id.
-    public func discrepancies(customer: String? = nil, invoice: String? = nil, history: Bool = false) throws
-        -> [DriftRecord]
-    {
+    public func discrepancies(
+        customer: String? = nil, invoice: String? = nil, history: Bool = false, causes: Bool = true
+    ) throws -> [DriftRecord] {
         let store = self.store
         return try store.env.read { txn in
             // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
@@ -44,6 +48,13 @@ extension Engine {
                 guard customer == nil || record.customerID == customer else { return true }
                 guard !history else {
                     records.append(record)  // keeps its causes as of the resolution
+                    return true
+                }
+                guard causes else {
+                    record.lateEventCount = 0
+                    record.lateTransactionIDs = []
+                    record.catalogVersions = []
+                    records.append(record)
                     return true
                 }
                 let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
