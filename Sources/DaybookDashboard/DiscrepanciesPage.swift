@@ -6,9 +6,14 @@ import DaybookStore
 /// correction column stays "—" until corrections exist (issue 13).
 enum DiscrepanciesPage {
     static let sorts = ["total_delta", "invoice", "customer"]
+    /// Rows shown at most: the page ranks every record, and reads the causes of these.
+    static let maxRows = 500
 
     /// The heads of ``deltaCells(_:_:)``.
-    static let deltaHead = ["finalized subtotal", "live subtotal", "Δ credits + commits", "Δ total"]
+    static let deltaHead = [
+        "<abbr title=\"subtotal in the finalization snapshot\">finalized</abbr>", "<abbr title=\"live subtotal\">live</abbr>",
+        "<abbr title=\"change in credits and commits applied\">Δ balances</abbr>", "Δ total",
+    ]
 
     /// A drift record's subtotals and changes: the total moves by the subtotal's change less what
     /// the balances absorbed (a late event inside a commit changes the subtotal, not the total).
@@ -28,7 +33,8 @@ enum DiscrepanciesPage {
         }
         let decimals = engine.catalog?.currencyDecimals ?? 2
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
-        var records = try engine.discrepancies()
+        // Every record ranked without its causes; the causes read for the rows shown only.
+        var records = try engine.discrepancies(causes: false)
         // Engine order (invoice, line item) breaks every tie: the sort is stable.
         switch sort {
         case "invoice": break
@@ -43,6 +49,15 @@ enum DiscrepanciesPage {
                 return a != b ? a > b : $0.offset < $1.offset
             }.map(\.element)
         }
+        let count = records.count
+        let invoiceCount = Set(records.map(\.invoiceID)).count
+        records = Array(records.prefix(Self.maxRows))
+        var withCauses: [String: [String: DriftRecord]] = [:]
+        for id in Set(records.map(\.invoiceID)) {
+            withCauses[id] = Dictionary(
+                try engine.discrepancies(invoice: id).map { ($0.lineItemID, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        records = records.map { withCauses[$0.invoiceID]?[$0.lineItemID] ?? $0 }
         func header(_ key: String, _ name: String) -> String {
             key == sort
                 ? "<span aria-sort=\"\(key == "total_delta" ? "descending" : "ascending")\">\(name) ▾</span>"
@@ -71,7 +86,8 @@ enum DiscrepanciesPage {
         } else {
             main += HTML.table(
                 caption:
-                    "\(records.count) drifted line items of \(Set(records.map(\.invoiceID)).count) invoices (\(HTML.escape(engine.catalog?.currency ?? "")))",
+                    "\(count) drifted line items of \(invoiceCount) invoices (\(HTML.escape(engine.catalog?.currency ?? "")))"
+                    + (count > records.count ? ", the first \(records.count) shown" : ""),
                 head: [
                     header("invoice", "invoice"), header("customer", "customer"), "line item",
                     "<abbr title=\"subtotal in the finalization snapshot\">finalized</abbr>",
@@ -81,7 +97,7 @@ enum DiscrepanciesPage {
                     "<abbr title=\"proposed correction (issue 13)\">correction</abbr>",
                 ], rows: rows, numeric: [3, 4, 5],
                 foot: [
-                    "<tr><th scope=\"row\" colspan=\"5\">All open drift</th>"
+                    "<tr><th scope=\"row\" colspan=\"5\">\(count > records.count ? "The rows shown" : "All open drift")</th>"
                         + HTML.numberCell(money(total), extra: " data-column=\"delta_total\"")
                         + "<td colspan=\"3\"></td></tr>"
                 ])
@@ -121,16 +137,16 @@ enum ExplainPage {
         }
         main += "<section><h2>The row</h2>"
         main += HTML.table(caption: "Computed from the day's events against the stored row", head: ["", "computed", "stored", ""], rows: rows, numeric: [1, 2])
-        main += "</section><section><h2>Events</h2>"
+        main += "</section><section><h2>The arithmetic</h2><pre>\(HTML.escape(e.text))</pre></section><section><h2>Events</h2>"
         let events = e.events.map { ev in
-            "<tr data-seq=\"\(ev.seq)\"><td class=\"num\">\(ev.seq)</td><td><code>\(HTML.escape(ev.transactionID))</code></td><td>\(ev.timestamp)</td><td>\(ev.ingestTime)</td><td>\(ev.late ? "late" : "")</td><td>\(ev.effect.code)</td><td class=\"num\">\(HTML.escape(ev.effect.value ?? ""))</td></tr>"
+            "<tr data-seq=\"\(ev.seq)\"><td class=\"num\">\(ev.seq)</td><td><code>\(HTML.escape(ev.transactionID))</code></td><td>\(ev.timestamp)</td><td>\(ev.ingestTime)</td><td>\(ev.late ? "<span class=\"status running_out\">late</span>" : "")</td><td>\(ev.effect.code)</td><td class=\"num\">\(HTML.escape(ev.effect.value ?? ""))</td></tr>"
         }
         main += events.isEmpty
             ? "<p>No event of this customer and day counts for this line item.</p>"
             : HTML.table(
-                caption: "\(e.events.count) events of \(HTML.escape(e.customerID)) on \(day), in log order",
+                caption: "\(e.events.count) events of \(HTML.escape(e.customerID)) on \(day), in log order (\(e.lateEvents.count) late: ingested after the finalization)",
                 head: ["seq", "transaction id", "timestamp", "ingested", "", "effect", "value"], rows: events, numeric: [0, 6])
-        main += "</section><section><h2>The arithmetic</h2><pre>\(HTML.escape(e.text))</pre></section>"
+        main += "</section>"
         return DashboardPage(
             body: HTML.page(
                 title: "Explain \(item) on \(day)", current: nil, subtitle: "Invoice \(HTML.escape(invoice))", main: main))

@@ -145,17 +145,18 @@ enum InvoicePage {
                 for day in lateDays.prefix(8) {
                     let href = HTML.href(
                         HTML.invoicePath(id) + "/explain", [("line_item", r.lineItemID), ("day", "\(day)")])
-                    links.append("<a class=\"explain\" href=\"\(href)\" data-day=\"\(day)\">\(Chart.shortDay(day))</a>")
+                    links.append("<a class=\"explain\" href=\"\(href)\" data-day=\"\(day)\" title=\"explain \(HTML.escape(r.lineItemID)) on \(day)\">\("\(day)".suffix(5))</a>")
                 }
             }
             let explain = links.isEmpty ? (lineItems.contains(r.lineItemID) ? "—" : "not in the live breakdown") : links.joined(separator: " ")
             rows.append(
-                "<tr data-line-item=\"\(HTML.escape(r.lineItemID))\"><th scope=\"row\">\(HTML.escape(r.lineItemID))</th>"
-                    + DiscrepanciesPage.deltaCells(r, money) + "<td class=\"num\">\(r.lateEventCount)</td><td>\(explain)</td></tr>")
+                "<tr data-line-item=\"\(HTML.escape(r.lineItemID))\"><th scope=\"row\" class=\"id\">\(HTML.escape(r.lineItemID))</th>"
+                    + DiscrepanciesPage.deltaCells(r, money) + "<td class=\"num\">\(r.lateEventCount)</td><td class=\"links\">\(explain)</td></tr>")
         }
         out += HTML.table(
             caption: "Finalized and live totals of each drifted line item; explain the days late events landed on",
-            head: ["line item"] + DiscrepanciesPage.deltaHead + ["late events (invoice)", "explain"], rows: rows,
+            head: ["line item"] + DiscrepanciesPage.deltaHead
+                + ["<abbr title=\"late events of the whole invoice\">late events</abbr>", "explain (MM-DD)"], rows: rows,
             numeric: Set(1...DiscrepanciesPage.deltaHead.count + 1))
         return out + "</section>\n"
     }

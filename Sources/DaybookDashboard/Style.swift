@@ -46,6 +46,8 @@ enum Style {
         td.id, th.id { white-space: nowrap; }
         td.ids { min-width: 8rem; font-size: .88rem; }
         td.ids code { white-space: nowrap; }
+        td.links { min-width: 12rem; }
+        td.links a { white-space: nowrap; margin-right: .2em; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         tfoot th, tfoot td { font-weight: 600; }
         tfoot tr:first-child > * { border-top: 2px solid #b9bdc3; }
