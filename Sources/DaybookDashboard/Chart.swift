@@ -121,7 +121,8 @@ struct Chart {
         var out = "<g class=\"axis\" aria-hidden=\"true\">"
         let every = max(1, (days.count + 7) / 8)
         let base = Self.top + plotHeight
-        out += "<line class=\"base\" x1=\"\(Self.left)\" x2=\"\(Self.left + plotWidth)\" y1=\"\(base)\" y2=\"\(base)\"/>"
+        out +=
+            "<line class=\"base\" x1=\"\(Self.left)\" x2=\"\(Self.left + plotWidth)\" y1=\"\(base)\" y2=\"\(base)\"/>"
         for (i, d) in days.enumerated() where i % every == 0 {
             // Every other label is "minor": a phone, with larger text, shows half of them.
             let minor = (i / every) % 2 == 1 ? " class=\"minor\"" : ""
@@ -155,7 +156,9 @@ struct Chart {
         var below = Array(repeating: FixedDecimal.zero, count: days.count)
         for (n, s) in series.enumerated() {
             var d = ""
-            for i in days.indices { d += "\(i == 0 ? "M" : "L")\(Self.c(x(i))) \(Self.c(y(tops[n][i], max: axisTop))) " }
+            for i in days.indices {
+                d += "\(i == 0 ? "M" : "L")\(Self.c(x(i))) \(Self.c(y(tops[n][i], max: axisTop))) "
+            }
             for i in days.indices.reversed() { d += "L\(Self.c(x(i))) \(Self.c(y(below[i], max: axisTop))) " }
             out += "<path class=\"area\" d=\"\(d)Z\" fill=\"\(s.color)\" aria-hidden=\"true\"/>"
             below = tops[n]

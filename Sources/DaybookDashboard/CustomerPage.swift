@@ -13,7 +13,8 @@ enum CustomersPage {
         let drift = try engine.openDriftCounts()
         var rows: [String] = []
         for c in try engine.customerSummaries(now: now) {
-            var r = "<tr data-customer=\"\(HTML.escape(c.customerID))\"><th scope=\"row\">\(HTML.customerLink(c.customerID))</th><td>\(HTML.escape(c.customerName))</td>"
+            var r =
+                "<tr data-customer=\"\(HTML.escape(c.customerID))\"><th scope=\"row\">\(HTML.customerLink(c.customerID))</th><td>\(HTML.escape(c.customerName))</td>"
             if let i = c.currentInvoice {
                 r += "<td>\(HTML.invoiceLink(i.invoiceID))</td>"
                 r += HTML.numberCell(i.totals.subtotal.formatted(decimals: d), extra: " data-column=\"subtotal\"")
@@ -23,28 +24,35 @@ enum CustomersPage {
             }
             // The balance that needs a person first: exhausted, else the soonest to run out.
             let urgent = c.balances.filter { $0.status == .exhausted || $0.status == .runningOut }.min {
-                ($0.status == .exhausted ? -1 : $0.daysLeft ?? .max) < ($1.status == .exhausted ? -1 : $1.daysLeft ?? .max)
+                ($0.status == .exhausted ? -1 : $0.daysLeft ?? .max)
+                    < ($1.status == .exhausted ? -1 : $1.daysLeft ?? .max)
             }
             if let b = urgent {
-                let when = b.status == .exhausted ? "" : " in \(b.daysLeft ?? 0) days (\(b.exhaustsOn.map { "\($0)" } ?? ""))"
-                r += "<td><span class=\"status \(b.status.rawValue)\">\(CustomerPage.statusText(b.status))</span> \(HTML.escape(b.balanceID))\(when)</td>"
+                let when =
+                    b.status == .exhausted ? "" : " in \(b.daysLeft ?? 0) days (\(b.exhaustsOn.map { "\($0)" } ?? ""))"
+                r +=
+                    "<td><span class=\"status \(b.status.rawValue)\">\(CustomerPage.statusText(b.status))</span> \(HTML.escape(b.balanceID))\(when)</td>"
             } else {
                 r += "<td>\(c.balances.isEmpty ? "—" : "ok")</td>"
             }
             let contracts = catalog.customer(c.customerID)?.contracts ?? []
-            let drifted = drift.filter { key, _ in contracts.contains { key.hasPrefix($0.id + "/") } }.values.reduce(0, +)
-            r += "<td class=\"num\">\(drifted == 0 ? "—" : "<a href=\"/discrepancies\">\(drifted) line items</a>")</td></tr>"
+            let drifted = drift.filter { key, _ in contracts.contains { key.hasPrefix($0.id + "/") } }.values.reduce(
+                0, +)
+            r +=
+                "<td class=\"num\">\(drifted == 0 ? "—" : "<a href=\"/discrepancies\">\(drifted) line items</a>")</td></tr>"
             rows.append(r)
         }
         let main =
             "<section>"
             + HTML.table(
                 caption: "Customers and the invoice of \(today) (\(HTML.escape(catalog.currency)))",
-                head: ["customer", "name", "current invoice", "subtotal", "total", "balances", "open drift"], rows: rows,
+                head: ["customer", "name", "current invoice", "subtotal", "total", "balances", "open drift"],
+                rows: rows,
                 numeric: [3, 4, 6]) + "</section>"
         return DashboardPage(
             body: HTML.page(
-                title: "Customers", current: "/customers", subtitle: "\(catalog.customers.count) customers, as of \(now)",
+                title: "Customers", current: "/customers",
+                subtitle: "\(catalog.customers.count) customers, as of \(now)",
                 main: main))
     }
 }
@@ -71,21 +79,27 @@ enum CustomerPage {
             main += "<dt>invoice</dt><dd>\(HTML.invoiceLink(i.invoiceID))</dd>"
             main += "<dt>period</dt><dd>\(i.period.start) to \(i.period.end.adding(days: -1))</dd>"
             main += "<dt>status</dt><dd>\(i.finalizedAt == nil ? "draft" : "finalized")</dd>"
-            main += "<dt>subtotal</dt><dd data-value=\"\(money(i.totals.subtotal))\">\(money(i.totals.subtotal)) \(currency)</dd>"
+            main +=
+                "<dt>subtotal</dt><dd data-value=\"\(money(i.totals.subtotal))\">\(money(i.totals.subtotal)) \(currency)</dd>"
             main += "<dt>credits</dt><dd data-value=\"\(money(i.totals.credits))\">−\(money(i.totals.credits))</dd>"
             main += "<dt>commits</dt><dd data-value=\"\(money(i.totals.commits))\">−\(money(i.totals.commits))</dd>"
-            main += "<dt>running total</dt><dd id=\"running-total\" data-value=\"\(money(i.totals.total))\"><strong>\(money(i.totals.total)) \(currency)</strong></dd>"
+            main +=
+                "<dt>running total</dt><dd id=\"running-total\" data-value=\"\(money(i.totals.total))\"><strong>\(money(i.totals.total)) \(currency)</strong></dd>"
             main += "</dl></article>"
         } else {
-            main += "<article class=\"card invoice\"><h3>No current invoice</h3><p>No contract covers \(report.today).</p></article>"
+            main +=
+                "<article class=\"card invoice\"><h3>No current invoice</h3><p>No contract covers \(report.today).</p></article>"
         }
         for b in report.balances {
             let p = b.projection
             main += "<article class=\"card \(p.status.rawValue)\" data-balance=\"\(HTML.escape(p.balanceID))\">"
             main += "<h3>\(HTML.escape(p.balanceID)) <span class=\"sub\">\(p.kind.rawValue)</span></h3><dl>"
-            main += "<dt>status</dt><dd><span class=\"status \(p.status.rawValue)\" data-status=\"\(p.status.rawValue)\">\(statusText(p.status))</span></dd>"
-            main += "<dt>remaining</dt><dd data-field=\"remaining\" data-value=\"\(money(p.remaining))\">\(money(p.remaining)) of \(money(p.amount))</dd>"
-            main += "<dt>run rate (\(p.runRateDays) d)</dt><dd data-field=\"run_rate\" data-value=\"\(money(p.dailyRunRate(decimals: d)))\">\(money(p.dailyRunRate(decimals: d))) / day</dd>"
+            main +=
+                "<dt>status</dt><dd><span class=\"status \(p.status.rawValue)\" data-status=\"\(p.status.rawValue)\">\(statusText(p.status))</span></dd>"
+            main +=
+                "<dt>remaining</dt><dd data-field=\"remaining\" data-value=\"\(money(p.remaining))\">\(money(p.remaining)) of \(money(p.amount))</dd>"
+            main +=
+                "<dt>run rate (\(p.runRateDays) d)</dt><dd data-field=\"run_rate\" data-value=\"\(money(p.dailyRunRate(decimals: d)))\">\(money(p.dailyRunRate(decimals: d))) / day</dd>"
             if let left = p.daysLeft {
                 main += "<dt>days left</dt><dd data-field=\"days_left\" data-value=\"\(left)\">\(left)</dd>"
             }
@@ -101,7 +115,8 @@ enum CustomerPage {
 
         // The chart: spend bars stacked by product, the balances' closing amounts as lines.
         let bars = report.products.enumerated().map { n, p in
-            ChartSeries(id: p.productID, name: p.productName, values: p.subtotal, color: Chart.palette[n % Chart.palette.count])
+            ChartSeries(
+                id: p.productID, name: p.productName, values: p.subtotal, color: Chart.palette[n % Chart.palette.count])
         }
         let lines = report.balances.enumerated().map { n, b in
             ChartSeries(
@@ -109,15 +124,18 @@ enum CustomerPage {
                 color: Chart.linePalette[n % Chart.linePalette.count])
         }
         let chart = Chart(days: report.days, unit: report.currency, decimals: d, rightAxis: !lines.isEmpty)
-        main += "<section aria-labelledby=\"spend-h\"><h2 id=\"spend-h\">Daily spend by product and remaining balances</h2>"
+        main +=
+            "<section aria-labelledby=\"spend-h\"><h2 id=\"spend-h\">Daily spend by product and remaining balances</h2>"
         if bars.isEmpty && lines.isEmpty {
             main += "<p>No spend and no balances from \(from) to \(to).</p>"
         } else {
             main += Chart.legend(bars, lines: lines)
             main += "<div class=\"chart-box\">"
             main += chart.barsWithLines(
-                bars, lines: lines, title: "Daily spend of \(id) by product with the remaining balances, \(from) to \(to)",
-                id: "spend", barLabel: "spend \(report.currency)", lineLabel: lines.isEmpty ? "" : "remaining \(report.currency)")
+                bars, lines: lines,
+                title: "Daily spend of \(id) by product with the remaining balances, \(from) to \(to)",
+                id: "spend", barLabel: "spend \(report.currency)",
+                lineLabel: lines.isEmpty ? "" : "remaining \(report.currency)")
             main += "</div>"
             main += chart.valuesTable(bars, caption: "Daily spend by product (\(report.currency))", total: true)
             if !lines.isEmpty {
@@ -143,7 +161,8 @@ enum CustomerPage {
             caption: "\(from) to \(to), before credits and commits",
             head: ["product", "spend (\(currency))", "share %", "quantity"], rows: rows, numeric: [1, 2, 3],
             foot: [
-                "<tr><th scope=\"row\">All products</th>" + HTML.numberCell(money(total), extra: " data-column=\"subtotal\"")
+                "<tr><th scope=\"row\">All products</th>"
+                    + HTML.numberCell(money(total), extra: " data-column=\"subtotal\"")
                     + "<td class=\"num\">\(total.isZero ? "—" : "100.0")</td><td></td></tr>"
             ])
         main += "</section>\n"
@@ -155,7 +174,9 @@ enum CustomerPage {
                     + HTML.numberCell(money(i.totals.total)) + "</tr>"
             }
             main += "<section aria-labelledby=\"inv-h\"><h2 id=\"inv-h\">Invoices</h2>"
-            main += HTML.table(caption: "Invoices of \(HTML.escape(id)) (\(currency))", head: ["invoice", "period", "status", "total"], rows: rows, numeric: [3])
+            main += HTML.table(
+                caption: "Invoices of \(HTML.escape(id)) (\(currency))",
+                head: ["invoice", "period", "status", "total"], rows: rows, numeric: [3])
             main += "</section>"
         }
         return DashboardPage(

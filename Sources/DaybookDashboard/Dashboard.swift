@@ -111,7 +111,8 @@ struct Parameters {
     func allow(_ names: Set<String>, path: String) throws(PageError) {
         for (key, _) in pairs where !names.contains(key) {
             let accepted =
-                names.isEmpty ? "it takes no parameters" : "its parameters are " + names.sorted().joined(separator: ", ")
+                names.isEmpty
+                ? "it takes no parameters" : "its parameters are " + names.sorted().joined(separator: ", ")
             throw PageError(status: 400, "unknown parameter \"\(key)\" on \(path): \(accepted)")
         }
     }

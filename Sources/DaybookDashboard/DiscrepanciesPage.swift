@@ -11,7 +11,8 @@ enum DiscrepanciesPage {
 
     /// The heads of ``deltaCells(_:_:)``.
     static let deltaHead = [
-        "<abbr title=\"subtotal in the finalization snapshot\">finalized</abbr>", "<abbr title=\"live subtotal\">live</abbr>",
+        "<abbr title=\"subtotal in the finalization snapshot\">finalized</abbr>",
+        "<abbr title=\"live subtotal\">live</abbr>",
         "<abbr title=\"change in credits and commits applied\">Δ balances</abbr>", "Δ total",
     ]
 
@@ -69,7 +70,8 @@ enum DiscrepanciesPage {
             total = total + r.deltaTotal
             let ids = r.lateTransactionIDs.prefix(2).map { "<code>\(HTML.escape($0))</code>" }.joined(separator: ", ")
             let more = r.lateEventCount > 2 ? ", …" : ""
-            var causes = "<td class=\"ids\" data-column=\"late_event_count\" data-value=\"\(r.lateEventCount)\"><strong>\(r.lateEventCount)</strong>\(ids.isEmpty ? "" : ": \(ids)\(more)")</td>"
+            var causes =
+                "<td class=\"ids\" data-column=\"late_event_count\" data-value=\"\(r.lateEventCount)\"><strong>\(r.lateEventCount)</strong>\(ids.isEmpty ? "" : ": \(ids)\(more)")</td>"
             let versions = r.catalogVersions.map { "v\($0)" }.joined(separator: ", ")
             let via = r.viaInvoices.map(HTML.invoiceLink).joined(separator: ", ")
             causes += "<td>\(versions.isEmpty ? "—" : versions)\(via.isEmpty ? "" : "; via \(via)")</td>"
@@ -124,31 +126,43 @@ enum ExplainPage {
         let e = try engine.explain(invoiceID: invoice, lineItemID: item, day: day)
         let d = e.currencyDecimals
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: d) }
-        var main = "<p>Invoice \(HTML.invoiceLink(invoice)) of \(HTML.customerLink(e.customerID)), \(e.status.rawValue).</p>"
+        var main =
+            "<p>Invoice \(HTML.invoiceLink(invoice)) of \(HTML.customerLink(e.customerID)), \(e.status.rawValue).</p>"
         var rows: [String] = []
         for (name, c, s, text) in [
             ("quantity", e.computed.quantity, e.stored.quantity, { (v: FixedDecimal) in v.canonical }),
-            ("subtotal", e.computed.subtotal, e.stored.subtotal, money), ("credits", e.computed.credits, e.stored.credits, money),
-            ("commits", e.computed.commits, e.stored.commits, money), ("total", e.computed.total, e.stored.total, money),
+            ("subtotal", e.computed.subtotal, e.stored.subtotal, money),
+            ("credits", e.computed.credits, e.stored.credits, money),
+            ("commits", e.computed.commits, e.stored.commits, money),
+            ("total", e.computed.total, e.stored.total, money),
         ] {
             rows.append(
-                "<tr data-field=\"\(name)\"><th scope=\"row\">\(name)</th>" + HTML.numberCell(text(c), extra: " data-column=\"computed\"")
-                    + HTML.numberCell(text(s), extra: " data-column=\"stored\"") + "<td>\(c == s ? "✓" : "differs")</td></tr>")
+                "<tr data-field=\"\(name)\"><th scope=\"row\">\(name)</th>"
+                    + HTML.numberCell(text(c), extra: " data-column=\"computed\"")
+                    + HTML.numberCell(text(s), extra: " data-column=\"stored\"")
+                    + "<td>\(c == s ? "✓" : "differs")</td></tr>")
         }
         main += "<section><h2>The row</h2>"
-        main += HTML.table(caption: "Computed from the day's events against the stored row", head: ["", "computed", "stored", ""], rows: rows, numeric: [1, 2])
-        main += "</section><section><h2>The arithmetic</h2><pre>\(HTML.escape(e.text))</pre></section><section><h2>Events</h2>"
+        main += HTML.table(
+            caption: "Computed from the day's events against the stored row", head: ["", "computed", "stored", ""],
+            rows: rows, numeric: [1, 2])
+        main +=
+            "</section><section><h2>The arithmetic</h2><pre>\(HTML.escape(e.text))</pre></section><section><h2>Events</h2>"
         let events = e.events.map { ev in
             "<tr data-seq=\"\(ev.seq)\"><td class=\"num\">\(ev.seq)</td><td><code>\(HTML.escape(ev.transactionID))</code></td><td>\(ev.timestamp)</td><td>\(ev.ingestTime)</td><td>\(ev.late ? "<span class=\"status running_out\">late</span>" : "")</td><td>\(ev.effect.code)</td><td class=\"num\">\(HTML.escape(ev.effect.value ?? ""))</td></tr>"
         }
-        main += events.isEmpty
+        main +=
+            events.isEmpty
             ? "<p>No event of this customer and day counts for this line item.</p>"
             : HTML.table(
-                caption: "\(e.events.count) events of \(HTML.escape(e.customerID)) on \(day), in log order (\(e.lateEvents.count) late: ingested after the finalization)",
-                head: ["seq", "transaction id", "timestamp", "ingested", "", "effect", "value"], rows: events, numeric: [0, 6])
+                caption:
+                    "\(e.events.count) events of \(HTML.escape(e.customerID)) on \(day), in log order (\(e.lateEvents.count) late: ingested after the finalization)",
+                head: ["seq", "transaction id", "timestamp", "ingested", "", "effect", "value"], rows: events,
+                numeric: [0, 6])
         main += "</section>"
         return DashboardPage(
             body: HTML.page(
-                title: "Explain \(item) on \(day)", current: nil, subtitle: "Invoice \(HTML.escape(invoice))", main: main))
+                title: "Explain \(item) on \(day)", current: nil, subtitle: "Invoice \(HTML.escape(invoice))",
+                main: main))
     }
 }

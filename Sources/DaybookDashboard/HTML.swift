@@ -107,7 +107,8 @@ enum HTML {
         caption: String, head: [String], rows: [String], numeric: Set<Int> = [], foot: [String] = [],
         className: String? = nil
     ) -> String {
-        var out = "<div class=\"scroll\"><table\(className.map { " class=\"\($0)\"" } ?? "")>\n<caption>\(caption)</caption>\n<thead><tr>"
+        var out =
+            "<div class=\"scroll\"><table\(className.map { " class=\"\($0)\"" } ?? "")>\n<caption>\(caption)</caption>\n<thead><tr>"
         for (i, h) in head.enumerated() {
             out += "<th scope=\"col\"\(numeric.contains(i) ? " class=\"num\"" : "")>\(h)</th>"
         }

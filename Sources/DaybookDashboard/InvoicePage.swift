@@ -8,8 +8,9 @@ import DaybookStore
 enum InvoicePage {
     static func render(id: String, engine: Engine, now: Timestamp) throws -> DashboardPage {
         let table = try engine.breakdown(invoiceID: id, now: now)  // notFound → 404
-        guard let summary = try engine.invoices(now: now).first(where: { $0.invoiceID == id })
-            ?? engine.invoices(now: Timestamp(day: try periodStart(id))).first(where: { $0.invoiceID == id })
+        guard
+            let summary = try engine.invoices(now: now).first(where: { $0.invoiceID == id })
+                ?? engine.invoices(now: Timestamp(day: try periodStart(id))).first(where: { $0.invoiceID == id })
         else {
             throw PageError(status: 404, "no invoice \"\(id)\": see /customers for the invoices")
         }
@@ -18,12 +19,15 @@ enum InvoicePage {
         func money(_ v: FixedDecimal) -> String { v.formatted(decimals: decimals) }
         let grid = Grid(table)
 
-        var main = "<section aria-labelledby=\"status-h\"><h2 id=\"status-h\" class=\"visually-hidden\">Status</h2><div class=\"cards\"><article class=\"card\"><dl>"
+        var main =
+            "<section aria-labelledby=\"status-h\"><h2 id=\"status-h\" class=\"visually-hidden\">Status</h2><div class=\"cards\"><article class=\"card\"><dl>"
         let status = summary.finalizedAt == nil ? "draft" : "finalized"
-        main += "<dt>status</dt><dd><span class=\"status \(status)\" id=\"invoice-status\" data-value=\"\(status)\">\(status)</span></dd>"
+        main +=
+            "<dt>status</dt><dd><span class=\"status \(status)\" id=\"invoice-status\" data-value=\"\(status)\">\(status)</span></dd>"
         if let at = summary.finalizedAt { main += "<dt>finalized at</dt><dd id=\"finalized-at\">\(at)</dd>" }
         main += "<dt>customer</dt><dd>\(HTML.customerLink(summary.customerID))</dd>"
-        main += "<dt>period</dt><dd>\(summary.period.start) to \(summary.period.end.adding(days: -1))</dd></dl></article>"
+        main +=
+            "<dt>period</dt><dd>\(summary.period.start) to \(summary.period.end.adding(days: -1))</dd></dl></article>"
         main += "<article class=\"card\"><dl>"
         for (name, key, v) in [
             ("subtotal", "subtotal", summary.totals.subtotal), ("credits", "credits_applied", summary.totals.credits),
@@ -70,7 +74,10 @@ enum InvoicePage {
                 if days.last != row[day] { days.append(row[day]) }
                 if row[item] == "*" {
                     dayTotals.append(
-                        [row[subtotal], row[column["credits_applied"]!], row[column["commits_applied"]!], row[column["total"]!]])
+                        [
+                            row[subtotal], row[column["credits_applied"]!], row[column["commits_applied"]!],
+                            row[column["total"]!],
+                        ])
                     continue
                 }
                 if cells[row[item]] == nil {
@@ -93,11 +100,13 @@ enum InvoicePage {
             var sum = FixedDecimal.zero
             // Each row against its own largest day: one big fixed fee does not wash out the usage rows.
             let maximum = grid.cells[item]!.compactMap { FixedDecimal($0) }.max() ?? .zero
-            var r = "<tr data-line-item=\"\(HTML.escape(item))\"><th scope=\"row\" title=\"\(HTML.escape(item))\">\(HTML.escape(item))</th>"
+            var r =
+                "<tr data-line-item=\"\(HTML.escape(item))\"><th scope=\"row\" title=\"\(HTML.escape(item))\">\(HTML.escape(item))</th>"
             for (k, text) in grid.cells[item]!.enumerated() {
                 let v = FixedDecimal(text) ?? .zero
                 sum = sum + v
-                r += "<td class=\"num\" data-day=\"\(grid.days[k])\" data-value=\"\(HTML.escape(text))\"\(shade(v, maximum))>\(HTML.escape(text))</td>"
+                r +=
+                    "<td class=\"num\" data-day=\"\(grid.days[k])\" data-value=\"\(HTML.escape(text))\"\(shade(v, maximum))>\(HTML.escape(text))</td>"
             }
             r += HTML.numberCell(sum.formatted(decimals: decimals), extra: " data-total") + "</tr>"
             rows.append(r)
@@ -110,9 +119,11 @@ enum InvoicePage {
             }
             foot.append(r + "<td></td></tr>")
         }
-        return "<div class=\"heat-wrap\">" + HTML.table(
-            caption: "Subtotal (\(currency)) of each line item each day; the darker, the nearer the line item's largest day",
-            head: head, rows: rows, numeric: Set(1..<head.count), foot: foot, className: "heat") + "</div>"
+        return "<div class=\"heat-wrap\">"
+            + HTML.table(
+                caption:
+                    "Subtotal (\(currency)) of each line item each day; the darker, the nearer the line item's largest day",
+                head: head, rows: rows, numeric: Set(1..<head.count), foot: foot, className: "heat") + "</div>"
     }
 
     /// A cell's background: eight steps of blue by the share of the largest value (integer
@@ -120,7 +131,9 @@ enum InvoicePage {
     static func shade(_ v: FixedDecimal, _ maximum: FixedDecimal) -> String {
         guard v.raw > 0, maximum.raw > 0 else { return "" }
         let step = Int(min(8, (v.raw * 8 + maximum.raw - 1) / maximum.raw))
-        let colours = ["#f2f7fc", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+        let colours = [
+            "#f2f7fc", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b",
+        ]
         let fg = step >= 6 ? ";color:#fff" : ""
         return " style=\"background:\(colours[step])\(fg)\""
     }
@@ -145,18 +158,24 @@ enum InvoicePage {
                 for day in lateDays.prefix(8) {
                     let href = HTML.href(
                         HTML.invoicePath(id) + "/explain", [("line_item", r.lineItemID), ("day", "\(day)")])
-                    links.append("<a class=\"explain\" href=\"\(href)\" data-day=\"\(day)\" title=\"explain \(HTML.escape(r.lineItemID)) on \(day)\">\("\(day)".suffix(5))</a>")
+                    links.append(
+                        "<a class=\"explain\" href=\"\(href)\" data-day=\"\(day)\" title=\"explain \(HTML.escape(r.lineItemID)) on \(day)\">\("\(day)".suffix(5))</a>"
+                    )
                 }
             }
-            let explain = links.isEmpty ? (lineItems.contains(r.lineItemID) ? "—" : "not in the live breakdown") : links.joined(separator: " ")
+            let explain =
+                links.isEmpty
+                ? (lineItems.contains(r.lineItemID) ? "—" : "not in the live breakdown") : links.joined(separator: " ")
             rows.append(
                 "<tr data-line-item=\"\(HTML.escape(r.lineItemID))\"><th scope=\"row\" class=\"id\">\(HTML.escape(r.lineItemID))</th>"
-                    + DiscrepanciesPage.deltaCells(r, money) + "<td class=\"num\">\(r.lateEventCount)</td><td class=\"links\">\(explain)</td></tr>")
+                    + DiscrepanciesPage.deltaCells(r, money)
+                    + "<td class=\"num\">\(r.lateEventCount)</td><td class=\"links\">\(explain)</td></tr>")
         }
         out += HTML.table(
             caption: "Finalized and live totals of each drifted line item; explain the days late events landed on",
             head: ["line item"] + DiscrepanciesPage.deltaHead
-                + ["<abbr title=\"late events of the whole invoice\">late events</abbr>", "explain (MM-DD)"], rows: rows,
+                + ["<abbr title=\"late events of the whole invoice\">late events</abbr>", "explain (MM-DD)"],
+            rows: rows,
             numeric: Set(1...DiscrepanciesPage.deltaHead.count + 1))
         return out + "</section>\n"
     }

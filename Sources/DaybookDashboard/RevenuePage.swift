@@ -23,7 +23,8 @@ enum RevenuePage {
         let link = { (m: String) in
             HTML.href("/", [("from", "\(from)"), ("to", "\(to)"), ("metric", m)])
         }
-        main += "<p class=\"toggle\">Show: "
+        main +=
+            "<p class=\"toggle\">Show: "
             + (metric == "subtotal"
                 ? "<strong>revenue</strong><a href=\"\(link("quantity"))\">quantity</a>"
                 : "<a href=\"\(link("subtotal"))\">revenue</a><strong>quantity</strong>") + "</p>\n"
@@ -47,7 +48,8 @@ enum RevenuePage {
             main += "<h2 id=\"chart-h\">Daily quantity by product</h2><div class=\"multiples\">"
             for (n, s) in series.enumerated() {
                 main += "<div><h3>\(HTML.escape(s.name))</h3><div class=\"chart-box\">"
-                main += chart.line(s, title: "Daily quantity of \(s.name), \(from) to \(to)", id: "quantity-\(n)", axisLabel: "")
+                main += chart.line(
+                    s, title: "Daily quantity of \(s.name), \(from) to \(to)", id: "quantity-\(n)", axisLabel: "")
                 main += "</div></div>"
             }
             main += "</div>"
@@ -101,10 +103,13 @@ enum RevenuePage {
         let abs = "<td\(cls.isEmpty ? " class=\"num\"" : cls) data-value=\"\(text(delta))\">\(sign)\(text(delta))</td>"
         let pct: String
         if previous.isZero {
-            pct = current.isZero ? "<td class=\"num\" data-value=\"0\">—</td>" : "<td class=\"num\" data-value=\"new\">new</td>"
+            pct =
+                current.isZero
+                ? "<td class=\"num\" data-value=\"0\">—</td>" : "<td class=\"num\" data-value=\"new\">new</td>"
         } else {
             let p = delta.percent(of: previous) ?? "0"
-            pct = "<td\(cls.isEmpty ? " class=\"num\"" : cls) data-value=\"\(p)\">\(delta.isNegative ? "" : "+")\(p)%</td>"
+            pct =
+                "<td\(cls.isEmpty ? " class=\"num\"" : cls) data-value=\"\(p)\">\(delta.isNegative ? "" : "+")\(p)%</td>"
         }
         return abs + pct
     }

@@ -19,7 +19,8 @@ extension DaybookResponder {
         route = Self.dashboardRoute(path)
         guard method == .get || method == .head else {
             throw APIError(
-                .methodNotAllowed, "\(method) is not allowed on \(route): use GET, HEAD", headers: [.allow: "GET, HEAD"])
+                .methodNotAllowed, "\(method) is not allowed on \(route): use GET, HEAD", headers: [.allow: "GET, HEAD"]
+            )
         }
         let bytes = Array(page.body.utf8)
         var headers: HTTPFields = [.contentType: page.contentType, .contentLength: "\(bytes.count)"]
@@ -32,7 +33,9 @@ extension DaybookResponder {
     /// The route label of a page for the request metrics (ids folded, so labels stay few).
     static func dashboardRoute(_ path: String) -> String {
         if path.hasPrefix("/customers/") { return "/customers/{id}" }
-        if path.hasPrefix("/invoices/") { return path.hasSuffix("/explain") ? "/invoices/{id}/explain" : "/invoices/{id}" }
+        if path.hasPrefix("/invoices/") {
+            return path.hasSuffix("/explain") ? "/invoices/{id}/explain" : "/invoices/{id}"
+        }
         return path
     }
 }

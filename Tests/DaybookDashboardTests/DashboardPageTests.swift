@@ -42,8 +42,10 @@ struct DashboardPageTests {
         func ingest(_ events: [(customer: String, type: String, day: String, props: String)], now: String) throws {
             let records = events.map { e -> IngestRecord in
                 n += 1
-                let customer = String(decoding: try! JSONSerialization.data(withJSONObject: [e.customer]), as: UTF8.self)
-                    .dropFirst().dropLast()
+                let customer = String(
+                    decoding: try! JSONSerialization.data(withJSONObject: [e.customer]), as: UTF8.self
+                )
+                .dropFirst().dropLast()
                 let line =
                     "{\"transaction_id\": \"t\(n)\", \"customer_id\": \(customer), \"event_type\": \"\(e.type)\", \"timestamp\": \"\(e.day)T12:00:00Z\", \"properties\": {\(e.props)}}"
                 return IngestRecord(bytes: Array(line.utf8), position: "line \(n)")
@@ -63,7 +65,8 @@ struct DashboardPageTests {
         let s = try Store()
         try s.ingest(
             [
-                ("c", "inference", "2026-10-05", "\"tokens\": 100"), ("c", "inference", "2026-10-20", "\"tokens\": 300"),
+                ("c", "inference", "2026-10-05", "\"tokens\": 100"),
+                ("c", "inference", "2026-10-20", "\"tokens\": 300"),
                 ("c", "gpu", "2026-10-20", "\"gpus\": 2"),
             ], now: "2026-10-25T00:00:00Z")
         try s.ingest([("c", "inference", "2026-11-03", "\"tokens\": 200")], now: "2026-11-04T00:00:00Z")
@@ -91,7 +94,9 @@ struct DashboardPageTests {
         #expect(r.elements("td", where: "data-series", is: "tok").count == 60)
         // Totals over the range: tok 6.00, gpu 4.00; nothing before Oct 1 so the change is "new".
         let totals = r.elements("td", where: "data-column", is: "subtotal")
-        #expect(totals.map { $0["data-value"] } == ["4.00", "6.00", "10.00"] || totals.map { $0["data-value"] } == ["6.00", "4.00", "10.00"])
+        #expect(
+            totals.map { $0["data-value"] } == ["4.00", "6.00", "10.00"]
+                || totals.map { $0["data-value"] } == ["6.00", "4.00", "10.00"])
         #expect(page.body.contains("data-value=\"new\">new</td>"))
     }
 
@@ -106,11 +111,13 @@ struct DashboardPageTests {
         let cells = tok.elements("td").map { $0["data-value"] ?? "" }
         #expect(Array(cells.prefix(4)) == ["3.00", "1.00", "2.00", "200.0"])
         #expect(Array(cells[4...7]) == ["300", "100", "200", "200.0"])
-        let gpu = PageReader(String(page.body.components(separatedBy: "<tr data-product=\"gpu\">")[1].prefix { $0 != "\n" }))
+        let gpu = PageReader(
+            String(page.body.components(separatedBy: "<tr data-product=\"gpu\">")[1].prefix { $0 != "\n" }))
         #expect(gpu.elements("td").map { $0["data-value"] ?? "" }.prefix(4) == ["4.00", "0.00", "4.00", "new"])
         #expect(PageReader(page.body).elements("circle", where: "data-product", is: "tok").count == 16)
         // The quantity view: one small chart per product, quantities in canonical form.
-        let quantity = try s.render("/", [("from", "2026-10-16"), ("to", "2026-10-31"), ("metric", "quantity")], now: Self.now)
+        let quantity = try s.render(
+            "/", [("from", "2026-10-16"), ("to", "2026-10-31"), ("metric", "quantity")], now: Self.now)
         let marks = PageReader(quantity.body).elements("circle", where: "data-product", is: "tok")
         #expect(marks.first { $0["data-day"] == "2026-10-20" }?["data-value"] == "300")
     }
@@ -135,10 +142,15 @@ struct DashboardPageTests {
             #expect(bar["data-value"] == (spend[key] ?? .zero).formatted(decimals: 2), "\(key)")
         }
         // Hand-worked too: Oct 20 is 3.00 of tokens and 4.00 of GPUs.
-        #expect(bars.contains { $0["data-product"] == "gpu" && $0["data-day"] == "2026-10-20" && $0["data-value"] == "4.00" })
+        #expect(
+            bars.contains {
+                $0["data-product"] == "gpu" && $0["data-day"] == "2026-10-20" && $0["data-value"] == "4.00"
+            })
         let b = Dictionary(uniqueKeysWithValues: BreakdownExport.balanceColumns.enumerated().map { ($1, $0) })
         var closing: [String: String] = [:]
-        for row in export.balances.rows where row[b["balance_id"]!] == "commit" { closing[row[b["day"]!]] = row[b["closing"]!] }
+        for row in export.balances.rows where row[b["balance_id"]!] == "commit" {
+            closing[row[b["day"]!]] = row[b["closing"]!]
+        }
         let points = r.elements("circle", where: "data-balance", is: "commit")
         #expect(points.count == 41)
         for p in points { #expect(p["data-value"] == closing[p["data-day"]!], "\(p["data-day"]!)") }
@@ -204,7 +216,8 @@ struct DashboardPageTests {
         #expect(explain.body.contains(">late<"))
         // The discrepancies page: the row, its delta, no correction yet.
         let d = PageReader(try s.render("/discrepancies", now: Self.now).body)
-        #expect(d.elements("td", where: "data-column", is: "delta_total").map { $0["data-value"] } == ["0.00", "0.00"])  // the row, the sum
+        // The row's Δ total, then the sum's.
+        #expect(d.elements("td", where: "data-column", is: "delta_total").map { $0["data-value"] } == ["0.00", "0.00"])
         #expect(d.elements("tr", where: "data-line-item", is: "tok").count == 1)
         #expect(d.elements("td", where: "data-column", is: "correction").count == 1)
     }
@@ -213,13 +226,17 @@ struct DashboardPageTests {
         let s = try Store()
         // Customer c: no usage in October beyond the commit; h (no commit): late usage changes totals.
         try s.ingest(
-            [("c", "inference", "2026-10-05", "\"tokens\": 100"), (Self.hostile, "inference", "2026-10-05", "\"tokens\": 100")],
+            [
+                ("c", "inference", "2026-10-05", "\"tokens\": 100"),
+                (Self.hostile, "inference", "2026-10-05", "\"tokens\": 100"),
+            ],
             now: "2026-10-25T00:00:00Z")
         _ = try s.engine.finalize(now: Timestamp(parsing: "2026-10-25T00:00:00Z"), through: Day(parsing: "2026-11-01"))
         // Late: h +1.00 (tokens) and +6.00 (3 GPUs); c past its commit: 10.00 of the commit then 5.00 due.
         try s.ingest(
             [
-                (Self.hostile, "inference", "2026-10-06", "\"tokens\": 100"), (Self.hostile, "gpu", "2026-10-06", "\"gpus\": 3"),
+                (Self.hostile, "inference", "2026-10-06", "\"tokens\": 100"),
+                (Self.hostile, "gpu", "2026-10-06", "\"gpus\": 3"),
                 ("c", "inference", "2026-10-07", "\"tokens\": 1400"),
             ], now: "2026-10-26T00:00:00Z")
         let page = try s.render("/discrepancies", now: "2026-10-26T00:00:00Z")
@@ -227,9 +244,16 @@ struct DashboardPageTests {
         let order = r.elements("tr", where: "data-line-item").map { "\($0["data-invoice"]!) \($0["data-line-item"]!)" }
         // |Δ total|: h gpu 6.00, c tok 5.00, h tok 1.00.
         #expect(order == ["h/2026-10-01 gpu", "k/2026-10-01 tok", "h/2026-10-01 tok"])
-        #expect(r.elements("td", where: "data-column", is: "delta_total").map { $0["data-value"]! } == ["6.00", "5.00", "1.00", "12.00"])
-        let byInvoice = PageReader(try s.render("/discrepancies", [("sort", "invoice")], now: "2026-10-26T00:00:00Z").body)
-        #expect(byInvoice.elements("tr", where: "data-line-item").map { $0["data-invoice"]! } == ["h/2026-10-01", "h/2026-10-01", "k/2026-10-01"])
+        #expect(
+            r.elements("td", where: "data-column", is: "delta_total").map { $0["data-value"]! } == [
+                "6.00", "5.00", "1.00", "12.00",
+            ])
+        let byInvoice = PageReader(
+            try s.render("/discrepancies", [("sort", "invoice")], now: "2026-10-26T00:00:00Z").body)
+        #expect(
+            byInvoice.elements("tr", where: "data-line-item").map { $0["data-invoice"]! } == [
+                "h/2026-10-01", "h/2026-10-01", "k/2026-10-01",
+            ])
         #expect(page.body.contains("href=\"/discrepancies?sort=invoice\""))
         #expect(try s.render("/discrepancies", [("sort", "size")], now: Self.now).status == 400)
     }
@@ -238,7 +262,8 @@ struct DashboardPageTests {
         let s = try Self.history()
         for (query, words) in [
             ([("from", "2026-13-01")], "write YYYY-MM-DD"), ([("from", "2026-10-10"), ("to", "2026-10-01")], "after"),
-            ([("from", "2025-01-01"), ("to", "2027-01-02")], "at most 731 days"), ([("color", "red")], "unknown parameter"),
+            ([("from", "2025-01-01"), ("to", "2027-01-02")], "at most 731 days"),
+            ([("color", "red")], "unknown parameter"),
             ([("metric", "tokens")], "metric=quantity"),
         ] {
             let page = try s.render("/", query, now: Self.now)
@@ -251,8 +276,13 @@ struct DashboardPageTests {
         #expect(try s.render("/customers/nobody", now: Self.now).status == 404)
         #expect(try s.render("/invoices/k%2F2026-10-02", now: Self.now).status == 404)
         #expect(try s.render("/invoices/nothing%2F2026-10-01", now: Self.now).status == 404)
-        #expect(try s.render("/invoices/k%2F2026-10-01/explain", [("line_item", "nope"), ("day", "2026-10-05")], now: Self.now).status == 404)
-        #expect(try Dashboard.render(path: "/nothing-here", query: [], engine: s.engine, now: Timestamp(parsing: Self.now)) == nil)
+        #expect(
+            try s.render(
+                "/invoices/k%2F2026-10-01/explain", [("line_item", "nope"), ("day", "2026-10-05")], now: Self.now
+            ).status == 404)
+        #expect(
+            try Dashboard.render(path: "/nothing-here", query: [], engine: s.engine, now: Timestamp(parsing: Self.now))
+                == nil)
     }
 
     @Test func hostileIdsAreEscapedAndPercentEncoded() throws {
@@ -263,7 +293,10 @@ struct DashboardPageTests {
         #expect(page.status == 200)
         #expect(!page.body.contains("<script>") && !page.body.contains("<b>Hostile"))
         #expect(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"))
-        #expect(PageReader(page.body).elements("rect", where: "data-product", is: "tok").contains { $0["data-value"] == "7.00" })
+        #expect(
+            PageReader(page.body).elements("rect", where: "data-product", is: "tok").contains {
+                $0["data-value"] == "7.00"
+            })
         let list = try s.render("/customers", now: Self.now)
         #expect(!list.body.contains("<script>"))
         // The list links to the page by its percent-encoded id.

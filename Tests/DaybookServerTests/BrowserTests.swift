@@ -25,11 +25,14 @@ struct BrowserTests {
     /// `chromium --headless --dump-dom URL` with a profile of its own, killed after `seconds`
     /// and on every other path.
     static func load(_ url: String, seconds: Int = 90) throws -> Load {
-        let binary = ["/usr/bin/chromium", "/usr/local/bin/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let binary = ["/usr/bin/chromium", "/usr/local/bin/chromium"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let binary else {
             throw ServeFailure(message: "chromium is not installed: run tools/setup (it installs Debian's chromium)")
         }
-        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-chromium-\(UUID().uuidString)")
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "daybook-chromium-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: profile) }
         let process = Process()
@@ -122,26 +125,34 @@ struct BrowserTests {
             #expect(Self.cents(m["data-value"]!) == revenue[key] ?? 0, "\(key)")
         }
         #expect(r.titles.contains { $0.hasSuffix(" USD") && $0.contains("2026-10-05") })
-        _ = try page("/?from=2026-10-01&to=2026-11-03&metric=quantity", charts: r.elements("tr", where: "data-product").count - 1)
+        _ = try page(
+            "/?from=2026-10-01&to=2026-11-03&metric=quantity", charts: r.elements("tr", where: "data-product").count - 1
+        )
         _ = try page("/", charts: 1)
         let list = try page("/customers", charts: 0)
         // The example catalog's customers: acme, globex and initech (which has no contract, so no invoice).
-        #expect(list.elements("tr", where: "data-customer").map { $0["data-customer"]! } == ["acme", "globex", "initech"])
+        #expect(
+            list.elements("tr", where: "data-customer").map { $0["data-customer"]! } == ["acme", "globex", "initech"])
         #expect(Set(invoices.map { $0["customer_id"]! }).isSubset(of: ["acme", "globex", "initech"]))
 
         // The invoice: heat-map cells = /v1/invoices/{id}/breakdown subtotals.
         let id = "acme-2026%2F2026-10-01"
         let breakdown = try #require(try Self.json(server, "/v1/invoices/\(id)/breakdown") as? [[String: String]])
         var cells: [String: String] = [:]
-        for row in breakdown where row["line_item_id"] != "*" { cells["\(row["line_item_id"]!) \(row["day"]!)"] = row["subtotal"] }
+        for row in breakdown where row["line_item_id"] != "*" {
+            cells["\(row["line_item_id"]!) \(row["day"]!)"] = row["subtotal"]
+        }
         let load = try Self.load(base + "/invoices/\(id)")
         #expect(load.consoleLines.isEmpty)
         var shown: [String: String] = [:]
         // The DOM keeps one element per line: read each heat-map row by its line item.
         let heat = load.dom.components(separatedBy: "<table class=\"heat\">").dropFirst().first ?? ""
-        for chunk in heat.components(separatedBy: "</table>")[0].components(separatedBy: "<tr data-line-item=\"").dropFirst() {
+        for chunk in heat.components(separatedBy: "</table>")[0].components(separatedBy: "<tr data-line-item=\"")
+            .dropFirst()
+        {
             let item = PageReader.unescape(String(chunk.prefix { $0 != "\"" }))
-            for cell in PageReader(String(chunk.components(separatedBy: "</tr>")[0])).elements("td", where: "data-day") {
+            for cell in PageReader(String(chunk.components(separatedBy: "</tr>")[0])).elements("td", where: "data-day")
+            {
                 shown["\(item) \(cell["data-day"]!)"] = cell["data-value"]
             }
         }
@@ -162,7 +173,9 @@ struct BrowserTests {
         }
         let explain = try #require(PageReader(load.dom).elements("a", where: "class", is: "explain").first?["href"])
         let e = try page(explain, charts: 0)
-        let query = explain.split(separator: "?")[1].split(separator: "&").map { $0.split(separator: "=", maxSplits: 1) }
+        let query = explain.split(separator: "?")[1].split(separator: "&").map {
+            $0.split(separator: "=", maxSplits: 1)
+        }
         let item = try #require(query.first { $0[0] == "line_item" }.map { String($0[1]).removingPercentEncoding! })
         let day = try #require(query.first { $0[0] == "day" }.map { String($0[1]) })
         let stored = e.elements("tr", where: "data-field", is: "subtotal")
@@ -175,7 +188,9 @@ struct BrowserTests {
     static func cents(_ text: String) -> Int {
         let negative = text.hasPrefix("-")
         let parts = text.dropFirst(negative ? 1 : 0).split(separator: ".")
-        let value = Int(parts[0])! * 100 + (parts.count > 1 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0)
+        let value =
+            Int(parts[0])! * 100
+            + (parts.count > 1 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0)
         return negative ? -value : value
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
 import DaybookServer
+import DaybookStore
 import DaybookWorkload
 import Foundation
 
