@@ -61,7 +61,7 @@ enum DiscrepanciesPage {
         records = records.map { withCauses[$0.invoiceID]?[$0.lineItemID] ?? $0 }
         func header(_ key: String, _ name: String) -> String {
             key == sort
-                ? "<span aria-sort=\"\(key == "total_delta" ? "descending" : "ascending")\">\(name) ▾</span>"
+                ? "\(name) <span aria-hidden=\"true\">▾</span><span class=\"visually-hidden\"> (sorted \(key == "total_delta" ? "largest first" : "A to Z"))</span>"
                 : "<a href=\"\(HTML.href("/discrepancies", [("sort", key)]))\">\(name)</a>"
         }
         var rows: [String] = []

@@ -9,7 +9,7 @@ import Testing
 /// The dashboard in a real browser: Debian's `chromium`, headless, against a real `daybook serve`
 /// on the demo store. Each page must load without a console message, draw its charts, and carry
 /// the numbers the JSON read API of the same server gives.
-@Suite("dashboard in headless Chromium", .serialized)
+@Suite("dashboard through daybook serve and headless Chromium", .serialized)
 struct BrowserTests {
     /// The demo's last clock (`daybook demo`: the backfill of Nov 3).
     static let now = "2026-11-03T09:00:00Z"
@@ -182,6 +182,41 @@ struct BrowserTests {
         #expect(stored.count == 1)
         let subtotalCells = e.elements("td", where: "data-column", is: "stored")
         #expect(subtotalCells.count == 5 && subtotalCells[1]["data-value"] == cells["\(item) \(day)"])
+    }
+
+    /// The page routes of `serve` itself: HTML with the right status, HEAD, the bearer token,
+    /// and the JSON routes left as they were.
+    @Test func pageRoutesAnswerHTMLBehindTheToken() throws {
+        let scratch = try Scratch()
+        let store = try Fixture.store(scratch)
+        let tokens = try scratch.write("tokens", "s3cret\n")
+        let server = try ServeProcess(store: store, ["--token-file", tokens], now: Fixture.now)
+        defer { server.stop() }
+        let http = try server.connect()
+        let auth = [("Authorization", "Bearer s3cret")]
+        #expect(try http.get("/").status == 401)
+        let home = try http.send("GET", "/", headers: auth)
+        #expect(home.status == 200 && home.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(home.text.contains("<svg") || home.text.contains("Nothing was billed"))
+        let head = try http.send("HEAD", "/", headers: auth)
+        #expect(
+            head.status == 200 && head.body.isEmpty && head.headers["content-length"] == home.headers["content-length"])
+        for (path, status) in [
+            ("/customers/nobody", 404), ("/invoices/acme-2026%2F2026-10-02", 404), ("/?from=yesterday", 400),
+            ("/discrepancies?sort=size", 400), ("/customers/acme", 200), ("/invoices/acme-2026/2026-10-01", 200),
+            ("/dashboard.css", 200),
+        ] {
+            let r = try http.send("GET", path, headers: auth)
+            #expect(r.status == status, "\(path): \(r.status)")
+            #expect(
+                r.headers["content-type"]?.hasPrefix(path.hasSuffix(".css") ? "text/css" : "text/html") == true,
+                "\(path)")
+        }
+        #expect(try http.send("POST", "/", headers: auth).status == 405)
+        // The JSON routes are unchanged: an unknown one is still a JSON 404.
+        let unknown = try http.send("GET", "/v1/nothing", headers: auth)
+        #expect(unknown.status == 404 && unknown.errorMessage?.contains("no route") == true)
+        #expect(try http.send("GET", "/v1/invoices", headers: auth).json is [Any])
     }
 
     /// "12.34" as 1234.
