@@ -10,7 +10,7 @@ import Synchronization
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the HTTP API: POST /v1/ingest, the JSON read API, /healthz and /metrics.",
+        abstract: "Serve the HTTP API: POST /v1/ingest, the JSON read API, the dashboard, /healthz and /metrics.",
         discussion: """
             Binds 127.0.0.1 unless --host says otherwise; --port 0 picks a free port. The first line \
             on standard output is `listening on http://HOST:PORT`. With --token-file, every request \
