@@ -10,7 +10,11 @@ enum CustomersPage {
         }
         let d = catalog.currencyDecimals
         let today = now.day
-        let drift = try engine.openDriftCounts()
+        // Drifted line items per contract (an invoice id is CONTRACT/YYYY-MM-DD).
+        var drift: [String: Int] = [:]
+        for (invoice, n) in try engine.openDriftCounts() {
+            drift[String(invoice[..<(invoice.lastIndex(of: "/") ?? invoice.endIndex)]), default: 0] += n
+        }
         var rows: [String] = []
         for c in try engine.customerSummaries(now: now) {
             var r =
@@ -36,8 +40,7 @@ enum CustomersPage {
                 r += "<td>\(c.balances.isEmpty ? "—" : "ok")</td>"
             }
             let contracts = catalog.customer(c.customerID)?.contracts ?? []
-            let drifted = drift.filter { key, _ in contracts.contains { key.hasPrefix($0.id + "/") } }.values.reduce(
-                0, +)
+            let drifted = contracts.reduce(0) { $0 + (drift[$1.id] ?? 0) }
             r +=
                 "<td class=\"num\">\(drifted == 0 ? "—" : "<a href=\"/discrepancies\">\(drifted) line items</a>")</td></tr>"
             rows.append(r)

@@ -8,10 +8,14 @@ import DaybookStore
 enum InvoicePage {
     static func render(id: String, engine: Engine, now: Timestamp) throws -> DashboardPage {
         let table = try engine.breakdown(invoiceID: id, now: now)  // notFound → 404
-        guard
-            let summary = try engine.invoices(now: now).first(where: { $0.invoiceID == id })
-                ?? engine.invoices(now: Timestamp(day: try periodStart(id))).first(where: { $0.invoiceID == id })
-        else {
+        // Only the contract's customer's invoices are read (not the store's).
+        let contractID = String(id[..<(id.lastIndex(of: "/") ?? id.endIndex)])
+        let customer = engine.catalog?.contracts.first { $0.id == contractID }?.customerID
+        func find(_ at: Timestamp) throws -> InvoiceSummary? {
+            try customer.flatMap { try engine.invoices(now: at, customer: $0).first { $0.invoiceID == id } }
+        }
+        // A period that begins after `now` is listed as of its first day.
+        guard let summary = try find(now) ?? find(Timestamp(day: try periodStart(id))) else {
             throw PageError(status: 404, "no invoice \"\(id)\": see /customers for the invoices")
         }
         let decimals = engine.catalog?.currencyDecimals ?? 2
