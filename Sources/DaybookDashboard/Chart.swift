@@ -262,7 +262,7 @@ struct Chart {
             rows.append(r + "</tr>")
         }
         return "<details class=\"alt\"><summary>\(summary)</summary>"
-            + HTML.table(caption: caption, head: head, rows: rows, numeric: Set(1..<head.count)) + "</details>"
+            + HTML.table(caption: HTML.escape(caption), head: head, rows: rows, numeric: Set(1..<head.count)) + "</details>"
     }
 
     /// A legend in HTML (it wraps on a narrow screen, unlike text inside the SVG).
