@@ -1,5 +1,6 @@
 import DaybookTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -217,6 +218,47 @@ struct BrowserTests {
         let unknown = try http.send("GET", "/v1/nothing", headers: auth)
         #expect(unknown.status == 404 && unknown.errorMessage?.contains("no route") == true)
         #expect(try http.send("GET", "/v1/invoices", headers: auth).json is [Any])
+    }
+
+    /// `daybook demo --serve`: the demo, then the dashboard on its store with the demo's clock,
+    /// the URL printed, until SIGTERM (exit 0).
+    @Test func demoServePrintsTheDashboardURLAndServesWithTheDemoClock() throws {
+        let scratch = try Scratch()
+        let process = Process()
+        process.executableURL = Daybook.binary
+        process.arguments = ["demo", "--dir", scratch.store, "--serve", "--port", "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = LineCounter(out.fileHandleForReading)
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        var line: String?
+        let listening = waitUntil(seconds: 120) {
+            line = stdout.lines.withLock { $0.first { $0.hasPrefix("Dashboard: ") } }
+            return line != nil || !process.isRunning
+        }
+        let address = try #require(listening ? line : nil, "no Dashboard line: \(stdout.text)")
+        // "Dashboard: http://127.0.0.1:PORT/  (as of …)"
+        let port = try #require(
+            address.split(separator: " ")[1].split(separator: ":").last.flatMap { Int($0.dropLast()) })
+        #expect(address.hasPrefix("Dashboard: http://127.0.0.1:\(port)/"))
+        // The demo's report came first.
+        #expect(stdout.contains("Discrepancies"))
+        let http = try HTTPConnection(port: port, timeout: 30)
+        let page = try http.get("/discrepancies")
+        #expect(page.status == 200)
+        #expect(page.text.contains("as of 2026-11-03T09:00:00Z"))
+        #expect(PageReader(page.text).elements("tr", where: "data-line-item").count > 0)
+        http.close()
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitUntil(seconds: 60) { !process.isRunning })
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
     }
 
     /// "12.34" as 1234.
