@@ -84,8 +84,8 @@ enum CustomerPage {
             main += "<dt>status</dt><dd>\(i.finalizedAt == nil ? "draft" : "finalized")</dd>"
             main +=
                 "<dt>subtotal</dt><dd data-value=\"\(money(i.totals.subtotal))\">\(money(i.totals.subtotal)) \(currency)</dd>"
-            main += "<dt>credits</dt><dd data-value=\"\(money(i.totals.credits))\">−\(money(i.totals.credits))</dd>"
-            main += "<dt>commits</dt><dd data-value=\"\(money(i.totals.commits))\">−\(money(i.totals.commits))</dd>"
+            main += "<dt>credits</dt><dd data-value=\"\(money(i.totals.credits))\">\(i.totals.credits.isZero ? "" : "−")\(money(i.totals.credits))</dd>"
+            main += "<dt>commits</dt><dd data-value=\"\(money(i.totals.commits))\">\(i.totals.commits.isZero ? "" : "−")\(money(i.totals.commits))</dd>"
             main +=
                 "<dt>running total</dt><dd id=\"running-total\" data-value=\"\(money(i.totals.total))\"><strong>\(money(i.totals.total)) \(currency)</strong></dd>"
             main += "</dl></article>"
