@@ -89,7 +89,7 @@ let package = Package(
         ),
         // The dashboard (issue 11): HTML pages with server-drawn SVG charts over the engine's read
         // models. Pure rendering, no I/O of its own; the server routes to it.
-        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookOutput"]),
+        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         .executableTarget(
             name: "daybook",
@@ -129,6 +129,11 @@ let package = Package(
         // catch-up and freshness against a store (tools/bench-jetstream).
         .executableTarget(
             name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore", "DaybookWorkload"], path: "Tests/Tools/nats-probe"),
+        // The dashboard's pages rendered from stores with known data, numbers read back from the HTML.
+        .testTarget(
+            name: "DaybookDashboardTests",
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookDashboard", "DaybookTestSupport"]
+        ),
         // The HTTP service against real `daybook serve` processes the tests start.
         .testTarget(
             name: "DaybookServerTests",

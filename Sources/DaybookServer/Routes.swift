@@ -17,6 +17,7 @@ import Hummingbird
 /// | `GET /v1/corrections` | yes | `[]` until corrections exist (issue 13) |
 /// | `GET /v1/customers/{id}` | yes | spend per day and product, balances per day (``ReadAPI/customer(_:id:now:)``) |
 /// | `GET /metrics` | yes | Prometheus text (``ServerMetrics``) |
+/// | `GET`/`HEAD /`, `/customers[/{id}]`, `/invoices/{id}[/explain]`, `/discrepancies`, `/dashboard.css` | yes | the dashboard's HTML pages (``Dashboard``), error pages in HTML |
 ///
 /// Ids in paths are percent-decoded (`acme-2026%2F2026-10-01`); an invoice id may also be
 /// written with its `/` as is. The read clock is the server's (`--now`, `DAYBOOK_NOW` or the wall
@@ -121,10 +122,12 @@ struct DaybookResponder: HTTPResponder {
             let now = clock()
             return jsonResponse(try await reads.read { try ReadAPI.customer($0, id: id, now: now) })
         }
+        if !path.hasPrefix("/v1/"), let page = try await dashboard(method, path, query, route: &route) { return page }
         throw APIError.notFound(
             "no route \(method) \(path): the routes are GET /healthz, POST /v1/ingest, GET /v1/invoices, "
                 + "GET /v1/invoices/{id}/breakdown, GET /v1/discrepancies, GET /v1/alerts, GET /v1/corrections, "
-                + "GET /v1/customers/{id}, GET /metrics")
+                + "GET /v1/customers/{id}, GET /metrics, and the dashboard: GET /, /customers, /customers/{id}, "
+                + "/invoices/{id}, /discrepancies")
     }
 
     /// The store's counters, the writer's and open drift caught up before a scrape.

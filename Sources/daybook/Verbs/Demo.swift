@@ -1,8 +1,9 @@
 import ArgumentParser
 import DaybookCore
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookServer
+import DaybookStore
 import DaybookWorkload
 import Foundation
 
@@ -14,9 +15,39 @@ struct Demo: ParsableCommand {
     @OptionGroup var ignored: IgnoredGlobalOptions
     @Option(help: "Store directory (default: a new temporary directory).") var dir: String?
     @Option(parsing: .unconditional, help: "Random seed of the generated usage.") var seed: UInt64 = 7
+    @Flag(
+        help: """
+            Then serve the dashboard on the demo store (127.0.0.1, the demo's last clock) until \
+            SIGINT or SIGTERM; prints `Dashboard: http://127.0.0.1:PORT/`.
+            """)
+    var serve = false
+    // `.unconditional`: `--port -1` is the value -1 (rejected by the range check), not a missing value.
+    @Option(parsing: .unconditional, help: "The port of --serve, 0 to 65535 (0: a free port).") var port = 8080
+
+    /// The clock of the demo's last act: the dashboard is served as of it.
+    static let lastClock = "2026-11-03T09:00:00Z"
+
+    func validate() throws {
+        try requireRange(port, 0...65535, option: "--port")
+    }
 
     func run() throws {
+        // First, before any thread starts: SIGTERM/SIGINT are taken by the service's signal thread.
+        if serve { DaybookService.prepareProcess() }
         let path = dir ?? (NSTemporaryDirectory() + "daybook-demo-\(ProcessInfo.processInfo.processIdentifier)")
+        try demo(path)
+        guard serve else { return }
+        // The demo's engine is gone (demo(_:) returned): the service opens the store on its own.
+        let now = try Timestamp(parsing: Self.lastClock)
+        var options = ServeOptions(data: path, clock: { now })
+        options.port = port
+        let service = try DaybookService(options)
+        print("")
+        fflush(nil)  // the demo's report before the address, also into a pipe
+        try Serve.run(service) { "Dashboard: \($0)/  (as of \(now); Ctrl-C stops it)\n" }
+    }
+
+    func demo(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         let engine = try Engine(path: path)
         let start = Day(year: 2026, month: 10, day: 1)!
@@ -73,7 +104,7 @@ struct Demo: ParsableCommand {
         let lateRecords = try RecordSplitter.split(
             Array(late.lines().joined(separator: "\n").utf8), source: "demo-late")
         let lateSummary = try engine.ingest(
-            lateRecords, source: "backfill", now: try Timestamp(parsing: "2026-11-03T09:00:00Z"))
+            lateRecords, source: "backfill", now: try Timestamp(parsing: Self.lastClock))
         print("A backfill of \(lateSummary.accepted) acme events dated Oct 20–29 arrives on Nov 3.\n")
         let drifts = try engine.discrepancies()
         print("Discrepancies: finalized invoices that no longer match the live breakdown")

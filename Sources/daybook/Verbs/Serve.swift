@@ -10,7 +10,7 @@ import Synchronization
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the HTTP API: POST /v1/ingest, the JSON read API, /healthz and /metrics.",
+        abstract: "Serve the HTTP API: POST /v1/ingest, the JSON read API, the dashboard, /healthz and /metrics.",
         discussion: """
             Binds 127.0.0.1 unless --host says otherwise; --port 0 picks a free port. The first line \
             on standard output is `listening on http://HOST:PORT`. With --token-file, every request \
@@ -57,12 +57,18 @@ struct Serve: ParsableCommand {
         try global.store.requireStore()
         DamagedStore.watch(global.data)
         let service = try DaybookService(options, sources: try sources(clock: clock))
+        try Self.run(service) { "listening on \($0)\n" }
+    }
+
+    /// Runs `service` until SIGTERM/SIGINT (or a failure) from this synchronous verb, printing
+    /// `line(address)` on standard output once it listens. Also `daybook demo --serve`'s.
+    static func run(_ service: DaybookService, line: @escaping @Sendable (String) -> String) throws {
         let outcome = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
                 try await service.run { address in
-                    FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+                    FileHandle.standardOutput.write(Data(line(address).utf8))
                 }
             } catch {
                 outcome.withLock { $0 = error }
