@@ -9,7 +9,8 @@ struct Alerts: ParsableCommand {
         abstract: "Commits and credits exhausted or projected to run out within DAYS days.",
         discussion: """
             The projection divides what each active balance had left at the end of today by what \
-            it drew per day over the complete days before today (up to 7, fewer at its start). \
+            it drew per day over the complete days before today (up to 7, fewer when it or its \
+            contract started less than 7 days ago). \
             DAYS is --within, else the catalog's balance_alert_days, else 30. Exhausted balances \
             come first, then by days left. Backdated usage counts as soon as it is ingested.
             """)
@@ -18,7 +19,9 @@ struct Alerts: ParsableCommand {
     // Read `.unconditional`ly: `--within -3` is the value -3 (out of range), not a missing value.
     @Option(
         parsing: .unconditional,
-        help: "Look this many days ahead, 1 to 3660 (default: the catalog's balance_alert_days, else 30).")
+        help: ArgumentHelp(
+            "Look this many days ahead, 1 to 3660 (default: the catalog's balance_alert_days, else 30).",
+            valueName: "days"))
     var within: Int?
     @Option(help: "Only this customer's balances.") var customer: String?
 
