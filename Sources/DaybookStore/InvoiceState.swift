@@ -19,8 +19,19 @@ package struct InvoiceState: Sendable, Equatable {
     /// Journal position of the last visible change of each export row of this invoice (its
     /// line items' rows are stamped in ``LineItemState/stamps``): what incremental exports select by.
     package var stamps: RowStamps
-    /// Whether this state was decoded with ``init(decodingAmounts:)`` (and must never be written).
-    package private(set) var amountsOnly = false
+    /// What of the record this state holds: all of it, or the part a reader asked for (then it is
+    /// for reading only and never written).
+    package private(set) var parts = Parts.all
+
+    /// What ``init(decoding:parts:)`` decodes; the other fields are left empty, their bytes skipped.
+    package enum Parts: Sendable {
+        /// Everything: the state a write starts from.
+        case all
+        /// The line items' `Q`, `A`, credits and commits, and the closings: no `daily`, no stamps.
+        case amounts
+        /// The line items' `Q` and `A` only: daily quantities and subtotals.
+        case subtotals
+    }
 
     package var dayCount: Int { period.dayCount }
 
@@ -153,7 +164,7 @@ extension InvoiceState {
     package static let formatVersion: UInt64 = 2
 
     package func encoded() -> [UInt8] {
-        precondition(!amountsOnly, "an invoice decoded for reading only is never written")
+        precondition(parts == .all, "an invoice decoded for reading only is never written")
         var w = ByteWriter(capacity: 256 + lineItems.count * dayCount * 8)
         w.uvarint(Self.formatVersion)
         w.string(contractID)
@@ -187,17 +198,13 @@ extension InvoiceState {
     /// Decodes a stored invoice. Every count is bounded by the bytes left and the period by
     /// ``maxDays``, so a damaged record throws instead of allocating or indexing out of range.
     package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
-        try self.init(decoding: bytes, amountsOnly: false)
+        try self.init(decoding: bytes, parts: .all)
     }
 
-    /// Decodes only what read models show: the line items' `Q`, `A`, credits and commits, and the
-    /// closings. `daily` and every stamp are left empty (the bytes are skipped, not decoded), so
-    /// the result is for reading only: ``encoded()`` refuses it. About half the work of a full decode.
-    package init(decodingAmounts bytes: [UInt8]) throws(StoreCorruption) {
-        try self.init(decoding: bytes, amountsOnly: true)
-    }
-
-    private init(decoding bytes: [UInt8], amountsOnly: Bool) throws(StoreCorruption) {
+    /// Decodes the `parts` of a stored invoice that a reader needs; the bytes of the others are
+    /// stepped over, not decoded (`.amounts` is about half the work of a full decode). A state of
+    /// fewer than `.all` parts is for reading only: ``encoded()`` refuses it.
+    package init(decoding bytes: [UInt8], parts: Parts) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         guard try r.uvarint() == Self.formatVersion else { throw StoreCorruption("unknown invoice record version") }
         contractID = try r.string()
@@ -220,24 +227,33 @@ extension InvoiceState {
         lineItems.reserveCapacity(n)
         for _ in 0..<n {
             var item = LineItemState(id: try r.string(), productID: try r.string(), group: try r.string(), days: 0)
-            if amountsOnly { try r.skipVarints(days) } else { item.daily = try array(&r) }
+            if parts == .all { item.daily = try array(&r) } else { try r.skipVarints(days) }
             item.cumQuantity = try array(&r)
             item.cumAmount = try array(&r)
-            item.credits = try array(&r)
-            item.commits = try array(&r)
+            if parts == .subtotals {
+                try r.skipVarints(2 * days)
+            } else {
+                item.credits = try array(&r)
+                item.commits = try array(&r)
+            }
             lineItems.append(item)
         }
         let balances = try r.count()
         closing = []
+        self.parts = parts
+        if parts == .subtotals {
+            try r.skipVarints(balances * days)
+            stamps = RowStamps(days: 0, balances: 0)
+            return
+        }
         closing.reserveCapacity(days)
         for _ in 0..<days {
             var day: [FixedDecimal] = []
             for _ in 0..<balances { day.append(try r.decimal()) }
             closing.append(day)
         }
-        if amountsOnly {
+        if parts == .amounts {
             stamps = RowStamps(days: 0, balances: 0)
-            self.amountsOnly = true
             return
         }
         // Stamps: one uvarint (at least a byte) per row, in the order written; counts are the

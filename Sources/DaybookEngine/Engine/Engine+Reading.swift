@@ -72,12 +72,14 @@ final class LiveView {
     /// materialized): its rows carry no stamps and count as changed at the view's position.
     func isComputed(_ key: [UInt8]) -> Bool { ws.entries[key].map { $0.original == nil } ?? false }
 
-    /// The invoice under `key` for reading its amounts only (``InvoiceState/init(decodingAmounts:)``
-    /// when stored: no `daily`, no stamps), checked against `contract`.
-    func amounts(_ key: [UInt8], contract: ContractPlan, _ txn: borrowing Transaction) throws -> InvoiceState? {
+    /// The invoice under `key` with at least `parts` of it (``InvoiceState/init(decoding:parts:)``
+    /// when stored), for reading only, checked against `contract`.
+    func invoice(
+        _ key: [UInt8], parts: InvoiceState.Parts, contract: ContractPlan, _ txn: borrowing Transaction
+    ) throws -> InvoiceState? {
         if let entry = ws.entries[key] { return entry.state }
         guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
-        let state = try InvoiceState(decodingAmounts: bytes)
+        let state = try InvoiceState(decoding: bytes, parts: parts)
         try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)
         return state
     }

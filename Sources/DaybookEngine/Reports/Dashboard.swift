@@ -148,7 +148,7 @@ extension Engine {
         let previousFrom = from.adding(days: -length)
         return try withLiveView(through: now.day) { txn, view in
             let catalog = try Self.requireCatalog(view)
-            var reader = InvoiceDays(view: view)
+            var reader = InvoiceDays(view: view, parts: .subtotals)
             var current: [String: ProductSeries] = [:]
             var previous: [String: PeriodSums] = [:]
             for contract in view.plan.contracts.values {
@@ -296,9 +296,14 @@ extension Engine {
 /// Reads the days of a live view's invoices, each invoice decoded once.
 struct InvoiceDays {
     let view: LiveView
+    /// `.subtotals` for a reader of line items only (no closings: ``closing(_:of:on:_:)`` traps).
+    let parts: InvoiceState.Parts
     private var cache: [[UInt8]: InvoiceState?] = [:]
 
-    init(view: LiveView) { self.view = view }
+    init(view: LiveView, parts: InvoiceState.Parts = .amounts) {
+        self.view = view
+        self.parts = parts
+    }
 
     /// The invoice of `contract` for `period` as the view has it (nil for a period not begun by the view).
     mutating func invoice(of contract: ContractPlan, period: BillingPeriod, _ txn: borrowing Transaction) throws
@@ -306,7 +311,7 @@ struct InvoiceDays {
     {
         let key = Keys.invoice(contract: contract.contract.id, start: period.start)
         if let cached = cache[key] { return cached }
-        let state = try view.amounts(key, contract: contract, txn)
+        let state = try view.invoice(key, parts: parts, contract: contract, txn)
         cache[key] = state
         return state
     }
@@ -335,6 +340,7 @@ struct InvoiceDays {
     mutating func closing(_ b: Int, of contract: ContractPlan, on day: Day, _ txn: borrowing Transaction) throws
         -> FixedDecimal?
     {
+        precondition(parts != .subtotals, "closings are not decoded for subtotals")
         let c = contract.contract
         if day < c.starts { return contract.balances[b].amount }
         if let ends = c.ends, day >= ends { return try closing(b, of: contract, on: ends.adding(days: -1), txn) }
