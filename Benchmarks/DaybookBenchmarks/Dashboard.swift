@@ -114,11 +114,15 @@ func registerDashboard() {
     let from = DashboardFixture.clockDay.adding(days: -59)  // the pages' default: the last 60 days
     let to = DashboardFixture.clockDay
 
-    func page(_ name: String, _ path: @escaping @Sendable () -> String, query: [(String, String)] = []) {
+    func page(
+        _ name: String, _ path: @escaping @Sendable () -> String,
+        query: @escaping @Sendable () -> [(String, String)] = { [] }
+    ) {
         registerOnReadFixture("dashboard-page-\(name)-\(fixture.label)", fixture, extra: [DashboardMetric.bytes]) {
             _, benchmark, first in
             guard let engine = fixture.engine else { throw BenchError("dashboard: no engine") }
             let url = path()
+            let query = query()
             benchmark.startMeasurement()
             let rendered = try Dashboard.render(path: url, query: query, engine: engine, now: now)
             benchmark.stopMeasurement()
@@ -133,10 +137,19 @@ func registerDashboard() {
         }
     }
     page("revenue", { "/" })
+    page("quantity", { "/" }, query: { [("metric", "quantity")] })
+    page("customers", { "/customers" })
     page("customer", { "/customers/\(DashboardFixture.customer)" })
     // The id URL-encoded, its `/` as %2F.
     let segment = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
-    page("invoice", { "/invoices/" + (fixture.invoiceID.addingPercentEncoding(withAllowedCharacters: segment) ?? "") })
+    @Sendable func invoicePath() -> String {
+        "/invoices/" + (fixture.invoiceID.addingPercentEncoding(withAllowedCharacters: segment) ?? "")
+    }
+    page("invoice", { invoicePath() })
+    // One row of the drifted invoice: api_requests (on both rate cards) on the period's first day.
+    page("explain", { invoicePath() + "/explain" }) {
+        [("line_item", "api_requests"), ("day", String(fixture.invoiceID.split(separator: "/").last ?? ""))]
+    }
     page("discrepancies", { "/discrepancies" })
 
     func read(_ name: String, _ body: @escaping (Engine) throws -> (Int, String)) {
