@@ -117,8 +117,8 @@ struct Parameters {
         }
     }
 
-    /// The longest range a page draws.
-    static let maxDays = 731
+    /// The longest range a page draws: what the engine reads at once.
+    static let maxDays = Engine.dashboardRangeLimit
 
     /// `?from=&to=` (both included): by default the 60 days ending `today`; `from` alone runs to
     /// `today` (or 59 days on when `today` is before it), `to` alone starts 59 days before it.
