@@ -25,6 +25,7 @@ let package = Package(
                 .product(name: "DaybookWarehouse", package: "Daybook"),
                 .product(name: "DaybookDashboard", package: "Daybook"),
                 .product(name: "DaybookTestSupport", package: "Daybook"),
+                .product(name: "LMDB", package: "Daybook"),
             ],
             path: "DaybookBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

@@ -16,6 +16,8 @@
 //   explain-row-10M       explain of one row (and its JSON) on the read-verb store (issue 10); see Explain.swift.
 //   dashboard-*-1k        each dashboard page and the engine reads behind it on a year of 1,000
 //                         customers (issue 11); see Dashboard.swift.
+//   ingest-floors         `daybook ingest` of ~306k mixed records as ratios to a bare durable LMDB
+//                         append of the same lines, with and without an id index (issue 12); Floors.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -439,6 +441,8 @@ let benchmarks: @Sendable () -> Void = {
     registerExplain()
     // (i) issue 11: the dashboard pages and their engine reads, a year for 1,000 customers.
     registerDashboard()
+    // (j) issue 12: ingest against the floors of a bare LMDB append, with and without an id index.
+    registerFloors()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example

@@ -1,0 +1,163 @@
+// (j) Floors for ingest (issue 12): in one iteration, on the same lines, time
+//   (a) a bare durable LMDB append of the lines in batches of 10,000 (key: a big-endian sequence
+//       number, value: the line),
+//   (b) the same append plus a B-tree index of the transaction ids (insert-if-absent: what an
+//       exactly-once log must write at least), and
+//   (c) `daybook ingest`'s path (RecordReader → IngestPipeline → Writer, durable, its default
+//       batches of 20,000) into a store with the catalog applied,
+// and report (c) as ratios to (a) and (b): ratios hold on a noisy machine where absolute times do not.
+//
+//   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --filter 'ingest-floors'
+//
+// The workload (`FloorsWorkload`): ~306k records for four customers on the standard rate card
+// (tiers, group_by, a commit), the generator's 2% duplicates and 5% backdated records, and 36
+// malformed lines spread through the file.
+
+import Benchmark
+import DaybookCore
+import DaybookEngine
+import DaybookWorkload
+import Foundation
+import LMDB
+
+final class FloorsWorkload: @unchecked Sendable {
+    // @unchecked: written once in the benchmark's setup hook, read afterwards on one thread.
+    static let start = day(2026, 10, 1)
+    static let days = 30
+    static let now = Timestamp(day: start.adding(days: days - 1))
+    static let customers = ["acme", "globex", "initech", "umbrella"]
+    static let floorBatch = 10_000
+
+    var lines: [[UInt8]] = []
+
+    func prepare() {
+        guard lines.isEmpty else { return }
+        var generator = WorkloadGenerator(start: Self.start)
+        generator.days = Self.days
+        generator.eventsPerDay = 2_470
+        generator.seed = 12
+        generator.idPrefix = "floor-"
+        generator.customers = Self.customers
+        generator.invalidPerMille = 0
+        var all = generator.lines().map { Array($0.utf8) }
+        // A few dozen malformed records, as a real tail has.
+        for k in 0..<36 { all[(k * 2 + 1) * all.count / 72] = Array("{\"transaction_id\": \"bad-\(k)\", ".utf8) }
+        lines = all
+        report("ingest-floors: \(lines.count) lines, \(lines.reduce(0) { $0 + $1.count + 1 }) bytes")
+    }
+}
+
+enum FloorMetric {
+    static let rawAppend = BenchmarkMetric.custom("floor raw append events/s", polarity: .prefersLarger, useScalingFactor: false)
+    static let appendIndex = BenchmarkMetric.custom(
+        "floor append+index events/s", polarity: .prefersLarger, useScalingFactor: false)
+    static let daybook = BenchmarkMetric.custom("daybook ingest events/s", polarity: .prefersLarger, useScalingFactor: false)
+    /// Daybook's throughput as a share of the floor's, in per mille (1000 = as fast as the floor).
+    static let ratioRaw = BenchmarkMetric.custom("ratio to raw append ‰", polarity: .prefersLarger, useScalingFactor: false)
+    static let ratioIndex = BenchmarkMetric.custom(
+        "ratio to append+index ‰", polarity: .prefersLarger, useScalingFactor: false)
+}
+
+/// The bytes of the line's `"transaction_id": "…"` value (the generator's layout), nil when absent.
+func transactionID(_ line: [UInt8]) -> ArraySlice<UInt8>? {
+    let marker = Array("\"transaction_id\": \"".utf8)
+    guard line.count > marker.count, let start = (0...(line.count - marker.count)).first(where: {
+        line[$0..<($0 + marker.count)].elementsEqual(marker)
+    }) else { return nil }
+    let from = start + marker.count
+    guard let end = line[from...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+    return line[from..<end]
+}
+
+/// Seconds `body` takes.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let clock = ContinuousClock()
+    let began = clock.now
+    try body()
+    let elapsed = clock.now - began
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// The floors: a durable LMDB append of `lines` in batches, with or without the id index. The ids
+/// are located outside the timed part (a JSON scan is Daybook's work, not the floor's).
+func floorAppend(_ lines: [[UInt8]], ids: [ArraySlice<UInt8>?]?, batch: Int) throws -> Double {
+    let path = try makeTemporaryDirectory("floor")
+    defer { removeDirectory(path) }
+    let env = try Environment.open(path: path, options: EnvironmentOptions(mapSize: 1 << 31))
+    let log = try env.database("log")
+    let index = try env.database("ids")
+    return try seconds {
+        var seq: UInt64 = 0
+        for first in stride(from: 0, to: lines.count, by: batch) {
+            try env.write { txn in
+                for i in first..<min(first + batch, lines.count) {
+                    if let ids, let id = ids[i] {
+                        var value: [UInt8] = []
+                        withUnsafeBytes(of: (seq + 1).bigEndian) { value.append(contentsOf: $0) }
+                        guard try txn.insertIfAbsent(Array(id), value, in: index) else { continue }  // a duplicate
+                    }
+                    seq += 1
+                    var key: [UInt8] = []
+                    withUnsafeBytes(of: seq.bigEndian) { key.append(contentsOf: $0) }
+                    try txn.put(key, lines[i], in: log, flags: .append)
+                }
+            }
+        }
+    }
+}
+
+func registerFloors() {
+    let workload = FloorsWorkload()
+    Benchmark(
+        "ingest-floors",
+        configuration: .init(
+            metrics: [
+                .wallClock, .peakMemoryResident, FloorMetric.rawAppend, FloorMetric.appendIndex, FloorMetric.daybook,
+                FloorMetric.ratioRaw, FloorMetric.ratioIndex,
+            ],
+            warmupIterations: 1, maxDuration: .seconds(120), maxIterations: 5,
+            setup: { workload.prepare() })
+    ) { benchmark in
+        let lines = workload.lines
+        let n = Double(lines.count)
+        let ids = lines.map(transactionID)
+        let raw = try floorAppend(lines, ids: nil, batch: FloorsWorkload.floorBatch)
+        let indexed = try floorAppend(lines, ids: ids, batch: FloorsWorkload.floorBatch)
+
+        let path = try makeTemporaryDirectory("floor-daybook")
+        defer { removeDirectory(path) }
+        let input = path + "/input.ndjson"
+        var file: [UInt8] = []
+        for line in lines {
+            file += line
+            file.append(0x0A)
+        }
+        FileManager.default.createFile(atPath: input, contents: Data(file))
+        let store = path + "/store"
+        do {
+            let engine = try Engine(path: store)
+            try engine.applyCatalog(
+                historyCatalog(customers: FloorsWorkload.customers), now: Timestamp(day: day(2026, 1, 1)))
+        }
+        let writer = try Writer(path: store)
+        var summary = IngestSummary()
+        benchmark.startMeasurement()
+        let daybook = try seconds {
+            let pipeline = IngestPipeline(source: "bench", now: FloorsWorkload.now, batchSize: 20_000)
+            summary = try pipeline.run(try RecordReader(path: input), into: writer).summary
+        }
+        benchmark.stopMeasurement()
+        writer.close()
+
+        benchmark.measurement(FloorMetric.rawAppend, Int((n / raw).rounded()))
+        benchmark.measurement(FloorMetric.appendIndex, Int((n / indexed).rounded()))
+        benchmark.measurement(FloorMetric.daybook, Int((n / daybook).rounded()))
+        benchmark.measurement(FloorMetric.ratioRaw, Int((raw / daybook * 1000).rounded()))
+        benchmark.measurement(FloorMetric.ratioIndex, Int((indexed / daybook * 1000).rounded()))
+        report(
+            "ingest-floors: \(lines.count) lines; raw append \(String(format: "%.3f", raw)) s, append+index "
+                + "\(String(format: "%.3f", indexed)) s, daybook \(String(format: "%.3f", daybook)) s "
+                + "(\(summary.json)): ratios \(String(format: "%.3f", raw / daybook)) and "
+                + "\(String(format: "%.3f", indexed / daybook))")
+    }
+}
