@@ -51,6 +51,8 @@ enum FloorMetric {
     static let rawAppend = BenchmarkMetric.custom("floor raw append events/s", polarity: .prefersLarger, useScalingFactor: false)
     static let appendIndex = BenchmarkMetric.custom(
         "floor append+index events/s", polarity: .prefersLarger, useScalingFactor: false)
+    static let appendHashIndex = BenchmarkMetric.custom(
+        "floor append+hash index events/s", polarity: .prefersLarger, useScalingFactor: false)
     static let daybook = BenchmarkMetric.custom("daybook ingest events/s", polarity: .prefersLarger, useScalingFactor: false)
     /// Daybook's throughput as a share of the floor's, in per mille (1000 = as fast as the floor).
     static let ratioRaw = BenchmarkMetric.custom("ratio to raw append ‰", polarity: .prefersLarger, useScalingFactor: false)
@@ -78,9 +80,24 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
-/// The floors: a durable LMDB append of `lines` in batches, with or without the id index. The ids
-/// are located outside the timed part (a JSON scan is Daybook's work, not the floor's).
-func floorAppend(_ lines: [[UInt8]], ids: [ArraySlice<UInt8>?]?, batch: Int) throws -> Double {
+/// A 128-bit key for an id: two 64-bit hashes of it (the process's seeded `Hasher`, stable within
+/// the run: enough for a floor). Issue 12 item 3 proposes a fixed-size key like it.
+func hashedKey(_ id: ArraySlice<UInt8>) -> [UInt8] {
+    var key: [UInt8] = []
+    key.reserveCapacity(16)
+    for salt in 0..<2 {
+        var h = Hasher()
+        h.combine(salt)
+        id.withUnsafeBytes { h.combine(bytes: $0) }
+        withUnsafeBytes(of: UInt64(truncatingIfNeeded: h.finalize()).bigEndian) { key.append(contentsOf: $0) }
+    }
+    return key
+}
+
+/// The floors: a durable LMDB append of `lines` in batches, with or without the id index (keys:
+/// the ids, or `hashed` 16-byte keys inserted in key order within each batch). The ids are located
+/// outside the timed part (a JSON scan is Daybook's work, not the floor's).
+func floorAppend(_ lines: [[UInt8]], ids: [ArraySlice<UInt8>?]?, hashed: Bool = false, batch: Int) throws -> Double {
     let path = try makeTemporaryDirectory("floor")
     defer { removeDirectory(path) }
     let env = try Environment.open(path: path, options: EnvironmentOptions(mapSize: 1 << 31))
@@ -89,13 +106,26 @@ func floorAppend(_ lines: [[UInt8]], ids: [ArraySlice<UInt8>?]?, batch: Int) thr
     return try seconds {
         var seq: UInt64 = 0
         for first in stride(from: 0, to: lines.count, by: batch) {
+            let range = first..<min(first + batch, lines.count)
+            // Hashed keys go in key order (B-tree inserts along one path); a repeat within the batch
+            // keeps its first line, as in log order.
+            var sorted: [(key: [UInt8], line: Int)] = []
+            if hashed, let ids {
+                sorted = range.compactMap { i in ids[i].map { (hashedKey($0), i) } }
+                sorted.sort { $0.key.lexicographicallyPrecedes($1.key) || ($0.key == $1.key && $0.line < $1.line) }
+            }
             try env.write { txn in
-                for i in first..<min(first + batch, lines.count) {
-                    if let ids, let id = ids[i] {
+                var duplicate = Set<Int>()
+                for (key, line) in sorted {
+                    if !(try txn.insertIfAbsent(key, [], in: index)) { duplicate.insert(line) }
+                }
+                for i in range {
+                    if !hashed, let ids, let id = ids[i] {
                         var value: [UInt8] = []
                         withUnsafeBytes(of: (seq + 1).bigEndian) { value.append(contentsOf: $0) }
                         guard try txn.insertIfAbsent(Array(id), value, in: index) else { continue }  // a duplicate
                     }
+                    if duplicate.contains(i) { continue }
                     seq += 1
                     var key: [UInt8] = []
                     withUnsafeBytes(of: seq.bigEndian) { key.append(contentsOf: $0) }
@@ -112,7 +142,8 @@ func registerFloors() {
         "ingest-floors",
         configuration: .init(
             metrics: [
-                .wallClock, .peakMemoryResident, FloorMetric.rawAppend, FloorMetric.appendIndex, FloorMetric.daybook,
+                .wallClock, .peakMemoryResident, FloorMetric.rawAppend, FloorMetric.appendIndex,
+                FloorMetric.appendHashIndex, FloorMetric.daybook,
                 FloorMetric.ratioRaw, FloorMetric.ratioIndex,
             ],
             warmupIterations: 1, maxDuration: .seconds(120), maxIterations: 5,
@@ -123,6 +154,7 @@ func registerFloors() {
         let ids = lines.map(transactionID)
         let raw = try floorAppend(lines, ids: nil, batch: FloorsWorkload.floorBatch)
         let indexed = try floorAppend(lines, ids: ids, batch: FloorsWorkload.floorBatch)
+        let hashIndexed = try floorAppend(lines, ids: ids, hashed: true, batch: FloorsWorkload.floorBatch)
 
         let path = try makeTemporaryDirectory("floor-daybook")
         defer { removeDirectory(path) }
@@ -151,12 +183,13 @@ func registerFloors() {
 
         benchmark.measurement(FloorMetric.rawAppend, Int((n / raw).rounded()))
         benchmark.measurement(FloorMetric.appendIndex, Int((n / indexed).rounded()))
+        benchmark.measurement(FloorMetric.appendHashIndex, Int((n / hashIndexed).rounded()))
         benchmark.measurement(FloorMetric.daybook, Int((n / daybook).rounded()))
         benchmark.measurement(FloorMetric.ratioRaw, Int((raw / daybook * 1000).rounded()))
         benchmark.measurement(FloorMetric.ratioIndex, Int((indexed / daybook * 1000).rounded()))
         report(
             "ingest-floors: \(lines.count) lines; raw append \(String(format: "%.3f", raw)) s, append+index "
-                + "\(String(format: "%.3f", indexed)) s, daybook \(String(format: "%.3f", daybook)) s "
+                + "\(String(format: "%.3f", indexed)) s, append+hash index \(String(format: "%.3f", hashIndexed)) s, daybook \(String(format: "%.3f", daybook)) s "
                 + "(\(summary.json)): ratios \(String(format: "%.3f", raw / daybook)) and "
                 + "\(String(format: "%.3f", indexed / daybook))")
     }
