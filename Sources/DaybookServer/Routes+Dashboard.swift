@@ -11,31 +11,23 @@ extension DaybookResponder {
     func dashboard(_ method: HTTPRequest.Method, _ path: String, _ query: Query, route: inout String) async throws
         -> Response?
     {
-        let now = clock()
-        let pairs = query.pairs
-        guard
-            let page = try await reads.read({ try Dashboard.render(path: path, query: pairs, engine: $0, now: now) })
-        else { return nil }
-        route = Self.dashboardRoute(path)
+        guard let pageRoute = Dashboard.route(path: path) else { return nil }
+        route = pageRoute
         guard method == .get || method == .head else {
             throw APIError(
                 .methodNotAllowed, "\(method) is not allowed on \(route): use GET, HEAD", headers: [.allow: "GET, HEAD"]
             )
         }
+        let now = clock()
+        let pairs = query.pairs
+        guard
+            let page = try await reads.read({ try Dashboard.render(path: path, query: pairs, engine: $0, now: now) })
+        else { return nil }
         let bytes = Array(page.body.utf8)
         var headers: HTTPFields = [.contentType: page.contentType, .contentLength: "\(bytes.count)"]
         headers[.cacheControl] = "no-store"
         return Response(
             status: HTTPResponse.Status(code: page.status), headers: headers,
             body: method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-
-    /// The route label of a page for the request metrics (ids folded, so labels stay few).
-    static func dashboardRoute(_ path: String) -> String {
-        if path.hasPrefix("/customers/") { return "/customers/{id}" }
-        if path.hasPrefix("/invoices/") {
-            return path.hasSuffix("/explain") ? "/invoices/{id}/explain" : "/invoices/{id}"
-        }
-        return path
     }
 }

@@ -72,25 +72,16 @@ final class LiveView {
     /// materialized): its rows carry no stamps and count as changed at the view's position.
     func isComputed(_ key: [UInt8]) -> Bool { ws.entries[key].map { $0.original == nil } ?? false }
 
-    /// The invoice under `key` with at least `parts` of it (``InvoiceState/init(decoding:parts:)``
-    /// when stored), for reading only, checked against `contract`.
+    /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
+    /// record checked against `contract` (when the caller indexes it by the contract's days and
+    /// balances). A stored one is decoded for `parts` only (``InvoiceState/init(decoding:parts:)``:
+    /// fewer than `.all` is for reading only).
     func invoice(
-        _ key: [UInt8], parts: InvoiceState.Parts, contract: ContractPlan, _ txn: borrowing Transaction
+        _ key: [UInt8], parts: InvoiceState.Parts = .all, contract: ContractPlan? = nil, _ txn: borrowing Transaction
     ) throws -> InvoiceState? {
         if let entry = ws.entries[key] { return entry.state }
         guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
         let state = try InvoiceState(decoding: bytes, parts: parts)
-        try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)
-        return state
-    }
-
-    /// The invoice stored under `key`, as the view sees it; its amounts checked, and the whole
-    /// record checked against `contract` (when the caller indexes it by the contract's days and
-    /// balances).
-    func invoice(_ key: [UInt8], contract: ContractPlan? = nil, _ txn: borrowing Transaction) throws -> InvoiceState? {
-        if let entry = ws.entries[key] { return entry.state }
-        guard let bytes = try txn.get(key, in: ws.store.invoices) else { return nil }
-        let state = try InvoiceState(decoding: bytes)
         if let contract {
             try contract.checkStored(state, key: key, decimals: plan.currencyDecimals)  // checks the money too
         } else {

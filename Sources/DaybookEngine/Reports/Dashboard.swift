@@ -456,14 +456,6 @@ extension InvoiceDays {
         guard let period = contract.contract.period(containing: today),
             let state = try invoice(of: contract, period: period, txn)
         else { return nil }
-        var totals = Totals()
-        for item in state.lineItems { totals += item.periodTotals }
-        totals.quantity = .zero
-        let key = Keys.invoice(contract: contract.contract.id, start: period.start)
-        let snapshot = try txn.get(key, in: view.ws.store.snapshots).map { try Snapshot(decoding: $0) }
-        return InvoiceSummary(
-            invoiceID: contract.contract.invoiceID(period), customerID: contract.contract.customerID,
-            contractID: contract.contract.id, period: period, finalizedAt: snapshot?.finalizedAt,
-            totals: totals, lineItems: state.lineItems.count)
+        return try InvoiceSummary(state, of: contract.contract, view.ws.store, txn)
     }
 }

@@ -28,22 +28,28 @@ public struct InvoiceSummary: Sendable, Hashable {
     public var lineItems: Int
 }
 
+extension InvoiceSummary {
+    /// The summary of `state`, an invoice of `contract`: its period totals (no quantity: line items
+    /// count different units) and, when it has a snapshot, when it was finalized.
+    init(_ state: InvoiceState, of contract: Contract, _ store: Store, _ txn: borrowing Transaction) throws {
+        var totals = Totals()
+        for item in state.lineItems { totals += item.periodTotals }
+        totals.quantity = .zero
+        let key = Keys.invoice(contract: contract.id, start: state.period.start)
+        let snapshot = try txn.get(key, in: store.snapshots).map { try Snapshot(decoding: $0) }
+        self.init(
+            invoiceID: contract.invoiceID(state.period), customerID: contract.customerID, contractID: contract.id,
+            period: state.period, finalizedAt: snapshot?.finalizedAt, totals: totals, lineItems: state.lineItems.count)
+    }
+}
+
 extension Engine {
     /// Every invoice that has begun by `now`, with its live period totals and status.
     public func invoices(now: Timestamp, customer: String? = nil) throws -> [InvoiceSummary] {
         try withLiveView(through: now.day) { txn, view in
             var result: [InvoiceSummary] = []
             for invoice in try loadInvoices(txn, view, customer: customer) {
-                let c = invoice.contract.contract
-                var totals = Totals()
-                for item in invoice.state.lineItems { totals += item.periodTotals }
-                totals.quantity = .zero
-                let snapshot = try txn.get(invoice.key, in: store.snapshots).map { try Snapshot(decoding: $0) }
-                result.append(
-                    InvoiceSummary(
-                        invoiceID: invoice.id, customerID: c.customerID, contractID: c.id,
-                        period: invoice.state.period, finalizedAt: snapshot?.finalizedAt,
-                        totals: totals, lineItems: invoice.state.lineItems.count))
+                result.append(try InvoiceSummary(invoice.state, of: invoice.contract.contract, store, txn))
             }
             return result
         }
