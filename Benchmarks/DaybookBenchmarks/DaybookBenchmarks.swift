@@ -18,6 +18,12 @@
 //                         customers (issue 11); see Dashboard.swift.
 //   ingest-floors         `daybook ingest` of ~306k mixed records as ratios to a bare durable LMDB
 //                         append of the same lines, with and without an id index (issue 12); Floors.swift.
+//   backdated-day-1M      one day of 40,000 backdated events (dated 10 days before the clock) into
+//   backdated-day-10M     a 1M / 10M-event history: engine ms, recompute counters, peak heap and map
+//                         memory, and DuckDB's full recompute of the same history's per-day
+//                         aggregates with the speedup (issue 12); BackdatedDay.swift.
+//   ingest-memory         `daybook ingest` of a ~200 MB and a ~2 GB file: peak heap and map memory
+//                         of each, and their ratio (issue 12); IngestMemory.swift.
 //
 // Every benchmark works in a fresh temporary directory and deletes it afterwards. Each benchmark
 // runs in its own process (package-benchmark does that), so `peakMemoryResident` is per benchmark.
@@ -237,11 +243,13 @@ func historyCatalog(customers: [String], starts: Day = day(2026, 1, 1), maxLaten
 /// With `monthAligned` no chunk crosses the first of a month, so every event of a month is in
 /// before the month's invoices finalize (a chunk that crossed a month end would otherwise be
 /// ingested after the clock finalized that month, and its first days would drift).
+/// `emit`, when given, gets each chunk's lines before they are ingested (the history as NDJSON,
+/// for a second system to load: the DuckDB comparison of BackdatedDay.swift).
 /// Returns the generator's per-weekday volume per customer (`eventsPerDay`).
 @discardableResult
 func ingestHistory(
     _ engine: Engine, customers: [String], from start: Day, to end: Day, size: Int, chunkDays: Int = 7,
-    monthAligned: Bool = false
+    monthAligned: Bool = false, emit: (([String]) throws -> Void)? = nil
 ) throws -> Int {
     let totalDays = start.distance(to: end)
     // Weekday-equivalent days (weekends run at 40%) times the generator's per-day volume:
@@ -272,6 +280,7 @@ func ingestHistory(
         generator.invalidPerMille = 0
         var lines = generator.lines()
         if ingested + lines.count > size { lines.removeLast(ingested + lines.count - size) }
+        try emit?(lines)
         let summary = try ingestInBatches(
             engine, records(lines), batch: 50_000, source: "history",
             now: Timestamp(day: chunkStart.adding(days: days)))
@@ -443,6 +452,10 @@ let benchmarks: @Sendable () -> Void = {
     registerDashboard()
     // (j) issue 12: ingest against the floors of a bare LMDB append, with and without an id index.
     registerFloors()
+    // (k) issue 12: one day of backdated events into 1M / 10M events, and DuckDB's full recompute.
+    registerBackdatedDay()
+    // (l) issue 12: memory of `daybook ingest` for a ~200 MB and a ~2 GB input.
+    registerIngestMemory()
 }
 
 /// Registers an ingest-throughput benchmark: `prepare` gets a fresh durable store with the example
