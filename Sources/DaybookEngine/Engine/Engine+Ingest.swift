@@ -100,7 +100,11 @@ extension Engine {
         let billing = prepared.billing
         var accepted = AcceptedEvents(billing)
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
-        for (record, item) in zip(records, prepared.prepared) {
+        var index = 0
+        for chunk in prepared.chunks {
+          for item in chunk.records {
+            let record = records[index]
+            index += 1
             // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
             do {
                 let event: ValidRecord
@@ -156,7 +160,7 @@ extension Engine {
                 for (metric, why) in event.rejections {
                     try txn.put(Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
                 }
-                accepted.add(event, seq: seq)
+                accepted.add(event, of: chunk, seq: seq)
                 summary.metricRejections += event.rejections.count
                 summary.accepted += 1
                 if wantsResults {
@@ -165,6 +169,7 @@ extension Engine {
             } catch {
                 throw IngestError.record(source: source, position: record.position, underlying: error)
             }
+          }
         }
         try accepted.apply(to: ws, self, &state, txn)
         if let checkpoint = prepared.batch.checkpoint {

@@ -28,15 +28,17 @@ struct AcceptedEvents {
         seqs = Array(repeating: [], count: billing.customerDays.count)
     }
 
-    /// Counts an accepted event, logged as `seq`.
-    mutating func add(_ event: ValidRecord, seq: UInt64) {
-        let cd = Int(event.customerDay)
+    /// Counts an accepted event of `chunk`, logged as `seq`.
+    mutating func add(_ event: ValidRecord, of chunk: PreparedChunk, seq: UInt64) {
+        let customerDay = chunk.customerDays[Int(event.customerDay)]
+        let cd = Int(customerDay)
         seqs[cd].append(seq)
         let day = billing.customerDays[cd].day
         if lastDay.map({ day > $0 }) ?? true { lastDay = day }
-        if event.billsType { billed.append((seq, event.transactionID, event.customerDay)) }
+        if event.billsType { billed.append((seq, event.transactionID, customerDay)) }
         for i in event.contributions {
-            let (cell, value) = billing.contributions[Int(i)]
+            let (local, value) = chunk.billing.contributions[Int(i)]
+            let cell = chunk.cells[Int(local)]
             let c = Int(cell)
             switch value {
             case .one:
@@ -48,9 +50,8 @@ struct AcceptedEvents {
                     totals[c] = totals[c] + v
                 }
             case .distinct(let v):
-                var d = distinct[cell] ?? ([], [])
-                if d.seen.insert(v).inserted { d.values.append(v) }
-                distinct[cell] = d
+                // In place: a copy taken out of the dictionary would copy the set at every insert.
+                if distinct[cell, default: ([], [])].seen.insert(v).inserted { distinct[cell]!.values.append(v) }
             }
             touched[c] = true
         }

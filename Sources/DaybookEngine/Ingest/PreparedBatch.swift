@@ -11,8 +11,10 @@ import Synchronization
 /// applies one aggregated contribution per cell (issue 12), instead of one per event.
 struct PreparedBatch: Sendable {
     var batch: IngestBatch
-    var prepared: [PreparedRecord]
+    /// The records in input order, in the slices they were prepared in (never copied into one array).
+    var chunks: [PreparedChunk]
     var planVersion: UInt32
+    /// The batch's customer days and cells; each chunk maps its own numbers to these.
     var billing: BatchBilling
 }
 
@@ -75,29 +77,64 @@ extension Engine {
             return PreparedChunk(records[range], source: source, now: now, plan: plan)
         }
         guard chunkCount > 1 else {
-            let only = chunk(0)
-            return PreparedBatch(batch: batch, prepared: only.records, planVersion: plan.version, billing: only.billing)
+            var only = chunk(0)
+            only.customerDays = Array(0..<Int32(only.billing.customerDays.count))
+            only.cells = Array(0..<Int32(only.billing.cells.count))
+            return PreparedBatch(batch: batch, chunks: [only], planVersion: plan.version, billing: only.billing)
         }
         DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
             let prepared = chunk(c)
             results.withLock { $0[c] = prepared }
         }
-        let chunks = results.withLock { $0.map { $0! } }
-        var merged = chunks[0]
-        for chunk in chunks.dropFirst() { merged.append(chunk) }
-        return PreparedBatch(batch: batch, prepared: merged.records, planVersion: plan.version, billing: merged.billing)
+        var chunks = results.withLock { $0.map { $0! } }
+        var billing = BatchTables()
+        for c in chunks.indices { billing.take(&chunks[c]) }
+        return PreparedBatch(batch: batch, chunks: chunks, planVersion: plan.version, billing: billing.billing)
+    }
+}
+
+/// The interning tables of a batch, filled from its chunks' in order.
+private struct BatchTables {
+    var billing = BatchBilling()
+    var customerDayIndex: [PreparedChunk.CustomerDayKey: Int32] = [:]
+    var cellIndex: [BatchBilling.Cell: Int32] = [:]
+
+    /// Numbers the chunk's customer days and cells in the batch's tables and stores the maps in it.
+    mutating func take(_ chunk: inout PreparedChunk) {
+        chunk.customerDays = chunk.billing.customerDays.map { d in
+            let key = PreparedChunk.CustomerDayKey(customer: d.customer, day: d.day)
+            if let i = customerDayIndex[key] { return i }
+            let i = Int32(billing.customerDays.count)
+            billing.customerDays.append(d)
+            customerDayIndex[key] = i
+            return i
+        }
+        chunk.cells = zip(chunk.billing.cells, chunk.billing.aggregations).map { c, aggregation in
+            var cell = c
+            cell.customerDay = chunk.customerDays[Int(c.customerDay)]
+            if let i = cellIndex[cell] { return i }
+            let i = Int32(billing.cells.count)
+            billing.cells.append(cell)
+            billing.aggregations.append(aggregation)
+            cellIndex[cell] = i
+            return i
+        }
     }
 }
 
 /// Records of one slice of a batch, prepared on one core with their own interning tables
 /// (merged into the batch's afterwards).
-private struct PreparedChunk {
+struct PreparedChunk: Sendable {
     var records: [PreparedRecord] = []
+    /// This slice's own customer days, cells and contributions (numbered in the slice).
     var billing = BatchBilling()
+    /// The batch's number of each of this slice's customer days and cells.
+    var customerDays: [Int32] = []
+    var cells: [Int32] = []
     private var customerDayIndex: [CustomerDayKey: Int32] = [:]
     private var cellIndex: [BatchBilling.Cell: Int32] = [:]
 
-    private struct CustomerDayKey: Hashable {
+    struct CustomerDayKey: Hashable {
         var customer: String
         var day: Day
     }
@@ -170,42 +207,5 @@ private struct PreparedChunk {
         billing.aggregations.append(aggregation)
         cellIndex[cell] = i
         return i
-    }
-
-    /// Appends the next slice's records, renumbering its customer days and cells into this one's.
-    mutating func append(_ other: PreparedChunk) {
-        var days: [Int32] = []
-        days.reserveCapacity(other.billing.customerDays.count)
-        for d in other.billing.customerDays {
-            let key = CustomerDayKey(customer: d.customer, day: d.day)
-            if let i = customerDayIndex[key] {
-                days.append(i)
-            } else {
-                let i = Int32(billing.customerDays.count)
-                billing.customerDays.append(d)
-                customerDayIndex[key] = i
-                days.append(i)
-            }
-        }
-        var cells: [Int32] = []
-        cells.reserveCapacity(other.billing.cells.count)
-        for (c, aggregation) in zip(other.billing.cells, other.billing.aggregations) {
-            var cell = c
-            cell.customerDay = days[Int(c.customerDay)]
-            cells.append(internCell(cell, aggregation))
-        }
-        let offset = Int32(billing.contributions.count)
-        billing.contributions.reserveCapacity(billing.contributions.count + other.billing.contributions.count)
-        for (cell, value) in other.billing.contributions { billing.contributions.append((cells[Int(cell)], value)) }
-        records.reserveCapacity(records.count + other.records.count)
-        for record in other.records {
-            guard case .valid(var valid) = record else {
-                records.append(record)
-                continue
-            }
-            valid.customerDay = days[Int(valid.customerDay)]
-            valid.contributions = (valid.contributions.lowerBound + offset)..<(valid.contributions.upperBound + offset)
-            records.append(.valid(valid))
-        }
     }
 }
