@@ -49,14 +49,24 @@ package struct EngineState: Sendable {
     /// every database. 2: line-item ids, `unique_count` values and source names are keyed by
     /// digest (`distinct`, `drift`, `drift_history`, `checkpoints`). 3: the `journal` of write
     /// transactions, the `by_day` index, and the journal position of each row's last change.
-    package static let formatVersion: UInt64 = 3
+    /// 4: a `by_day` entry lists every seq of its customer day written by one batch (format 3
+    /// entries, one seq each, read the same), and `by_customer` is no longer kept: a format-3
+    /// store is read as it is and upgraded by its next write (``upgradeFrom3(_:_:)``).
+    package static let formatVersion: UInt64 = 4
+    /// The oldest format this build opens.
+    package static let oldestReadableFormat: UInt64 = 3
+    /// The format of the state record as loaded (``formatVersion`` for a new store).
+    package var loadedFormat: UInt64 = formatVersion
 
     package static func load(_ store: Store, _ txn: borrowing Transaction) throws -> EngineState {
         guard let bytes = try txn.get(key, in: store.meta) else { return EngineState() }
         var r = ByteReader(bytes)
         let format = try r.uvarint()
-        guard format == formatVersion else { throw StoreFormatError(found: format, path: store.env.path) }
+        guard (oldestReadableFormat...formatVersion).contains(format) else {
+            throw StoreFormatError(found: format, path: store.env.path)
+        }
         var s = EngineState()
+        s.loadedFormat = format
         s.lastSeq = try r.uvarint()
         s.lastDeadLetter = try r.uvarint()
         if try r.bool() { s.horizon = try r.day() }
@@ -76,6 +86,13 @@ package struct EngineState: Sendable {
         s.counters.recompute.eventsReread = try r.uvarint()
         guard r.isAtEnd else { throw StoreCorruption("engine state has trailing bytes") }
         return s
+    }
+
+    /// Upgrades a format-3 store inside the write transaction that will save its state in format 4:
+    /// `by_customer` is emptied (format 4 reads a customer's events from `by_day`, which format 3
+    /// already kept for every event).
+    package static func upgradeFrom3(_ store: Store, _ txn: borrowing Transaction) throws {
+        try txn.deleteAll(in: store.byCustomer)
     }
 
     package func save(_ store: Store, _ txn: borrowing Transaction) throws {
@@ -108,7 +125,7 @@ public struct StoreFormatError: Error, Sendable, CustomStringConvertible {
     public var path: String
 
     public var description: String {
-        "the store at \(path) has format \(found), this daybook reads format \(expected) only"
+        "the store at \(path) has format \(found), this daybook reads format \(expected) (and upgrades format \(EngineState.oldestReadableFormat))"
             + (found < expected
                 ? ": it was written by an older daybook; create a new store (catalog apply, then ingest the "
                     + "original events again) or open it with the daybook that wrote it"

@@ -19,9 +19,10 @@ package struct Store: Sendable {
     package let log: Database
     /// `transaction_id` → `seq`: idempotency, for ever.
     package let transactions: Database
-    /// `customer, seq` → day: the events of a customer, in log order.
+    /// Empty since format 4 (format 3: `customer, seq` → day); kept open so that its name stays
+    /// Daybook's and a format-3 store's entries can be dropped by its upgrade.
     package let byCustomer: Database
-    /// `customer, day, seq` → empty: a customer's events by day (`explain` reads one day's).
+    /// `customer, day, seq` → the further seqs of the batch: a customer's events by day.
     package let byDay: Database
     /// `position` (u64) → ``JournalEntry``: every write transaction, in order (replay as of a point).
     package let journal: Database
@@ -160,21 +161,35 @@ package enum Keys {
         return k
     }
 
-    /// `customer, seq`: a customer's events in log order. Keyed by sequence, not by day, so that
-    /// every insert is an append within the customer's range (backdated events would otherwise
-    /// dirty a page per day they touch); the day is the value.
-    package static func customerEvent(_ customer: String, seq: UInt64) -> [UInt8] {
-        var k = customerPrefix(customer)
-        k.appendBigEndian(seq)
-        return k
-    }
-
-    /// `by_day`: `customer, day, seq`. A batch of backdated events writes one entry per event into
-    /// the pages of the days it touches; `explain` reads one (customer, day) range.
+    /// `by_day`: `customer, day, seq` → the seqs after `seq` of the same customer day written by
+    /// the same batch, as ascending deltas (``daySeqsValue(_:)``; empty: `seq` alone). An ingest
+    /// batch writes one entry per customer day it touches, whatever its number of events;
+    /// `explain` reads one (customer, day) range, a catalog change one customer's.
     package static func customerDay(_ customer: String, day: Day, seq: UInt64) -> [UInt8] {
         var k = customerDayPrefix(customer, day: day)
         k.appendBigEndian(seq)
         return k
+    }
+
+    /// The value of a `by_day` entry keyed by `seqs[0]`: the uvarint gaps between consecutive seqs.
+    package static func daySeqsValue(_ seqs: [UInt64]) -> [UInt8] {
+        var w = ByteWriter(capacity: seqs.count - 1)
+        for i in seqs.indices.dropFirst() { w.uvarint(seqs[i] - seqs[i - 1]) }
+        return w.bytes
+    }
+
+    /// The seqs of a `by_day` entry: the key's (after `prefixCount` bytes), then its value's gaps.
+    package static func daySeqs(key: [UInt8], prefixCount: Int, value: [UInt8]) throws(StoreCorruption) -> [UInt64] {
+        var seq = try Keys.seq(from: key, at: prefixCount, in: "by_day key")
+        var seqs = [seq]
+        var r = ByteReader(value)
+        while !r.isAtEnd {
+            let gap = try r.uvarint()
+            guard gap > 0, seq <= UInt64.max - gap else { throw StoreCorruption("by_day entry of seq \(seqs[0]) lists seqs out of order") }
+            seq += gap
+            seqs.append(seq)
+        }
+        return seqs
     }
 
     package static func customerDayPrefix(_ customer: String, day: Day) -> [UInt8] {
@@ -183,11 +198,6 @@ package enum Keys {
         return k
     }
 
-    package static func dayValue(_ day: Day) -> [UInt8] {
-        var v: [UInt8] = []
-        appendDay(day, to: &v)
-        return v
-    }
 
     package static func customerPrefix(_ customer: String) -> [UInt8] {
         var k: [UInt8] = []

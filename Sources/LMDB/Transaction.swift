@@ -77,6 +77,36 @@ public struct Transaction: ~Copyable {
         return true
     }
 
+    /// Stores `value` under the 8-byte big-endian key `seq` (a log's key), without building the key.
+    public func put(seq: UInt64, _ value: [UInt8], in db: Database, flags: PutFlags = []) throws {
+        try requireWritable("mdb_put")
+        try validate(db, "mdb_put")
+        let txn = pointer
+        let rc = withUnsafeBytes(of: seq.bigEndian) { k in
+            withValue(value) { value in
+                var key = MDB_val(mv_size: 8, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                return mdb_put(txn, db.dbi, &key, &value, flags.rawValue)
+            }
+        }
+        try checkWrite(rc, "mdb_put")
+    }
+
+    /// ``insertIfAbsent(_:_:in:)`` with the 8-byte big-endian value `seq`, without building it.
+    public func insertIfAbsent(_ key: [UInt8], seq: UInt64, in db: Database) throws -> Bool {
+        try requireWritable("mdb_put")
+        try validate(db, "mdb_put")
+        let txn = pointer
+        let rc = withUnsafeBytes(of: seq.bigEndian) { v in
+            withValue(key) { key in
+                var value = MDB_val(mv_size: 8, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                return mdb_put(txn, db.dbi, &key, &value, UInt32(MDB_NOOVERWRITE))
+            }
+        }
+        if rc == MDB_KEYEXIST { return false }
+        try checkWrite(rc, "mdb_put")
+        return true
+    }
+
     private func rawPut(_ key: [UInt8], _ value: [UInt8], _ db: Database, _ flags: UInt32) -> Int32 {
         let txn = pointer
         return withValue(key) { key in

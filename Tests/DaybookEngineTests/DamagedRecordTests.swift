@@ -48,12 +48,12 @@ struct DamagedRecordTests {
         }
     }
 
-    /// `unbilled` sliced a by_customer key with a length read from the key (Reports.swift:171):
-    /// a prefix past the end of the key trapped.
-    @Test func byCustomerKeyWithALengthPastItsEndIsDamage() throws {
+    /// `unbilled` sliced a customer key with a length read from the key (then of `by_customer`,
+    /// now of `by_day`): a prefix past the end of the key trapped.
+    @Test func byDayKeyWithALengthPastItsEndIsDamage() throws {
         let store = try Self.store()
         let raw = try Self.raw(store)
-        try raw.env.write { txn in try txn.put([0, 0, 0, 100, 0x61, 0x63], Keys.dayValue(Day(number: 20_000)), in: raw.byCustomer) }
+        try raw.env.write { txn in try txn.put([0, 0, 0, 100, 0x61, 0x63], [], in: raw.byDay) }
         Self.expectDamage { _ = try store.engine.unbilledTable() }
     }
 

@@ -347,10 +347,12 @@ struct ExplainTests {
             [("inference", "2026-10-05", "\"tokens\": 20"), ("inference", "2026-10-05", "\"tokens\": 10")],
             now: "2026-10-20T00:00:00Z")
         // Damage the index: t2 (seq 2) no longer listed under (c, Oct 5). The stored row still has 30.
+        // (One batch wrote both: one entry, keyed by seq 1, listing seq 2 after it.)
         let raw = try Store(path: h.store.path, durable: false)
         try raw.env.write { txn in
-            let deleted = try txn.delete(Keys.customerDay("c", day: Self.day("2026-10-05"), seq: 2), in: raw.byDay)
-            #expect(deleted)
+            let key = Keys.customerDay("c", day: Self.day("2026-10-05"), seq: 1)
+            #expect(try txn.get(key, in: raw.byDay) == Keys.daySeqsValue([1, 2]))
+            try txn.put(key, Keys.daySeqsValue([1]), in: raw.byDay)
         }
         let e = try h.engine.explain(invoiceID: Self.invoice, lineItemID: "tok", day: Self.day("2026-10-05"))
         #expect(e.events.map(\.transactionID) == ["t1"])

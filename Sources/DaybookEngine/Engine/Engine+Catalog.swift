@@ -101,12 +101,14 @@ extension Engine {
         let c = contract.contract
         var seqs: [UInt64] = []
         let prefix = Keys.customerPrefix(c.customerID)
-        try txn.scan(in: store.byCustomer, prefix: prefix) { key, value in
-            if c.covers(try Keys.day(from: value, at: 0, in: "by_customer value")) {
-                seqs.append(try Keys.seq(from: key, at: prefix.count, in: "by_customer key"))
+        try txn.scan(in: store.byDay, prefix: prefix) { key, value in
+            if c.covers(try Keys.day(from: key, at: prefix.count, in: "by_day key")) {
+                seqs += try Keys.daySeqs(key: key, prefixCount: prefix.count + 4, value: value)
             }
             return true
         }
+        // In log order, as the events were ingested (the result does not depend on it).
+        seqs.sort()
         for seq in seqs {
             guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else {
                 throw StoreCorruption("index names missing log entry \(seq)")

@@ -52,29 +52,6 @@ extension Engine {
         return total
     }
 
-    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log
-    /// record. The result remembers the catalog version it was evaluated with.
-    static func prepare(_ batch: IngestBatch, plan: PricingPlan) -> PreparedBatch {
-        let source = batch.source, now = batch.now
-        let records = parallelMap(batch.records) { record -> PreparedRecord in
-            if record.length > record.bytes.count {
-                // A line longer than the reader keeps: only its start is here (and in the dead letter).
-                var invalid = UsageEvent.tooLarge(record.length)
-                invalid.message +=
-                    "; the dead letter keeps its first \(record.bytes.count) bytes, the whole record is at \(record.position) of the source"
-                return .invalid(invalid)
-            }
-            switch UsageEvent.parse(record.bytes[...]) {
-            case .failure(let invalid): return .invalid(invalid)
-            case .success(let event):
-                let logged = LoggedEvent(
-                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
-                return .valid(event, plan.outcomes(for: event), logged.encoded())
-            }
-        }
-        return PreparedBatch(batch: batch, prepared: records, planVersion: plan.version)
-    }
-
     /// The serial part of ingest: one durable write transaction for the batches (group commit),
     /// each applied in order with its own finalization check, checkpoint and summary. A batch
     /// prepared with another catalog version than the one stored is evaluated again first.
@@ -120,11 +97,17 @@ extension Engine {
         func originalSeq(_ tid: [UInt8]) throws -> UInt64? {
             try txn.get(tid, in: store.transactions).map { Keys.readSeq($0) }
         }
+        let billing = prepared.billing
+        var accepted = AcceptedEvents(billing)
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
-        for (record, item) in zip(records, prepared.prepared) {
+        var index = 0
+        for chunk in prepared.chunks {
+          for item in chunk.records {
+            let record = records[index]
+            index += 1
             // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
             do {
-                let event: UsageEvent, outcomes: [MetricOutcome], logRecord: [UInt8]
+                let event: ValidRecord
                 switch item {
                 case .invalid(let invalid):
                     try deadLetter(record, invalid, source: source, now: now, &state, txn)
@@ -136,18 +119,18 @@ extension Engine {
                                 reason: invalid.description))
                     }
                     continue
-                case .valid(let e, let o, let l): (event, outcomes, logRecord) = (e, o, l)
+                case .valid(let valid): event = valid
                 }
-                let tid = Array(event.transactionID.utf8)
                 // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
                 // transaction sees its own writes: a repeat inside this batch is found too.)
                 if let late = window.rejection(event.timestamp) {
-                    if try txn.contains(tid, in: store.transactions) {
+                    if try txn.contains(event.idKey, in: store.transactions) {
                         summary.duplicates += 1
                         if wantsResults {
                             summary.results.append(
                                 RecordResult(
-                                    status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(tid)))
+                                    status: .duplicate, transactionID: event.transactionID,
+                                    seq: try originalSeq(event.idKey)))
                         }
                         continue
                     }
@@ -161,17 +144,24 @@ extension Engine {
                     continue
                 }
                 // On time: one B-tree descent both checks and records the id.
-                let seqKey = Keys.seq(state.lastSeq + 1)
-                guard try txn.insertIfAbsent(tid, seqKey, in: store.transactions) else {
+                guard try txn.insertIfAbsent(event.idKey, seq: state.lastSeq + 1, in: store.transactions) else {
                     summary.duplicates += 1
                     if wantsResults {
                         summary.results.append(
-                            RecordResult(status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(tid)))
+                            RecordResult(
+                                status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(event.idKey)
+                            ))
                     }
                     continue
                 }
-                let seq = try append(event, outcomes, logRecord, ws, &state, txn)
-                summary.metricRejections += outcomes.count { if case .rejected = $0 { true } else { false } }
+                state.lastSeq += 1
+                let seq = state.lastSeq
+                try txn.put(seq: seq, event.logRecord, in: store.log, flags: .append)
+                for (metric, why) in event.rejections {
+                    try txn.put(Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
+                }
+                accepted.add(event, of: chunk, seq: seq)
+                summary.metricRejections += event.rejections.count
                 summary.accepted += 1
                 if wantsResults {
                     summary.results.append(RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
@@ -179,7 +169,9 @@ extension Engine {
             } catch {
                 throw IngestError.record(source: source, position: record.position, underlying: error)
             }
+          }
         }
+        try accepted.apply(to: ws, self, &state, txn)
         if let checkpoint = prepared.batch.checkpoint {
             try store.saveCheckpoint(source: checkpoint.source, checkpoint.value, txn)
         }
@@ -201,7 +193,6 @@ extension Engine {
         state.lastSeq += 1
         let seq = state.lastSeq
         try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
-        try txn.put(Keys.customerEvent(event.customerID, seq: seq), Keys.dayValue(event.day), in: store.byCustomer)
         try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
         if let metrics = ws.plan.metricsByEventType[event.eventType] {
             for (i, outcome) in outcomes.enumerated() {
@@ -282,14 +273,6 @@ extension PricingPlan {
     }
 }
 
-/// A record after the pure part of ingest: invalid, or a valid event with its metric outcomes
-/// and its encoded log entry.
-enum PreparedRecord: Sendable {
-    case invalid(InvalidEvent)
-    case valid(UsageEvent, [MetricOutcome], [UInt8])
-}
-
-
 /// A batch of input records from one source, with the source position it reaches.
 public struct IngestBatch: Sendable {
     public var records: [IngestRecord]
@@ -329,13 +312,6 @@ public struct IngestBatch: Sendable {
     /// are split half full, large values take whole overflow pages) plus 512 bytes for its keys,
     /// index entries, source and position.
     var estimatedStoreBytes: Int { records.reduce(0) { $0 + 2 * $1.bytes.count + 512 } }
-}
-
-/// A batch after the pure part of ingest, with the catalog version its metrics were evaluated against.
-struct PreparedBatch: Sendable {
-    var batch: IngestBatch
-    var prepared: [PreparedRecord]
-    var planVersion: UInt32
 }
 
 /// One input record: its bytes and where it came from inside its source.

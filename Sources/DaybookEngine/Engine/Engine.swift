@@ -102,6 +102,7 @@ public final class Engine {
     ) throws -> R {
         let store = self.store
         var state = try EngineState.load(store, txn)
+        if state.loadedFormat == 3 { try EngineState.upgradeFrom3(store, txn) }
         try refreshPlan(state, txn)
         state.journalPosition += 1
         let ws = WorkingSet(store: store, plan: plan)

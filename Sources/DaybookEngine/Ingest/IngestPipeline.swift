@@ -110,7 +110,7 @@ public struct IngestPipeline: Sendable {
 
     public init(
         source: String, now: Timestamp, batchSize: Int = 20_000, maxBatchBytes: Int = defaultMaxBatchBytes,
-        inFlight: Int = 2
+        inFlight: Int = 4
     ) {
         self.source = source
         self.now = now

@@ -63,12 +63,20 @@ final class ContractPlan: Sendable {
         try state.checkMoney(decimals: decimals)
     }
 
-    struct UsageRate: Sendable {
+    /// A class: ingest hands rates around per event, and a struct of strings and arrays would be
+    /// retained field by field at every copy.
+    final class UsageRate: Sendable {
         let product: Product
         let metric: Metric
         let price: Price
         /// Index of the metric in `metricsByEventType[metric.eventType]`.
         let metricIndex: Int
+        init(product: Product, metric: Metric, price: Price, metricIndex: Int) {
+            self.product = product
+            self.metric = metric
+            self.price = price
+            self.metricIndex = metricIndex
+        }
     }
 
     let contract: Contract

@@ -141,18 +141,12 @@ final class WorkingSet {
             (contract, entry) = last
         } else {
             guard let found = plan.contract(customer: event.customerID, day: day) else { return false }
-            let period = found.contract.period(containing: day)!
-            if try invoice(contract: found, start: period.start, txn) == nil {
-                try materialize(found, through: period.start, txn)
-            }
             contract = found
-            entry = try invoice(contract: found, start: period.start, txn)!
+            entry = try invoice(of: found, on: day, txn)
             lastApplied = (found, entry)
         }
         guard let rates = contract.usageByEventType[event.eventType] else { return true }
-        if let seq, drift != nil, try entry.snapshot(store, txn) != nil {
-            lateEvents[entry.key, default: []].append((seq, event.transactionID))
-        }
+        if let seq { try noteLateEvent(entry, seq: seq, transactionID: event.transactionID, txn) }
         for rate in rates {
             guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
             try add(
@@ -162,7 +156,26 @@ final class WorkingSet {
         return true
     }
 
-    private func add(
+    /// The invoice of `contract` whose period contains `day`, materialized (with the periods
+    /// before it) when it is not yet.
+    func invoice(of contract: ContractPlan, on day: Day, _ txn: borrowing Transaction) throws -> InvoiceEntry {
+        let period = contract.contract.period(containing: day)!
+        if let entry = try invoice(contract: contract, start: period.start, txn) { return entry }
+        try materialize(contract, through: period.start, txn)
+        return try invoice(contract: contract, start: period.start, txn)!
+    }
+
+    /// Records a new event billed to `entry` as a late event when the invoice is finalized (a
+    /// cause of its drift; only in transactions that keep drift).
+    func noteLateEvent(_ entry: InvoiceEntry, seq: UInt64, transactionID: String, _ txn: borrowing Transaction) throws {
+        if drift != nil, try entry.snapshot(store, txn) != nil {
+            lateEvents[entry.key, default: []].append((seq, transactionID))
+        }
+    }
+
+    /// Adds one contribution (or the aggregate of a batch's contributions to the cell: a sum, a
+    /// count as `.value(n)`, a maximum) to a line item's day, and marks what must be recomputed.
+    func add(
         _ contribution: MetricContribution, product: String, group: String, aggregation: Aggregation,
         day: Day, to entry: InvoiceEntry, _ txn: borrowing Transaction
     ) throws {

@@ -329,8 +329,8 @@ private struct ExplanationBuilder {
         let customer = contract.contract.customerID
         let prefix = Keys.customerDayPrefix(customer, day: day)
         var seqs: [UInt64] = []
-        try txn.scan(in: store.byDay, prefix: prefix) { key, _ in
-            seqs.append(try Keys.seq(from: key, at: prefix.count, in: "by_day key"))
+        try txn.scan(in: store.byDay, prefix: prefix) { key, value in
+            seqs += try Keys.daySeqs(key: key, prefixCount: prefix.count, value: value)
             return true
         }
         var entries: [LoggedEvent] = []

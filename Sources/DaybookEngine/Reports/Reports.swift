@@ -187,15 +187,16 @@ extension Engine {
         let plan = self.plan
         return try store.env.read { txn in
             var table = Table(columns: ["seq", "transaction_id", "customer_id", "event_type", "day", "reason"])
-            try txn.scan(in: store.byCustomer) { key, value in
-                let (customer, next) = try Keys.string(from: key, in: "by_customer key")
-                let day = try Keys.day(from: value, at: 0, in: "by_customer value")
+            try txn.scan(in: store.byDay) { key, value in
+                let (customer, next) = try Keys.string(from: key, in: "by_day key")
+                let day = try Keys.day(from: key, at: next, in: "by_day key")
                 guard plan.contract(customer: customer, day: day) == nil else { return true }
-                let seq = try Keys.seq(from: key, at: next, in: "by_customer key")
-                guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else { return true }
-                let event = try LoggedEvent(seq: seq, decoding: bytes).event()
-                let reason = plan.catalog.customer(customer) == nil ? "unknown customer" : "no contract on this day"
-                table.rows.append(["\(seq)", event.transactionID, customer, event.eventType, "\(day)", reason])
+                for seq in try Keys.daySeqs(key: key, prefixCount: next + 4, value: value) {
+                    guard let bytes = try txn.get(Keys.seq(seq), in: store.log) else { continue }
+                    let event = try LoggedEvent(seq: seq, decoding: bytes).event()
+                    let reason = plan.catalog.customer(customer) == nil ? "unknown customer" : "no contract on this day"
+                    table.rows.append(["\(seq)", event.transactionID, customer, event.eventType, "\(day)", reason])
+                }
                 return true
             }
             table.rows.sort { Int($0[0])! < Int($1[0])! }

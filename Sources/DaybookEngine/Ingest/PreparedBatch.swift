@@ -1,0 +1,211 @@
+import DaybookCore
+import DaybookStore
+import Dispatch
+import Synchronization
+
+/// A batch after the pure part of ingest, with the catalog version it was evaluated against.
+///
+/// Billing is interned per batch: every (customer, day) and every (customer, day, product, group)
+/// cell the batch's events contribute to is numbered once, and each record refers to them by
+/// number. The writer thread then sums the contributions of the records it accepts per cell and
+/// applies one aggregated contribution per cell (issue 12), instead of one per event.
+struct PreparedBatch: Sendable {
+    var batch: IngestBatch
+    /// The records in input order, in the slices they were prepared in (never copied into one array).
+    var chunks: [PreparedChunk]
+    var planVersion: UInt32
+    /// The batch's customer days and cells; each chunk maps its own numbers to these.
+    var billing: BatchBilling
+}
+
+/// A record after the pure part of ingest: invalid, or a valid event ready for the writer.
+enum PreparedRecord: Sendable {
+    case invalid(InvalidEvent)
+    case valid(ValidRecord)
+}
+
+/// What the writer needs of a valid event: its id, its time (for lateness), its encoded log
+/// entry, where it bills (interned in the batch's ``BatchBilling``) and its metric rejections.
+/// The event's properties are gone: they were evaluated in the parallel phase.
+struct ValidRecord: Sendable {
+    var transactionID: String
+    /// The id's UTF-8 bytes: the key of the `transactions` index.
+    var idKey: [UInt8]
+    var timestamp: Timestamp
+    /// Index into ``BatchBilling/customerDays``.
+    var customerDay: Int32
+    /// Whether the day's contract bills the event's type: such an event, billed to a finalized
+    /// invoice, is a late event (a cause of drift), even when no metric matched it.
+    var billsType: Bool
+    /// The record's contributions: `billing.contributions[contributions]`.
+    var contributions: Range<Int32>
+    /// (metric id, why) for each metric of the event's type that rejected its value.
+    var rejections: [(metric: String, why: ValueRejection)]
+    var logRecord: [UInt8]
+}
+
+/// The interned billing of one batch.
+struct BatchBilling: Sendable {
+    struct CustomerDay: Sendable {
+        var customer: String
+        var day: Day
+        /// The contract covering the day (nil: the event is logged but not billed).
+        var contract: ContractPlan?
+    }
+    /// One (customer day, product, group): a line item's day.
+    struct Cell: Sendable, Hashable {
+        var customerDay: Int32
+        var product: String
+        var group: String
+    }
+    var customerDays: [CustomerDay] = []
+    var cells: [Cell] = []
+    var aggregations: [Aggregation] = []
+    var contributions: [(cell: Int32, value: MetricContribution)] = []
+}
+
+extension Engine {
+    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log
+    /// record, intern the billing. The result remembers the catalog version it was evaluated with.
+    static func prepare(_ batch: IngestBatch, plan: PricingPlan) -> PreparedBatch {
+        let records = batch.records
+        let chunkCount = records.count < 2_048 ? 1 : 8
+        let results = Mutex<[PreparedChunk?]>(Array(repeating: nil, count: chunkCount))
+        let (source, now) = (batch.source, batch.now)
+        @Sendable func chunk(_ c: Int) -> PreparedChunk {
+            let range = (records.count * c / chunkCount)..<(records.count * (c + 1) / chunkCount)
+            return PreparedChunk(records[range], source: source, now: now, plan: plan)
+        }
+        guard chunkCount > 1 else {
+            var only = chunk(0)
+            only.customerDays = Array(0..<Int32(only.billing.customerDays.count))
+            only.cells = Array(0..<Int32(only.billing.cells.count))
+            return PreparedBatch(batch: batch, chunks: [only], planVersion: plan.version, billing: only.billing)
+        }
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
+            let prepared = chunk(c)
+            results.withLock { $0[c] = prepared }
+        }
+        var chunks = results.withLock { $0.map { $0! } }
+        var billing = BatchTables()
+        for c in chunks.indices { billing.take(&chunks[c]) }
+        return PreparedBatch(batch: batch, chunks: chunks, planVersion: plan.version, billing: billing.billing)
+    }
+}
+
+/// The interning tables of a batch, filled from its chunks' in order.
+private struct BatchTables {
+    var billing = BatchBilling()
+    var customerDayIndex: [PreparedChunk.CustomerDayKey: Int32] = [:]
+    var cellIndex: [BatchBilling.Cell: Int32] = [:]
+
+    /// Numbers the chunk's customer days and cells in the batch's tables and stores the maps in it.
+    mutating func take(_ chunk: inout PreparedChunk) {
+        chunk.customerDays = chunk.billing.customerDays.map { d in
+            let key = PreparedChunk.CustomerDayKey(customer: d.customer, day: d.day)
+            if let i = customerDayIndex[key] { return i }
+            let i = Int32(billing.customerDays.count)
+            billing.customerDays.append(d)
+            customerDayIndex[key] = i
+            return i
+        }
+        chunk.cells = zip(chunk.billing.cells, chunk.billing.aggregations).map { c, aggregation in
+            var cell = c
+            cell.customerDay = chunk.customerDays[Int(c.customerDay)]
+            if let i = cellIndex[cell] { return i }
+            let i = Int32(billing.cells.count)
+            billing.cells.append(cell)
+            billing.aggregations.append(aggregation)
+            cellIndex[cell] = i
+            return i
+        }
+    }
+}
+
+/// Records of one slice of a batch, prepared on one core with their own interning tables
+/// (merged into the batch's afterwards).
+struct PreparedChunk: Sendable {
+    var records: [PreparedRecord] = []
+    /// This slice's own customer days, cells and contributions (numbered in the slice).
+    var billing = BatchBilling()
+    /// The batch's number of each of this slice's customer days and cells.
+    var customerDays: [Int32] = []
+    var cells: [Int32] = []
+    private var customerDayIndex: [CustomerDayKey: Int32] = [:]
+    private var cellIndex: [BatchBilling.Cell: Int32] = [:]
+
+    struct CustomerDayKey: Hashable {
+        var customer: String
+        var day: Day
+    }
+
+    init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
+        records.reserveCapacity(slice.count)
+        for record in slice {
+            if record.length > record.bytes.count {
+                // A line longer than the reader keeps: only its start is here (and in the dead letter).
+                var invalid = UsageEvent.tooLarge(record.length)
+                invalid.message +=
+                    "; the dead letter keeps its first \(record.bytes.count) bytes, the whole record is at \(record.position) of the source"
+                records.append(.invalid(invalid))
+                continue
+            }
+            switch UsageEvent.parse(record.bytes[...]) {
+            case .failure(let invalid): records.append(.invalid(invalid))
+            case .success(let event):
+                let logged = LoggedEvent(
+                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
+                records.append(.valid(bill(event, plan: plan, logRecord: logged.encoded())))
+            }
+        }
+    }
+
+    private mutating func bill(_ event: UsageEvent, plan: PricingPlan, logRecord: [UInt8]) -> ValidRecord {
+        let day = event.day
+        let cd = internCustomerDay(event.customerID, day, plan)
+        let first = Int32(billing.contributions.count)
+        var rejections: [(metric: String, why: ValueRejection)] = []
+        var billsType = false
+        if let metrics = plan.metricsByEventType[event.eventType] {
+            let outcomes = metrics.map { $0.evaluate(event) }
+            for (i, outcome) in outcomes.enumerated() {
+                if case .rejected(let why) = outcome { rejections.append((metrics[i].id, why)) }
+            }
+            if let contract = billing.customerDays[Int(cd)].contract,
+                let rates = contract.usageByEventType[event.eventType]
+            {
+                billsType = true
+                for rate in rates {
+                    guard case .contributes(let contribution, let group) = outcomes[rate.metricIndex] else { continue }
+                    let cell = internCell(
+                        BatchBilling.Cell(customerDay: cd, product: rate.product.id, group: group),
+                        rate.metric.aggregation)
+                    billing.contributions.append((cell, contribution))
+                }
+            }
+        }
+        return ValidRecord(
+            transactionID: event.transactionID, idKey: Array(event.transactionID.utf8), timestamp: event.timestamp,
+            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count), rejections: rejections,
+            logRecord: logRecord)
+    }
+
+    private mutating func internCustomerDay(_ customer: String, _ day: Day, _ plan: PricingPlan) -> Int32 {
+        let key = CustomerDayKey(customer: customer, day: day)
+        if let i = customerDayIndex[key] { return i }
+        let i = Int32(billing.customerDays.count)
+        billing.customerDays.append(
+            .init(customer: customer, day: day, contract: plan.contract(customer: customer, day: day)))
+        customerDayIndex[key] = i
+        return i
+    }
+
+    private mutating func internCell(_ cell: BatchBilling.Cell, _ aggregation: Aggregation) -> Int32 {
+        if let i = cellIndex[cell] { return i }
+        let i = Int32(billing.cells.count)
+        billing.cells.append(cell)
+        billing.aggregations.append(aggregation)
+        cellIndex[cell] = i
+        return i
+    }
+}
