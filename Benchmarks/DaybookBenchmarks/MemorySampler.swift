@@ -29,9 +29,14 @@ final class MemorySampler: Sendable {
     struct Peaks: CustomStringConvertible {
         /// In KiB, as /proc reports them.
         var anonKB = 0, fileKB = 0, samples = 0
+        /// The first sample's heap and map, before the call: what the peaks started from.
+        var startAnonKB = 0, startFileKB = 0
         var heapMiB: Int { anonKB / 1024 }
         var mapMiB: Int { fileKB / 1024 }
-        var description: String { "peak heap \(heapMiB) MiB, peak map \(mapMiB) MiB (\(samples) samples)" }
+        var description: String {
+            "peak heap \(heapMiB) MiB (from \(startAnonKB / 1024)), peak map \(mapMiB) MiB (from \(startFileKB / 1024)); "
+                + "\(samples) samples"
+        }
     }
 
     private let fd: Int32
@@ -39,11 +44,16 @@ final class MemorySampler: Sendable {
     private let anonKB = Atomic<Int>(0)
     private let fileKB = Atomic<Int>(0)
     private let samples = Atomic<Int>(0)
+    private let startAnonKB: Int
+    private let startFileKB: Int
     private let finished = DispatchSemaphore(value: 0)
 
     init(intervalMicros: UInt32 = 1_000) throws {
         fd = open("/proc/self/status", O_RDONLY)
         guard fd >= 0 else { throw BenchError("cannot open /proc/self/status: errno \(errno)") }
+        let first = Self.read(fd)
+        startAnonKB = first.anonKB ?? 0
+        startFileKB = first.fileKB ?? 0
         sample()
         let thread = Thread { [self] in
             while !stopping.load(ordering: .relaxed) {
@@ -64,19 +74,25 @@ final class MemorySampler: Sendable {
         close(fd)
         return Peaks(
             anonKB: anonKB.load(ordering: .relaxed), fileKB: fileKB.load(ordering: .relaxed),
-            samples: samples.load(ordering: .relaxed))
+            samples: samples.load(ordering: .relaxed), startAnonKB: startAnonKB, startFileKB: startFileKB)
     }
 
     /// One read of /proc/self/status into a stack buffer; no allocation, so the sampler does not
     /// disturb the allocator of the code it measures.
     private func sample() {
+        let (anon, file) = Self.read(fd)
+        guard let anon, let file else { return }
+        anonKB.raise(to: anon)
+        fileKB.raise(to: file)
+        samples.add(1, ordering: .relaxed)
+    }
+
+    private static func read(_ fd: Int32) -> (anonKB: Int?, fileKB: Int?) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
             let n = pread(fd, buffer.baseAddress!, buffer.count, 0)
-            guard n > 0 else { return }
+            guard n > 0 else { return (nil, nil) }
             let text = UnsafeBufferPointer(rebasing: buffer[..<n])
-            if let v = Self.field(text, "RssAnon:") { anonKB.raise(to: v) }
-            if let v = Self.field(text, "RssFile:") { fileKB.raise(to: v) }
-            samples.add(1, ordering: .relaxed)
+            return (field(text, "RssAnon:"), field(text, "RssFile:"))
         }
     }
 
