@@ -136,6 +136,19 @@ func floorAppend(_ lines: [[UInt8]], ids: [ArraySlice<UInt8>?]?, hashed: Bool = 
     }
 }
 
+/// A new store at `path` with the history catalog for `customers` applied (on 2026-01-01).
+func makeCatalogStore(_ path: String, customers: [String]) throws {
+    let engine = try Engine(path: path)
+    try engine.applyCatalog(historyCatalog(customers: customers), now: Timestamp(day: day(2026, 1, 1)))
+}
+
+/// `daybook ingest`'s path: `input` read by `RecordReader`, batches of 20,000 submitted by
+/// `IngestPipeline` to `writer`.
+func ingestFile(_ input: String, into writer: Writer, now: Timestamp) throws -> IngestPipeline.Result {
+    let pipeline = IngestPipeline(source: "bench", now: now, batchSize: 20_000)
+    return try pipeline.run(try RecordReader(path: input), into: writer)
+}
+
 func registerFloors() {
     let workload = FloorsWorkload()
     Benchmark(
@@ -166,17 +179,12 @@ func registerFloors() {
         }
         FileManager.default.createFile(atPath: input, contents: Data(file))
         let store = path + "/store"
-        do {
-            let engine = try Engine(path: store)
-            try engine.applyCatalog(
-                historyCatalog(customers: FloorsWorkload.customers), now: Timestamp(day: day(2026, 1, 1)))
-        }
+        try makeCatalogStore(store, customers: FloorsWorkload.customers)
         let writer = try Writer(path: store)
         var summary = IngestSummary()
         benchmark.startMeasurement()
         let daybook = try seconds {
-            let pipeline = IngestPipeline(source: "bench", now: FloorsWorkload.now, batchSize: 20_000)
-            summary = try pipeline.run(try RecordReader(path: input), into: writer).summary
+            summary = try ingestFile(input, into: writer, now: FloorsWorkload.now).summary
         }
         benchmark.stopMeasurement()
         writer.close()

@@ -98,23 +98,18 @@ final class IngestMemoryWorkload: @unchecked Sendable {
 func ingestFileSampled(_ input: String) throws -> (records: Int, seconds: Double, peaks: MemorySampler.Peaks) {
     let dir = try makeTemporaryDirectory("ingest-memory-store")
     defer { removeDirectory(dir) }
-    do {
-        let engine = try Engine(path: dir)
-        try engine.applyCatalog(
-            historyCatalog(customers: IngestMemoryWorkload.customers), now: Timestamp(day: day(2026, 1, 1)))
-    }
+    try makeCatalogStore(dir, customers: IngestMemoryWorkload.customers)
     trimHeap()
     let writer = try Writer(path: dir)
     defer { writer.close() }
     var result: IngestPipeline.Result?
     let (took, peaks) = try sampled {
-        try seconds {
-            let pipeline = IngestPipeline(source: "bench", now: IngestMemoryWorkload.now, batchSize: 20_000)
-            result = try pipeline.run(try RecordReader(path: input), into: writer)
-        }
+        try seconds { result = try ingestFile(input, into: writer, now: IngestMemoryWorkload.now) }
     }
     guard let result else { throw BenchError("ingest-memory: no result for \(input)") }
-    report("ingest-memory: \(input): \(result.records) records in \(String(format: "%.1f", took)) s (\(result.summary.json)); \(peaks)")
+    report(
+        "ingest-memory: \(input): \(result.records) records in \(String(format: "%.1f", took)) s "
+            + "(\(result.summary.json)); \(peaks)")
     return (result.records, took, peaks)
 }
 

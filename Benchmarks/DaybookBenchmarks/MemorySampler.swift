@@ -34,8 +34,8 @@ final class MemorySampler: Sendable {
         var heapMiB: Int { anonKB / 1024 }
         var mapMiB: Int { fileKB / 1024 }
         var description: String {
-            "peak heap \(heapMiB) MiB (from \(startAnonKB / 1024)), peak map \(mapMiB) MiB (from \(startFileKB / 1024)); "
-                + "\(samples) samples"
+            "peak heap \(heapMiB) MiB (from \(startAnonKB / 1024)), "
+                + "peak map \(mapMiB) MiB (from \(startFileKB / 1024)); \(samples) samples"
         }
     }
 
