@@ -39,7 +39,7 @@ extension Engine {
     /// and a writer in this process that must grow the map waits for it (up to its growth timeout).
     ///
     /// The scratch store goes into a new private directory under the system temporary directory
-    /// (`$TMPDIR`, else /tmp; made by `mkdtemp`, mode 0700), removed before this returns or throws.
+    /// (`$TMPDIR`, else /tmp; made by `mkdir` under a random name, mode 0700), removed before this returns or throws.
     ///
     /// The log is streamed in sequence order and parsed on every core (``LogStream``); the scratch
     /// store is written in one unsynced transaction. `progress` is called after each chunk.

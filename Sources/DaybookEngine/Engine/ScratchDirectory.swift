@@ -4,7 +4,7 @@ import Foundation
 public struct ScratchDirectoryError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
         let rawValue: Int
-        /// `mkdtemp` failed (no such directory, no permission, no space).
+        /// Creating the directory failed (no such directory, no permission, no space).
         public static let cannotCreate = Code(rawValue: 1)
         /// The directory given holds something already.
         public static let notEmpty = Code(rawValue: 2)
@@ -15,25 +15,29 @@ public struct ScratchDirectoryError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A new private directory under the system temporary directory (`$TMPDIR`, else /tmp), made by
-/// `mkdtemp(3)`: an unpredictable name, mode 0700, created by this call — never an existing path,
-/// so a directory left by an earlier run (or planted by another user) is never reused.
+/// `mkdir(2)` under a random 128-bit name, mode 0700: created by this call — `mkdir` fails on an
+/// existing path, so a directory left by an earlier run (or planted by another user) is never
+/// reused (the guarantee of `mkdtemp(3)`, without its mutable C buffer).
 struct ScratchDirectory {
     let path: String
 
     init(prefix: String) throws(ScratchDirectoryError) {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "XXXXXX").path
-        var template = Array(base.utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer in
-            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(prefix).path
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<8 {
+            let name = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
+            let candidate = base + name
+            if mkdir(candidate, 0o700) == 0 {
+                path = candidate
+                return
+            }
+            guard errno == EEXIST else { break }
         }
-        guard let made else {
-            throw ScratchDirectoryError(
-                code: .cannotCreate,
-                message:
-                    "cannot create a scratch directory \(base): \(String(cString: strerror(errno))); "
-                    + "set TMPDIR to a writable directory with free space")
-        }
-        path = made
+        throw ScratchDirectoryError(
+            code: .cannotCreate,
+            message:
+                "cannot create a scratch directory \(base)…: \(String(cString: strerror(errno))); "
+                + "set TMPDIR to a writable directory with free space")
     }
 
     /// Removes the directory and everything in it.

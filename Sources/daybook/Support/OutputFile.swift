@@ -35,37 +35,29 @@ final class OutputFile {
     }
 
     func write(_ text: String) throws {
-        var text = text
-        try text.withUTF8 { try write($0) }
-    }
-
-    func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+        let bytes = text.utf8
         if buffer.count + bytes.count > capacity { try flush() }
-        if bytes.count >= capacity {
-            try writeAll(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
-        }
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { try flush() }
     }
 
     /// Writes out what is buffered.
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBufferPointer { try writeAll($0) }
+        try writeAll(buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 
-    private func writeAll(_ bytes: UnsafeBufferPointer<UInt8>) throws {
-        guard var at = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = Foundation.write(fd, at, left)
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            let n = Foundation.write(fd, rest, rest.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw OutputError(message: "cannot write \(name): \(String(cString: strerror(errno)))")
             }
-            at += n
-            left -= n
+            // A short write (a pipe, a signal): the rest again.
+            rest = n == rest.count ? [] : Array(rest[n...])
         }
     }
 }
