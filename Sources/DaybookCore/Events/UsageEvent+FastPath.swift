@@ -171,7 +171,8 @@ private struct FastScanner {
                 guard let s = id() else { return nil }
                 type = s
             } else if equal(key, "timestamp") {
-                guard v.kind == .string, let t = try? Timestamp(parsing: text(v.range)) else { return nil }
+                guard v.kind == .string, let t = try? Timestamp.parse(UnsafeBufferPointer(rebasing: b[v.range])).get()
+                else { return nil }
                 timestamp = t
             } else if equal(key, "properties") {
                 guard v.kind == .object || v.kind == .null else { return nil }
@@ -189,7 +190,7 @@ private struct FastScanner {
                     guard v.range.count <= UsageEvent.maxPropertyBytes else { return nil }
                     properties[text(key)] = .string(text(v.range))
                 case .number:
-                    guard let d = DecimalText(json: text(v.range)) else { return nil }
+                    guard let d = DecimalText(jsonBytes: UnsafeBufferPointer(rebasing: b[v.range])) else { return nil }
                     properties[text(key)] = .number(d)
                 case .trueValue: properties[text(key)] = .bool(true)
                 case .falseValue: properties[text(key)] = .bool(false)

@@ -133,6 +133,7 @@ struct PreparedChunk: Sendable {
     var cells: [Int32] = []
     private var customerDayIndex: [CustomerDayKey: Int32] = [:]
     private var cellIndex: [BatchBilling.Cell: Int32] = [:]
+    private var lastCustomerDay: (customer: String, day: Day, index: Int32)?
 
     struct CustomerDayKey: Hashable {
         var customer: String
@@ -191,12 +192,18 @@ struct PreparedChunk: Sendable {
     }
 
     private mutating func internCustomerDay(_ customer: String, _ day: Day, _ plan: PricingPlan) -> Int32 {
+        // Input comes in runs of one customer and day more often than not: no hashing then.
+        if let last = lastCustomerDay, last.day == day, last.customer == customer { return last.index }
         let key = CustomerDayKey(customer: customer, day: day)
-        if let i = customerDayIndex[key] { return i }
+        if let i = customerDayIndex[key] {
+            lastCustomerDay = (customer, day, i)
+            return i
+        }
         let i = Int32(billing.customerDays.count)
         billing.customerDays.append(
             .init(customer: customer, day: day, contract: plan.contract(customer: customer, day: day)))
         customerDayIndex[key] = i
+        lastCustomerDay = (customer, day, i)
         return i
     }
 
