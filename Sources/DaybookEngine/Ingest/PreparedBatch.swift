@@ -151,29 +151,51 @@ struct PreparedChunk: Sendable {
                 records.append(.invalid(invalid))
                 continue
             }
+            let logRecord = LoggedEvent(
+                seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes
+            ).encoded()
+            // The usual shape is read in place; anything else goes through the full parser.
+            let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes) { event in
+                let metrics = plan.metricsByEventType[event.eventType]
+                return bill(
+                    transactionID: event.transactionID, customer: event.customerID, eventType: event.eventType,
+                    timestamp: event.timestamp, metrics: metrics, outcomes: metrics?.map { $0.evaluate(event) },
+                    plan: plan, logRecord: logRecord)
+            }
+            if let fast {
+                records.append(.valid(fast))
+                continue
+            }
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): records.append(.invalid(invalid))
             case .success(let event):
-                let logged = LoggedEvent(
-                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
-                records.append(.valid(bill(event, plan: plan, logRecord: logged.encoded())))
+                let metrics = plan.metricsByEventType[event.eventType]
+                records.append(
+                    .valid(
+                        bill(
+                            transactionID: event.transactionID, customer: event.customerID,
+                            eventType: event.eventType, timestamp: event.timestamp, metrics: metrics,
+                            outcomes: metrics?.map { $0.evaluate(event) }, plan: plan, logRecord: logRecord)))
             }
         }
     }
 
-    private mutating func bill(_ event: UsageEvent, plan: PricingPlan, logRecord: [UInt8]) -> ValidRecord {
-        let day = event.day
-        let cd = internCustomerDay(event.customerID, day, plan)
+    /// `outcomes`: the event evaluated against `metrics`, its type's metrics (nil: none).
+    private mutating func bill(
+        transactionID: String, customer: String, eventType: String, timestamp: Timestamp, metrics: [Metric]?,
+        outcomes: [MetricOutcome]?, plan: PricingPlan, logRecord: [UInt8]
+    ) -> ValidRecord {
+        let day = timestamp.day
+        let cd = internCustomerDay(customer, day, plan)
         let first = Int32(billing.contributions.count)
         var rejections: [(metric: String, why: ValueRejection)] = []
         var billsType = false
-        if let metrics = plan.metricsByEventType[event.eventType] {
-            let outcomes = metrics.map { $0.evaluate(event) }
+        if let metrics, let outcomes {
             for (i, outcome) in outcomes.enumerated() {
                 if case .rejected(let why) = outcome { rejections.append((metrics[i].id, why)) }
             }
             if let contract = billing.customerDays[Int(cd)].contract,
-                let rates = contract.usageByEventType[event.eventType]
+                let rates = contract.usageByEventType[eventType]
             {
                 billsType = true
                 for rate in rates {
@@ -186,7 +208,7 @@ struct PreparedChunk: Sendable {
             }
         }
         return ValidRecord(
-            transactionID: event.transactionID, idKey: Array(event.transactionID.utf8), timestamp: event.timestamp,
+            transactionID: transactionID, idKey: Array(transactionID.utf8), timestamp: timestamp,
             customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count), rejections: rejections,
             logRecord: logRecord)
     }
