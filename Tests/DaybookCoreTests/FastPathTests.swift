@@ -64,7 +64,8 @@ struct FastPathTests {
                 Metric(
                     id: "\(type)-tokens", eventType: type, aggregation: .sum, property: "tokens",
                     filters: [.init(property: "region", allowed: ["us", "eu"])], groupBy: ["model"]),
-                Metric(id: "\(type)-count", eventType: type, aggregation: .count, property: nil, groupBy: ["ok", "no"]),
+                Metric(
+                    id: "\(type)-count", eventType: type, aggregation: .count, property: nil, groupBy: ["ok", "no"]),
                 Metric(id: "\(type)-gb", eventType: type, aggregation: .max, property: "gb"),
                 Metric(
                     id: "\(type)-s", eventType: type, aggregation: .sum, property: "s",

@@ -209,7 +209,8 @@ struct PreparedChunk: Sendable {
         }
         return ValidRecord(
             transactionID: transactionID, idKey: Array(transactionID.utf8), timestamp: timestamp,
-            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count), rejections: rejections,
+            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count),
+            rejections: rejections,
             logRecord: logRecord)
     }
 
