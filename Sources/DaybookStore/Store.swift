@@ -185,7 +185,9 @@ package enum Keys {
         var r = ByteReader(value)
         while !r.isAtEnd {
             let gap = try r.uvarint()
-            guard gap > 0, seq <= UInt64.max - gap else { throw StoreCorruption("by_day entry of seq \(seqs[0]) lists seqs out of order") }
+            guard gap > 0, seq <= UInt64.max - gap else {
+                throw StoreCorruption("by_day entry of seq \(seqs[0]) lists seqs out of order")
+            }
             seq += gap
             seqs.append(seq)
         }
@@ -197,7 +199,6 @@ package enum Keys {
         appendDay(day, to: &k)
         return k
     }
-
 
     package static func customerPrefix(_ customer: String) -> [UInt8] {
         var k: [UInt8] = []

@@ -55,17 +55,69 @@ struct FastPathTests {
         }
     }
 
+    /// Metrics over the properties of `valid`: filters, groups, every aggregation, values that
+    /// are numbers, numeric strings, booleans, null and absent.
+    static let metrics: [Metric] = {
+        var all: [Metric] = []
+        for type in ["inference", "e", "s"] {
+            all += [
+                Metric(
+                    id: "\(type)-tokens", eventType: type, aggregation: .sum, property: "tokens",
+                    filters: [.init(property: "region", allowed: ["us", "eu"])], groupBy: ["model"]),
+                Metric(
+                    id: "\(type)-count", eventType: type, aggregation: .count, property: nil, groupBy: ["ok", "no"]),
+                Metric(id: "\(type)-gb", eventType: type, aggregation: .max, property: "gb"),
+                Metric(
+                    id: "\(type)-s", eventType: type, aggregation: .sum, property: "s",
+                    filters: [.init(property: "ok", allowed: ["true"])]),
+                Metric(id: "\(type)-e", eventType: type, aggregation: .sum, property: "e"),
+                Metric(id: "\(type)-z", eventType: type, aggregation: .max, property: "z"),
+                Metric(id: "\(type)-ok", eventType: type, aggregation: .sum, property: "ok"),
+                Metric(id: "\(type)-x", eventType: type, aggregation: .sum, property: "x"),
+                Metric(id: "\(type)-users", eventType: type, aggregation: .uniqueCount, property: "model"),
+                Metric(id: "\(type)-flags", eventType: type, aggregation: .uniqueCount, property: "ok", groupBy: ["e"]),
+            ]
+        }
+        return all
+    }()
+
+    /// The event read in place (`withFastEvent`) gives what the parsed event gives: the same ids,
+    /// time and outcome for every metric; and it is read in place exactly when the fast path decides.
+    func inPlaceAgrees(_ bytes: [UInt8]) -> Bool {
+        let inPlace = UsageEvent.withFastEvent(bytes) { e in
+            (e.transactionID, e.customerID, e.eventType, e.timestamp, Self.metrics.map { $0.evaluate(e) })
+        }
+        guard let inPlace else { return fast(bytes) == nil }
+        guard case .success(let parsed) = strict(bytes), fast(bytes) != nil else { return false }
+        return inPlace.0 == parsed.transactionID && inPlace.1 == parsed.customerID && inPlace.2 == parsed.eventType
+            && inPlace.3 == parsed.timestamp && inPlace.4 == Self.metrics.map { $0.evaluate(parsed) }
+    }
+
+    @Test func metricsOfTheValidEventsAreNotAllTrivial() throws {
+        // The comparison below must see contributions, groups and rejections, not only notMatched.
+        let outcomes = Self.valid.flatMap { text in
+            UsageEvent.withFastEvent(Array(text.utf8)) { e in Self.metrics.map { $0.evaluate(e) } } ?? []
+        }
+        #expect(outcomes.contains(.contributes(.value(FixedDecimal(1830)), group: "{model=model-a}")))
+        #expect(outcomes.contains(.contributes(.distinct("true"), group: "{e=1000}")))
+        #expect(outcomes.contains(.rejected(.nonNumeric)))
+        #expect(outcomes.contains(.rejected(.missing)))
+        #expect(outcomes.contains(.contributes(.one, group: "{ok=true,no=false}")))
+    }
+
     @Test(arguments: valid) func validEventsTakeTheFastPathAndAgree(_ text: String) throws {
         let bytes = Array(text.utf8)
         let event = try #require(fast(bytes), "the fast path deferred on \(text)")
         #expect(try strict(bytes).get() == event)
         #expect(agree(bytes))
+        #expect(inPlaceAgrees(bytes))
     }
 
     @Test(arguments: edge) func edgeCasesDeferToTheStrictParserAndAgree(_ text: String) {
         let bytes = Array(text.utf8)
         #expect(fast(bytes) == nil, "the fast path decided \(text)")
         #expect(agree(bytes), "\(text)")
+        #expect(inPlaceAgrees(bytes), "\(text)")
     }
 
     @Test func mutationsAgree() {
@@ -86,6 +138,7 @@ struct FastPathTests {
                     if bytes.isEmpty { bytes = [0x7B] }
                 }
                 #expect(agree(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+                #expect(inPlaceAgrees(bytes), "in place: \(String(decoding: bytes, as: UTF8.self))")
                 checked += 1
                 if fast(bytes) != nil { tookFastPath += 1 }
             }

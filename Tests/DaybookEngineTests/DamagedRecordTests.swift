@@ -28,9 +28,11 @@ struct DamagedRecordTests {
         try store.engine.applyCatalog(ExampleCatalog.bytes, now: october)
         _ = try store.engine.ingest(
             [
-                record("t1", "inference", "2026-10-02T10:00:00Z", "\"tokens\": 100, \"model\": \"a\", \"region\": \"us\""),
+                record(
+                    "t1", "inference", "2026-10-02T10:00:00Z", "\"tokens\": 100, \"model\": \"a\", \"region\": \"us\""),
                 record("s1", "session", "2026-10-05T10:00:00Z", "\"user_id\": \"u1\""),
-                record("t2", "inference", "2026-10-07T10:00:00Z", "\"tokens\": 300, \"model\": \"a\", \"region\": \"us\""),
+                record(
+                    "t2", "inference", "2026-10-07T10:00:00Z", "\"tokens\": 300, \"model\": \"a\", \"region\": \"us\""),
             ], source: "test", now: now)
         return store
     }
@@ -116,7 +118,11 @@ struct DamagedRecordTests {
         let late = try Timestamp(parsing: "2026-10-31T12:00:00Z")
         Self.expectDamage {
             _ = try store.engine.ingest(
-                [Self.record("t3", "inference", "2026-10-31T10:00:00Z", "\"tokens\": 5, \"model\": \"a\", \"region\": \"us\"")],
+                [
+                    Self.record(
+                        "t3", "inference", "2026-10-31T10:00:00Z", "\"tokens\": 5, \"model\": \"a\", \"region\": \"us\""
+                    )
+                ],
                 source: "test", now: late)
         }
         Self.expectDamage { _ = try store.engine.breakdown(invoiceID: "acme-2026/2026-10-01", now: Self.now) }
@@ -136,7 +142,8 @@ struct DamagedRecordTests {
         }
         Self.expectDamage {
             _ = try store.engine.ingest(
-                [Self.record("s2", "session", "2026-10-03T10:00:00Z", "\"user_id\": \"u1\"")], source: "test", now: Self.now)
+                [Self.record("s2", "session", "2026-10-03T10:00:00Z", "\"user_id\": \"u1\"")], source: "test",
+                now: Self.now)
         }
     }
 
@@ -208,7 +215,8 @@ struct StoreFormatTests {
 
     /// Read access creates nothing: no directory, no data.mdb, no databases.
     @Test func readAccessCreatesNothing() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-none-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-none-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect { _ = try Engine(path: dir, access: .read) } throws: { ($0 as? StoreError)?.kind == .noStore }
         #expect(!FileManager.default.fileExists(atPath: dir))
@@ -226,7 +234,8 @@ extension TemporaryStore {
     /// A copy of the store's data.mdb in a directory of its own that outlives this value (for
     /// tests that reopen it with other access); the caller removes it.
     func pathKeptAfterClose() throws -> String {
-        let kept = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-kept-\(UUID().uuidString)").path
+        let kept = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-kept-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: path + "/data.mdb", toPath: kept + "/data.mdb")
         return kept

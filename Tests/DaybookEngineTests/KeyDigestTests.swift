@@ -51,7 +51,8 @@ struct KeyDigestTests {
             [
                 invoice, Keys.openInvoice(end: Day(parsing: "2026-11-01")!, invoice: invoice),
                 Keys.causeSummary(invoice: invoice), Keys.lateEvent(invoice: invoice, seq: .max),
-                Keys.customerDay(id, day: Day(parsing: "2026-11-01")!, seq: .max), Keys.rejection(seq: .max, metric: id), Array(tid.utf8),
+                Keys.customerDay(id, day: Day(parsing: "2026-11-01")!, seq: .max),
+                Keys.rejection(seq: .max, metric: id), Array(tid.utf8),
                 Keys.seq(.max), Keys.version(.max), EngineState.key,
             ] + chains.map { $0.key(DigestChain.capacity - 1) }
         for key in keys { #expect(key.count <= limit, "\(key.count) > \(limit)") }

@@ -20,43 +20,65 @@ public enum MetricOutcome: Sendable, Hashable {
     case ignored
 }
 
+/// What metric evaluation reads of an event: its type and its properties by name. A
+/// ``UsageEvent`` answers from its dictionary, a ``FastEvent`` from the record's bytes.
+protocol EventProperties: ~Copyable {
+    var eventType: String { get }
+    func property(_ name: String) -> PropertyValue?
+}
+
+extension UsageEvent: EventProperties {
+    func property(_ name: String) -> PropertyValue? { properties[name] }
+}
+
+extension FastEvent: EventProperties {}
+
 extension Metric {
     /// Whether the event has the metric's type and passes every filter.
-    public func matches(_ event: UsageEvent) -> Bool {
+    public func matches(_ event: UsageEvent) -> Bool { matches(any: event) }
+
+    /// Evaluates the event against this metric (SPEC §1, §3).
+    public func evaluate(_ event: UsageEvent) -> MetricOutcome { evaluate(any: event) }
+
+    /// ``evaluate(_:)`` of an event read in place: the same code, so the same outcome.
+    public func evaluate(_ event: borrowing FastEvent) -> MetricOutcome { evaluate(any: event) }
+
+    /// The `{prop=value,…}` part of a line-item id, values percent-encoded; "" when ungrouped.
+    public func groupKey(for event: UsageEvent) -> String { groupKey(any: event) }
+
+    private func matches<E: EventProperties & ~Copyable>(any event: borrowing E) -> Bool {
         guard event.eventType == eventType else { return false }
         for filter in filters {
-            guard let v = event.properties[filter.property], filter.allowed.contains(v.canonical) else { return false }
+            guard let v = event.property(filter.property), filter.allowed.contains(v.canonical) else { return false }
         }
         return true
     }
 
-    /// Evaluates the event against this metric (SPEC §1, §3).
-    public func evaluate(_ event: UsageEvent) -> MetricOutcome {
-        guard matches(event) else { return .notMatched }
+    private func evaluate<E: EventProperties & ~Copyable>(any event: borrowing E) -> MetricOutcome {
+        guard matches(any: event) else { return .notMatched }
         let contribution: MetricContribution
         switch aggregation {
         case .count:
             contribution = .one
         case .sum, .max:
-            guard let property, let v = event.properties[property] else { return .rejected(.missing) }
+            guard let property, let v = event.property(property) else { return .rejected(.missing) }
             switch v.usageValue {
             case .success(let x): contribution = .value(x)
             case .failure(let why): return .rejected(why)
             }
         case .uniqueCount:
-            guard let property, let v = event.properties[property] else { return .ignored }
+            guard let property, let v = event.property(property) else { return .ignored }
             contribution = .distinct(v.canonical)
         }
-        return .contributes(contribution, group: groupKey(for: event))
+        return .contributes(contribution, group: groupKey(any: event))
     }
 
-    /// The `{prop=value,…}` part of a line-item id, values percent-encoded; "" when ungrouped.
-    public func groupKey(for event: UsageEvent) -> String {
+    private func groupKey<E: EventProperties & ~Copyable>(any event: borrowing E) -> String {
         if groupBy.isEmpty { return "" }
         var s = "{"
         for (i, prop) in groupBy.enumerated() {
             if i > 0 { s += "," }
-            s += prop + "=" + percentEncodeGroupValue(event.properties[prop]?.canonical ?? "")
+            s += prop + "=" + percentEncodeGroupValue(event.property(prop)?.canonical ?? "")
         }
         return s + "}"
     }

@@ -19,22 +19,31 @@ public struct DecimalText: Sendable, Hashable {
         self.init(text: text, allowExponent: false, allowLeadingZeros: true)
     }
 
+    /// ``init(json:)`` of the number's UTF-8 bytes (the ingest fast path: no `String` is built).
+    init?(jsonBytes bytes: UnsafeBufferPointer<UInt8>) {
+        self.init(bytes: bytes, allowExponent: true, allowLeadingZeros: false)
+    }
+
     private init?(text: some StringProtocol, allowExponent: Bool, allowLeadingZeros: Bool) {
-        let bytes = Array(text.utf8)
+        self.init(bytes: Array(text.utf8), allowExponent: allowExponent, allowLeadingZeros: allowLeadingZeros)
+    }
+
+    private init?<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, allowExponent: Bool, allowLeadingZeros: Bool)
+    where Bytes.Index == Int {
         var i = 0
         negative = false
         if i < bytes.count && bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
         let intStart = i
         while i < bytes.count && isDigit(bytes[i]) { i += 1 }
-        let intDigits = bytes[intStart..<i]
+        let intDigits = intStart..<i
         if intDigits.isEmpty { return nil }
-        if !allowLeadingZeros && intDigits.count > 1 && intDigits.first == UInt8(ascii: "0") { return nil }
-        var fracDigits: ArraySlice<UInt8> = []
+        if !allowLeadingZeros && intDigits.count > 1 && bytes[intStart] == UInt8(ascii: "0") { return nil }
+        var fracDigits = i..<i
         if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
             i += 1
             let start = i
             while i < bytes.count && isDigit(bytes[i]) { i += 1 }
-            fracDigits = bytes[start..<i]
+            fracDigits = start..<i
             if fracDigits.isEmpty { return nil }
         }
         var exp = 0
@@ -56,7 +65,10 @@ public struct DecimalText: Sendable, Hashable {
             if expNegative { exp = -exp }
         }
         if i != bytes.count { return nil }
-        var all = Array(intDigits) + Array(fracDigits)
+        var all: [UInt8] = []
+        all.reserveCapacity(intDigits.count + fracDigits.count)
+        all.append(contentsOf: bytes[intDigits])
+        all.append(contentsOf: bytes[fracDigits])
         exp -= fracDigits.count
         // Normalize: drop leading zeros, then trailing zeros into the exponent.
         let firstNonZero = all.firstIndex { $0 != UInt8(ascii: "0") } ?? all.count

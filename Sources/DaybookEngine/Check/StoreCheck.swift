@@ -122,7 +122,8 @@ private final class Checker {
         walk(store.deadLetterKeys, key: hex) { txn, key, value in
             // digest ‖ dead letter number → empty: the letter must exist.
             guard key.count == KeyDigest.size + 8, value.isEmpty else {
-                throw StoreCorruption("dead_letter_keys entry of a \(key.count)-byte key and a \(value.count)-byte value")
+                throw StoreCorruption(
+                    "dead_letter_keys entry of a \(key.count)-byte key and a \(value.count)-byte value")
             }
             let number = try Keys.seq(from: key, at: KeyDigest.size, in: "dead_letter_keys key")
             guard try txn.contains(Keys.seq(number), in: self.store.deadLetters) else {
@@ -296,7 +297,8 @@ private final class Checker {
                     + (indexed == logged.count ? "as many but other seqs" : "\(indexed)"))
         }
         for key in indexedDays.keys where loggedDays[key] == nil {
-            problem("by_day", "\"\(key.customer)\" on \(key.day): by_day lists events the log does not have on that day")
+            problem(
+                "by_day", "\"\(key.customer)\" on \(key.day): by_day lists events the log does not have on that day")
         }
     }
 
@@ -317,7 +319,8 @@ private final class Checker {
             if first != lastJournal.lastSeq + 1 || entry.lastSeq != lastJournal.lastSeq + events {
                 problem(
                     "journal",
-                    "position \(position) appends seqs \(first)… (\(events) events, last \(entry.lastSeq)) after seq \(lastJournal.lastSeq)")
+                    "position \(position) appends seqs \(first)… (\(events) events, last \(entry.lastSeq)) after seq \(lastJournal.lastSeq)"
+                )
             }
         case .catalog(let version):
             if try !txn.contains(Keys.version(version), in: store.catalogs) {
@@ -326,7 +329,10 @@ private final class Checker {
             fallthrough
         case .finalize:
             if entry.lastSeq != lastJournal.lastSeq {
-                problem("journal", "position \(position) moves the log from seq \(lastJournal.lastSeq) to \(entry.lastSeq) without events")
+                problem(
+                    "journal",
+                    "position \(position) moves the log from seq \(lastJournal.lastSeq) to \(entry.lastSeq) without events"
+                )
             }
         }
     }
@@ -371,7 +377,8 @@ private final class Checker {
         invoiceDays[key] = .some(nil)
         let state = try InvoiceState(decoding: value)
         guard key == Keys.invoice(contract: state.contractID, start: state.period.start) else {
-            throw StoreCorruption("the invoice of \(state.contractID) from \(state.period.start) is stored under another key")
+            throw StoreCorruption(
+                "the invoice of \(state.contractID) from \(state.period.start) is stored under another key")
         }
         invoiceDays[key] = state.dayCount
         if let decimals { try state.checkMoney(decimals: decimals) }
@@ -434,7 +441,8 @@ private final class Checker {
         if let bytes = try txn.get(Array(key.dropFirst(8)), in: store.invoices),
             let state = try? InvoiceState(decoding: bytes), state.stamps.last != position
         {
-            throw StoreCorruption("lists its invoice at position \(position), but it was last stamped at \(state.stamps.last)")
+            throw StoreCorruption(
+                "lists its invoice at position \(position), but it was last stamped at \(state.stamps.last)")
         }
     }
 
@@ -504,7 +512,8 @@ private final class Checker {
         // `by_customer` (format 3 only) is checked by its walk, `by_day` by ``compareDays()``.
         expect("journal", "entries", walked["journal", default: 0], state.journalPosition)
         if lastJournal.lastSeq != state.lastSeq {
-            problem("journal", "the last write ends at seq \(lastJournal.lastSeq), the engine state at \(state.lastSeq)")
+            problem(
+                "journal", "the last write ends at seq \(lastJournal.lastSeq), the engine state at \(state.lastSeq)")
         }
         expect("dead_letters", "entries", walked["dead_letters", default: 0], state.lastDeadLetter)
         expect("dead_letters", "entries", walked["dead_letters", default: 0], state.counters.deadLetters)

@@ -136,4 +136,3 @@ public struct CatalogChange: Sendable, Hashable {
     public var removed: [String] = []
     public var eventsReread: UInt64 = 0
 }
-

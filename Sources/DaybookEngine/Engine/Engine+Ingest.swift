@@ -102,74 +102,78 @@ extension Engine {
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         var index = 0
         for chunk in prepared.chunks {
-          for item in chunk.records {
-            let record = records[index]
-            index += 1
-            // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
-            do {
-                let event: ValidRecord
-                switch item {
-                case .invalid(let invalid):
-                    try deadLetter(record, invalid, source: source, now: now, &state, txn)
-                    summary.deadLettered += 1
-                    if wantsResults {
-                        summary.results.append(
-                            RecordResult(
-                                status: .deadLettered, transactionID: RecordResult.transactionID(in: record.bytes),
-                                reason: invalid.description))
+            for item in chunk.records {
+                let record = records[index]
+                index += 1
+                // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
+                do {
+                    let event: ValidRecord
+                    switch item {
+                    case .invalid(let invalid):
+                        try deadLetter(record, invalid, source: source, now: now, &state, txn)
+                        summary.deadLettered += 1
+                        if wantsResults {
+                            summary.results.append(
+                                RecordResult(
+                                    status: .deadLettered, transactionID: RecordResult.transactionID(in: record.bytes),
+                                    reason: invalid.description))
+                        }
+                        continue
+                    case .valid(let valid): event = valid
                     }
-                    continue
-                case .valid(let valid): event = valid
-                }
-                // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
-                // transaction sees its own writes: a repeat inside this batch is found too.)
-                if let late = window.rejection(event.timestamp) {
-                    if try txn.contains(event.idKey, in: store.transactions) {
+                    // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
+                    // transaction sees its own writes: a repeat inside this batch is found too.)
+                    if let late = window.rejection(event.timestamp) {
+                        if try txn.contains(event.idKey, in: store.transactions) {
+                            summary.duplicates += 1
+                            if wantsResults {
+                                summary.results.append(
+                                    RecordResult(
+                                        status: .duplicate, transactionID: event.transactionID,
+                                        seq: try originalSeq(event.idKey)))
+                            }
+                            continue
+                        }
+                        try deadLetter(record, late, source: source, now: now, &state, txn)
+                        summary.deadLettered += 1
+                        if wantsResults {
+                            summary.results.append(
+                                RecordResult(
+                                    status: .deadLettered, transactionID: event.transactionID, reason: late.description)
+                            )
+                        }
+                        continue
+                    }
+                    // On time: one B-tree descent both checks and records the id.
+                    guard try txn.insertIfAbsent(event.idKey, seq: state.lastSeq + 1, in: store.transactions) else {
                         summary.duplicates += 1
                         if wantsResults {
                             summary.results.append(
                                 RecordResult(
                                     status: .duplicate, transactionID: event.transactionID,
-                                    seq: try originalSeq(event.idKey)))
+                                    seq: try originalSeq(event.idKey)
+                                ))
                         }
                         continue
                     }
-                    try deadLetter(record, late, source: source, now: now, &state, txn)
-                    summary.deadLettered += 1
+                    state.lastSeq += 1
+                    let seq = state.lastSeq
+                    try txn.put(seq: seq, event.logRecord, in: store.log, flags: .append)
+                    for (metric, why) in event.rejections {
+                        try txn.put(
+                            Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
+                    }
+                    accepted.add(event, of: chunk, seq: seq)
+                    summary.metricRejections += event.rejections.count
+                    summary.accepted += 1
                     if wantsResults {
                         summary.results.append(
-                            RecordResult(
-                                status: .deadLettered, transactionID: event.transactionID, reason: late.description))
+                            RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
                     }
-                    continue
+                } catch {
+                    throw IngestError.record(source: source, position: record.position, underlying: error)
                 }
-                // On time: one B-tree descent both checks and records the id.
-                guard try txn.insertIfAbsent(event.idKey, seq: state.lastSeq + 1, in: store.transactions) else {
-                    summary.duplicates += 1
-                    if wantsResults {
-                        summary.results.append(
-                            RecordResult(
-                                status: .duplicate, transactionID: event.transactionID, seq: try originalSeq(event.idKey)
-                            ))
-                    }
-                    continue
-                }
-                state.lastSeq += 1
-                let seq = state.lastSeq
-                try txn.put(seq: seq, event.logRecord, in: store.log, flags: .append)
-                for (metric, why) in event.rejections {
-                    try txn.put(Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
-                }
-                accepted.add(event, of: chunk, seq: seq)
-                summary.metricRejections += event.rejections.count
-                summary.accepted += 1
-                if wantsResults {
-                    summary.results.append(RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
-                }
-            } catch {
-                throw IngestError.record(source: source, position: record.position, underlying: error)
             }
-          }
         }
         try accepted.apply(to: ws, self, &state, txn)
         if let checkpoint = prepared.batch.checkpoint {

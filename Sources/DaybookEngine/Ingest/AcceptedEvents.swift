@@ -81,7 +81,9 @@ struct AcceptedEvents {
             let aggregation = billing.aggregations[c]
             if let d = distinct[Int32(c)] {
                 for v in d.values {
-                    try ws.add(.distinct(v), product: cell.product, group: cell.group, aggregation: aggregation, day: day, to: entry, txn)
+                    try ws.add(
+                        .distinct(v), product: cell.product, group: cell.group, aggregation: aggregation, day: day,
+                        to: entry, txn)
                 }
             } else {
                 try ws.add(

@@ -133,6 +133,7 @@ struct PreparedChunk: Sendable {
     var cells: [Int32] = []
     private var customerDayIndex: [CustomerDayKey: Int32] = [:]
     private var cellIndex: [BatchBilling.Cell: Int32] = [:]
+    private var lastCustomerDay: (customer: String, day: Day, index: Int32)?
 
     struct CustomerDayKey: Hashable {
         var customer: String
@@ -150,29 +151,51 @@ struct PreparedChunk: Sendable {
                 records.append(.invalid(invalid))
                 continue
             }
+            let logRecord = LoggedEvent(
+                seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes
+            ).encoded()
+            // The usual shape is read in place; anything else goes through the full parser.
+            let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes) { event in
+                let metrics = plan.metricsByEventType[event.eventType]
+                return bill(
+                    transactionID: event.transactionID, customer: event.customerID, eventType: event.eventType,
+                    timestamp: event.timestamp, metrics: metrics, outcomes: metrics?.map { $0.evaluate(event) },
+                    plan: plan, logRecord: logRecord)
+            }
+            if let fast {
+                records.append(.valid(fast))
+                continue
+            }
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): records.append(.invalid(invalid))
             case .success(let event):
-                let logged = LoggedEvent(
-                    seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes)
-                records.append(.valid(bill(event, plan: plan, logRecord: logged.encoded())))
+                let metrics = plan.metricsByEventType[event.eventType]
+                records.append(
+                    .valid(
+                        bill(
+                            transactionID: event.transactionID, customer: event.customerID,
+                            eventType: event.eventType, timestamp: event.timestamp, metrics: metrics,
+                            outcomes: metrics?.map { $0.evaluate(event) }, plan: plan, logRecord: logRecord)))
             }
         }
     }
 
-    private mutating func bill(_ event: UsageEvent, plan: PricingPlan, logRecord: [UInt8]) -> ValidRecord {
-        let day = event.day
-        let cd = internCustomerDay(event.customerID, day, plan)
+    /// `outcomes`: the event evaluated against `metrics`, its type's metrics (nil: none).
+    private mutating func bill(
+        transactionID: String, customer: String, eventType: String, timestamp: Timestamp, metrics: [Metric]?,
+        outcomes: [MetricOutcome]?, plan: PricingPlan, logRecord: [UInt8]
+    ) -> ValidRecord {
+        let day = timestamp.day
+        let cd = internCustomerDay(customer, day, plan)
         let first = Int32(billing.contributions.count)
         var rejections: [(metric: String, why: ValueRejection)] = []
         var billsType = false
-        if let metrics = plan.metricsByEventType[event.eventType] {
-            let outcomes = metrics.map { $0.evaluate(event) }
+        if let metrics, let outcomes {
             for (i, outcome) in outcomes.enumerated() {
                 if case .rejected(let why) = outcome { rejections.append((metrics[i].id, why)) }
             }
             if let contract = billing.customerDays[Int(cd)].contract,
-                let rates = contract.usageByEventType[event.eventType]
+                let rates = contract.usageByEventType[eventType]
             {
                 billsType = true
                 for rate in rates {
@@ -185,18 +208,25 @@ struct PreparedChunk: Sendable {
             }
         }
         return ValidRecord(
-            transactionID: event.transactionID, idKey: Array(event.transactionID.utf8), timestamp: event.timestamp,
-            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count), rejections: rejections,
+            transactionID: transactionID, idKey: Array(transactionID.utf8), timestamp: timestamp,
+            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count),
+            rejections: rejections,
             logRecord: logRecord)
     }
 
     private mutating func internCustomerDay(_ customer: String, _ day: Day, _ plan: PricingPlan) -> Int32 {
+        // Input comes in runs of one customer and day more often than not: no hashing then.
+        if let last = lastCustomerDay, last.day == day, last.customer == customer { return last.index }
         let key = CustomerDayKey(customer: customer, day: day)
-        if let i = customerDayIndex[key] { return i }
+        if let i = customerDayIndex[key] {
+            lastCustomerDay = (customer, day, i)
+            return i
+        }
         let i = Int32(billing.customerDays.count)
         billing.customerDays.append(
             .init(customer: customer, day: day, contract: plan.contract(customer: customer, day: day)))
         customerDayIndex[key] = i
+        lastCustomerDay = (customer, day, i)
         return i
     }
 

@@ -58,7 +58,8 @@ final class ContractPlan: Sendable {
             throw StoreCorruption("\(name) covers \(state.period), not a period of its contract")
         }
         guard state.closing.allSatisfy({ $0.count == balances.count }) else {
-            throw StoreCorruption("\(name) has closing rows that do not have one amount per balance (\(balances.count))")
+            throw StoreCorruption(
+                "\(name) has closing rows that do not have one amount per balance (\(balances.count))")
         }
         try state.checkMoney(decimals: decimals)
     }

@@ -203,7 +203,8 @@ final class WorkingSet {
             if let first = stored {
                 guard first < entry.state.dayCount else {
                     throw StoreCorruption(
-                        "distinct value of \(lineItemID) in invoice of \(entry.state.contractID) names day index \(first) of \(entry.state.dayCount)")
+                        "distinct value of \(lineItemID) in invoice of \(entry.state.contractID) names day index \(first) of \(entry.state.dayCount)"
+                    )
                 }
                 guard k < first else { return }
                 entry.state.lineItems[index].daily[first] = entry.state.lineItems[index].daily[first] - one
