@@ -76,11 +76,15 @@ extension Metric {
     private func groupKey<E: EventProperties & ~Copyable>(any event: borrowing E) -> String {
         if groupBy.isEmpty { return "" }
         var s = "{"
+        s.reserveCapacity(48)  // one allocation for the usual key, not one per piece
         for (i, prop) in groupBy.enumerated() {
-            if i > 0 { s += "," }
-            s += prop + "=" + percentEncodeGroupValue(event.property(prop)?.canonical ?? "")
+            if i > 0 { s.append(",") }
+            s.append(prop)
+            s.append("=")
+            s.append(percentEncodeGroupValue(event.property(prop)?.canonical ?? ""))
         }
-        return s + "}"
+        s.append("}")
+        return s
     }
 }
 
