@@ -159,7 +159,7 @@ func registerFloors() {
                 FloorMetric.appendHashIndex, FloorMetric.daybook,
                 FloorMetric.ratioRaw, FloorMetric.ratioIndex,
             ],
-            warmupIterations: 1, maxDuration: .seconds(120), maxIterations: 5,
+            warmupIterations: 1, maxDuration: .seconds(180), maxIterations: 10,
             setup: { workload.prepare() })
     ) { benchmark in
         let lines = workload.lines

@@ -103,19 +103,20 @@ extension Engine {
         var index = 0
         for chunk in prepared.chunks {
             for item in chunk.records {
-                let record = records[index]
+                let i = index  // the record itself is read only for dead letters and errors
                 index += 1
                 // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
                 do {
                     let event: ValidRecord
                     switch item {
                     case .invalid(let invalid):
-                        try deadLetter(record, invalid, source: source, now: now, &state, txn)
+                        try deadLetter(records[i], invalid, source: source, now: now, &state, txn)
                         summary.deadLettered += 1
                         if wantsResults {
                             summary.results.append(
                                 RecordResult(
-                                    status: .deadLettered, transactionID: RecordResult.transactionID(in: record.bytes),
+                                    status: .deadLettered,
+                                    transactionID: RecordResult.transactionID(in: records[i].bytes),
                                     reason: invalid.description))
                         }
                         continue
@@ -134,7 +135,7 @@ extension Engine {
                             }
                             continue
                         }
-                        try deadLetter(record, late, source: source, now: now, &state, txn)
+                        try deadLetter(records[i], late, source: source, now: now, &state, txn)
                         summary.deadLettered += 1
                         if wantsResults {
                             summary.results.append(
@@ -171,7 +172,7 @@ extension Engine {
                             RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
                     }
                 } catch {
-                    throw IngestError.record(source: source, position: record.position, underlying: error)
+                    throw IngestError.record(source: source, position: records[i].position, underlying: error)
                 }
             }
         }

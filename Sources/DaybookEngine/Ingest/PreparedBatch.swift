@@ -27,21 +27,37 @@ enum PreparedRecord: Sendable {
 /// What the writer needs of a valid event: its id, its time (for lateness), its encoded log
 /// entry, where it bills (interned in the batch's ``BatchBilling``) and its metric rejections.
 /// The event's properties are gone: they were evaluated in the parallel phase.
-struct ValidRecord: Sendable {
-    var transactionID: String
+/// A class: the writer reads each record once, and a struct of strings and arrays would be
+/// retained and released field by field at every copy out of its batch.
+final class ValidRecord: Sendable {
+    let transactionID: String
     /// The id's UTF-8 bytes: the key of the `transactions` index.
-    var idKey: [UInt8]
-    var timestamp: Timestamp
-    /// Index into ``BatchBilling/customerDays``.
-    var customerDay: Int32
+    let idKey: [UInt8]
+    let timestamp: Timestamp
+    /// Index into the chunk's customer days (``PreparedChunk/customerDays`` maps it to the batch's).
+    let customerDay: Int32
     /// Whether the day's contract bills the event's type: such an event, billed to a finalized
     /// invoice, is a late event (a cause of drift), even when no metric matched it.
-    var billsType: Bool
-    /// The record's contributions: `billing.contributions[contributions]`.
-    var contributions: Range<Int32>
+    let billsType: Bool
+    /// The record's contributions: `chunk.billing.contributions[contributions]`.
+    let contributions: Range<Int32>
     /// (metric id, why) for each metric of the event's type that rejected its value.
-    var rejections: [(metric: String, why: ValueRejection)]
-    var logRecord: [UInt8]
+    let rejections: [(metric: String, why: ValueRejection)]
+    let logRecord: [UInt8]
+
+    init(
+        transactionID: String, idKey: [UInt8], timestamp: Timestamp, customerDay: Int32, billsType: Bool,
+        contributions: Range<Int32>, rejections: [(metric: String, why: ValueRejection)], logRecord: [UInt8]
+    ) {
+        self.transactionID = transactionID
+        self.idKey = idKey
+        self.timestamp = timestamp
+        self.customerDay = customerDay
+        self.billsType = billsType
+        self.contributions = contributions
+        self.rejections = rejections
+        self.logRecord = logRecord
+    }
 }
 
 /// The interned billing of one batch.

@@ -59,7 +59,8 @@ public final class Writer: Sendable {
 
     /// Submits a batch; `completion` is called on the writer thread after the batch's durable
     /// commit (with its summary) or its failure. Batches commit in submission order.
-    public func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
+    public func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void)
+    {
         core.submit(batch, completion: completion)
     }
 
@@ -178,7 +179,8 @@ private final class WriterCore: Sendable {
         let accepted = queue.withLock { q -> Bool in
             guard !q.closed else { return false }
             q.nextTicket += 1
-            q.items.append(Item(ticket: q.nextTicket, work: .operation({ engine in done.fulfil(Result { try body(engine) }) })))
+            q.items.append(
+                Item(ticket: q.nextTicket, work: .operation({ engine in done.fulfil(Result { try body(engine) }) })))
             return true
         }
         guard accepted else { throw WriterError.closed }
@@ -279,6 +281,9 @@ private final class WriterCore: Sendable {
                 for observer in observers { observer(report) }
             }
             for (item, summary) in zip(items, summaries) { item.1(.success(summary)) }
+            // Freeing a batch's records (tens of thousands of arrays) is not the writer's work:
+            // the last reference goes to another thread.
+            DispatchQueue.global(qos: .utility).async { withExtendedLifetime(items) {} }
         } catch {
             guard items.count > 1 else {
                 items[0].1(.failure(error))
@@ -341,4 +346,3 @@ final class Completion<R: Sendable>: Sendable {
         return try result.withLock { $0 }!.get()
     }
 }
-
