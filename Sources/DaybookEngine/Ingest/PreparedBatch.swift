@@ -103,37 +103,49 @@ extension Engine {
             results.withLock { $0[c] = prepared }
         }
         var chunks = results.withLock { $0.map { $0! } }
-        var billing = BatchTables()
+        var billing = BillingTables()
         for c in chunks.indices { billing.take(&chunks[c]) }
         return PreparedBatch(batch: batch, chunks: chunks, planVersion: plan.version, billing: billing.billing)
     }
 }
 
-/// The interning tables of a batch, filled from its chunks' in order.
-private struct BatchTables {
+/// Numbering tables: each customer day and each cell gets the next number the first time it is seen.
+struct BillingTables {
     var billing = BatchBilling()
-    var customerDayIndex: [PreparedChunk.CustomerDayKey: Int32] = [:]
-    var cellIndex: [BatchBilling.Cell: Int32] = [:]
+    private var customerDayIndex: [CustomerDayKey: Int32] = [:]
+    private var cellIndex: [BatchBilling.Cell: Int32] = [:]
 
-    /// Numbers the chunk's customer days and cells in the batch's tables and stores the maps in it.
+    struct CustomerDayKey: Hashable {
+        var customer: String
+        var day: Day
+    }
+
+    mutating func customerDay(_ customer: String, _ day: Day, contract: () -> ContractPlan?) -> Int32 {
+        let key = CustomerDayKey(customer: customer, day: day)
+        if let i = customerDayIndex[key] { return i }
+        let i = Int32(billing.customerDays.count)
+        billing.customerDays.append(.init(customer: customer, day: day, contract: contract()))
+        customerDayIndex[key] = i
+        return i
+    }
+
+    mutating func cell(_ cell: BatchBilling.Cell, _ aggregation: Aggregation) -> Int32 {
+        if let i = cellIndex[cell] { return i }
+        let i = Int32(billing.cells.count)
+        billing.cells.append(cell)
+        billing.aggregations.append(aggregation)
+        cellIndex[cell] = i
+        return i
+    }
+
+    /// Numbers the chunk's customer days and cells in these (the batch's) tables and stores the
+    /// maps in the chunk.
     mutating func take(_ chunk: inout PreparedChunk) {
-        chunk.customerDays = chunk.billing.customerDays.map { d in
-            let key = PreparedChunk.CustomerDayKey(customer: d.customer, day: d.day)
-            if let i = customerDayIndex[key] { return i }
-            let i = Int32(billing.customerDays.count)
-            billing.customerDays.append(d)
-            customerDayIndex[key] = i
-            return i
-        }
+        chunk.customerDays = chunk.billing.customerDays.map { d in customerDay(d.customer, d.day) { d.contract } }
         chunk.cells = zip(chunk.billing.cells, chunk.billing.aggregations).map { c, aggregation in
             var cell = c
             cell.customerDay = chunk.customerDays[Int(c.customerDay)]
-            if let i = cellIndex[cell] { return i }
-            let i = Int32(billing.cells.count)
-            billing.cells.append(cell)
-            billing.aggregations.append(aggregation)
-            cellIndex[cell] = i
-            return i
+            return self.cell(cell, aggregation)
         }
     }
 }
@@ -143,18 +155,15 @@ private struct BatchTables {
 struct PreparedChunk: Sendable {
     var records: [PreparedRecord] = []
     /// This slice's own customer days, cells and contributions (numbered in the slice).
-    var billing = BatchBilling()
+    var billing: BatchBilling {
+        get { tables.billing }
+        _modify { yield &tables.billing }
+    }
+    private var tables = BillingTables()
     /// The batch's number of each of this slice's customer days and cells.
     var customerDays: [Int32] = []
     var cells: [Int32] = []
-    private var customerDayIndex: [CustomerDayKey: Int32] = [:]
-    private var cellIndex: [BatchBilling.Cell: Int32] = [:]
     private var lastCustomerDay: (customer: String, day: Day, index: Int32)?
-
-    struct CustomerDayKey: Hashable {
-        var customer: String
-        var day: Day
-    }
 
     init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
         records.reserveCapacity(slice.count)
@@ -233,25 +242,12 @@ struct PreparedChunk: Sendable {
     private mutating func internCustomerDay(_ customer: String, _ day: Day, _ plan: PricingPlan) -> Int32 {
         // Input comes in runs of one customer and day more often than not: no hashing then.
         if let last = lastCustomerDay, last.day == day, last.customer == customer { return last.index }
-        let key = CustomerDayKey(customer: customer, day: day)
-        if let i = customerDayIndex[key] {
-            lastCustomerDay = (customer, day, i)
-            return i
-        }
-        let i = Int32(billing.customerDays.count)
-        billing.customerDays.append(
-            .init(customer: customer, day: day, contract: plan.contract(customer: customer, day: day)))
-        customerDayIndex[key] = i
+        let i = tables.customerDay(customer, day) { plan.contract(customer: customer, day: day) }
         lastCustomerDay = (customer, day, i)
         return i
     }
 
     private mutating func internCell(_ cell: BatchBilling.Cell, _ aggregation: Aggregation) -> Int32 {
-        if let i = cellIndex[cell] { return i }
-        let i = Int32(billing.cells.count)
-        billing.cells.append(cell)
-        billing.aggregations.append(aggregation)
-        cellIndex[cell] = i
-        return i
+        tables.cell(cell, aggregation)
     }
 }
