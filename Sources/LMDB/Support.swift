@@ -132,5 +132,13 @@ func withValue<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrow
     }
 }
 
+/// `seq` as an 8-byte big-endian `MDB_val`, valid during `body` (a seq key or value without an array).
+func withSeq<R>(_ seq: UInt64, _ body: (inout MDB_val) throws -> R) rethrows -> R {
+    try withUnsafeBytes(of: seq.bigEndian) { bytes in
+        var value = MDB_val(mv_size: 8, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+        return try body(&value)
+    }
+}
+
 /// `open(2)`, callable where a member named `open` hides the C function.
 func openFile(_ path: String, _ flags: Int32) -> Int32 { open(path, flags) }

@@ -82,11 +82,7 @@ public struct Transaction: ~Copyable {
         try requireWritable("mdb_put")
         try validate(db, "mdb_put")
         let txn = pointer
-        let rc = withUnsafeBytes(of: seq.bigEndian) { k in
-            withValue(value) { value in
-                var key = MDB_val(mv_size: 8, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                return mdb_put(txn, db.dbi, &key, &value, flags.rawValue)
-            }
+        let rc = withSeq(seq) { key in withValue(value) { value in mdb_put(txn, db.dbi, &key, &value, flags.rawValue) }
         }
         try checkWrite(rc, "mdb_put")
     }
@@ -96,11 +92,8 @@ public struct Transaction: ~Copyable {
         try requireWritable("mdb_put")
         try validate(db, "mdb_put")
         let txn = pointer
-        let rc = withUnsafeBytes(of: seq.bigEndian) { v in
-            withValue(key) { key in
-                var value = MDB_val(mv_size: 8, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return mdb_put(txn, db.dbi, &key, &value, UInt32(MDB_NOOVERWRITE))
-            }
+        let rc = withSeq(seq) { value in
+            withValue(key) { key in mdb_put(txn, db.dbi, &key, &value, UInt32(MDB_NOOVERWRITE)) }
         }
         if rc == MDB_KEYEXIST { return false }
         try checkWrite(rc, "mdb_put")

@@ -157,13 +157,7 @@ extension Engine {
                         }
                         continue
                     }
-                    state.lastSeq += 1
-                    let seq = state.lastSeq
-                    try txn.put(seq: seq, event.logRecord, in: store.log, flags: .append)
-                    for (metric, why) in event.rejections {
-                        try txn.put(
-                            Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
-                    }
+                    let seq = try appendLog(event.logRecord, rejections: event.rejections, &state, txn)
                     accepted.add(event, of: chunk, seq: seq)
                     summary.metricRejections += event.rejections.count
                     summary.accepted += 1
@@ -187,25 +181,35 @@ extension Engine {
         return summary
     }
 
-    /// Appends an accepted event (its transaction id already recorded) to the log and its
-    /// indexes, stores its metric rejections and bills it: what ingest and replay both do for
-    /// every event that enters the log. Returns its seq.
+    /// Appends an accepted event's log record (its transaction id already recorded) under the
+    /// next seq, with its metric rejections: what ingest and replay both write for every event
+    /// that enters the log. Returns the seq.
+    func appendLog(
+        _ logRecord: [UInt8], rejections: [(metric: String, why: ValueRejection)], _ state: inout EngineState,
+        _ txn: borrowing Transaction
+    ) throws -> UInt64 {
+        state.lastSeq += 1
+        let seq = state.lastSeq
+        try txn.put(seq: seq, logRecord, in: store.log, flags: .append)
+        for (metric, why) in rejections {
+            try txn.put(Keys.rejection(seq: seq, metric: metric), Array(why.rawValue.utf8), in: store.rejections)
+        }
+        return seq
+    }
+
+    /// Appends one event to the log and `by_day` and bills it on its own: replay's path (ingest
+    /// admits a whole batch, then bills it per cell through ``AcceptedEvents``). Returns its seq.
     func append(
         _ event: UsageEvent, _ outcomes: [MetricOutcome], _ logRecord: [UInt8], _ ws: WorkingSet,
         _ state: inout EngineState, _ txn: borrowing Transaction
     ) throws -> UInt64 {
-        let store = self.store
-        state.lastSeq += 1
-        let seq = state.lastSeq
-        try txn.put(Keys.seq(seq), logRecord, in: store.log, flags: .append)
-        try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
-        if let metrics = ws.plan.metricsByEventType[event.eventType] {
-            for (i, outcome) in outcomes.enumerated() {
-                guard case .rejected(let why) = outcome else { continue }
-                try txn.put(
-                    Keys.rejection(seq: seq, metric: metrics[i].id), Array(why.rawValue.utf8), in: store.rejections)
-            }
+        let metrics = ws.plan.metricsByEventType[event.eventType] ?? []
+        let rejections = zip(metrics, outcomes).compactMap {
+            metric, outcome -> (metric: String, why: ValueRejection)? in
+            if case .rejected(let why) = outcome { (metric.id, why) } else { nil }
         }
+        let seq = try appendLog(logRecord, rejections: rejections, &state, txn)
+        try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
         if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
         try ws.apply(event, seq: seq, outcomes: outcomes, txn)
         return seq

@@ -18,7 +18,7 @@ struct AcceptedEvents {
     /// Per customer day: the seqs of its accepted events, ascending.
     private var seqs: [[UInt64]]
     /// Accepted events whose type the day's contract bills (late events if the invoice is final).
-    private var billed: [(seq: UInt64, transactionID: String, customerDay: Int32)] = []
+    private var billed: [(seq: UInt64, event: ValidRecord, customerDay: Int32)] = []
     private var lastDay: Day?
 
     init(_ billing: BatchBilling) {
@@ -35,7 +35,7 @@ struct AcceptedEvents {
         seqs[cd].append(seq)
         let day = billing.customerDays[cd].day
         if lastDay.map({ day > $0 }) ?? true { lastDay = day }
-        if event.billsType { billed.append((seq, event.transactionID, customerDay)) }
+        if event.billsType { billed.append((seq, event, customerDay)) }
         for i in event.contributions {
             let (local, value) = chunk.billing.contributions[Int(i)]
             let cell = chunk.cells[Int(local)]
@@ -71,9 +71,9 @@ struct AcceptedEvents {
                 Keys.customerDay(d.customer, day: d.day, seq: list[0]), Keys.daySeqsValue(list), in: store.byDay)
             if let contract = d.contract { entries[cd] = try ws.invoice(of: contract, on: d.day, txn) }
         }
-        for event in billed {
+        for billed in billed {
             try ws.noteLateEvent(
-                entries[Int(event.customerDay)]!, seq: event.seq, transactionID: event.transactionID, txn)
+                entries[Int(billed.customerDay)]!, seq: billed.seq, transactionID: billed.event.transactionID, txn)
         }
         for (c, cell) in billing.cells.enumerated() where touched[c] {
             let entry = entries[Int(cell.customerDay)]!

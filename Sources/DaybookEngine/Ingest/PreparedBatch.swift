@@ -30,9 +30,10 @@ enum PreparedRecord: Sendable {
 /// A class: the writer reads each record once, and a struct of strings and arrays would be
 /// retained and released field by field at every copy out of its batch.
 final class ValidRecord: Sendable {
-    let transactionID: String
     /// The id's UTF-8 bytes: the key of the `transactions` index.
     let idKey: [UInt8]
+    /// The id as text, for record results and late events (the exact inverse of `idKey`).
+    var transactionID: String { String(decoding: idKey, as: UTF8.self) }
     let timestamp: Timestamp
     /// Index into the chunk's customer days (``PreparedChunk/customerDays`` maps it to the batch's).
     let customerDay: Int32
@@ -46,10 +47,9 @@ final class ValidRecord: Sendable {
     let logRecord: [UInt8]
 
     init(
-        transactionID: String, idKey: [UInt8], timestamp: Timestamp, customerDay: Int32, billsType: Bool,
+        idKey: [UInt8], timestamp: Timestamp, customerDay: Int32, billsType: Bool,
         contributions: Range<Int32>, rejections: [(metric: String, why: ValueRejection)], logRecord: [UInt8]
     ) {
-        self.transactionID = transactionID
         self.idKey = idKey
         self.timestamp = timestamp
         self.customerDay = customerDay
@@ -92,17 +92,16 @@ extension Engine {
             let range = (records.count * c / chunkCount)..<(records.count * (c + 1) / chunkCount)
             return PreparedChunk(records[range], source: source, now: now, plan: plan)
         }
-        guard chunkCount > 1 else {
-            var only = chunk(0)
-            only.customerDays = Array(0..<Int32(only.billing.customerDays.count))
-            only.cells = Array(0..<Int32(only.billing.cells.count))
-            return PreparedBatch(batch: batch, chunks: [only], planVersion: plan.version, billing: only.billing)
+        var chunks: [PreparedChunk]
+        if chunkCount == 1 {
+            chunks = [chunk(0)]
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
+                let prepared = chunk(c)
+                results.withLock { $0[c] = prepared }
+            }
+            chunks = results.withLock { $0.map { $0! } }
         }
-        DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
-            let prepared = chunk(c)
-            results.withLock { $0[c] = prepared }
-        }
-        var chunks = results.withLock { $0.map { $0! } }
         var billing = BillingTables()
         for c in chunks.indices { billing.take(&chunks[c]) }
         return PreparedBatch(batch: batch, chunks: chunks, planVersion: plan.version, billing: billing.billing)
@@ -233,7 +232,7 @@ struct PreparedChunk: Sendable {
             }
         }
         return ValidRecord(
-            transactionID: transactionID, idKey: Array(transactionID.utf8), timestamp: timestamp,
+            idKey: Array(transactionID.utf8), timestamp: timestamp,
             customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count),
             rejections: rejections,
             logRecord: logRecord)

@@ -65,7 +65,8 @@ public struct SourcePosition: Sendable, Hashable {
         guard version == Self.version else { throw StoreCorruption("unknown source position version \(version)") }
         switch try r.uvarint() {
         case 1:
-            place = .file(device: try r.uvarint(), inode: try r.uvarint(), offset: try r.uvarint(), lines: try r.uvarint())
+            place = .file(
+                device: try r.uvarint(), inode: try r.uvarint(), offset: try r.uvarint(), lines: try r.uvarint())
         case 2: place = .stream(sequence: try r.uvarint())
         case let kind: throw StoreCorruption("unknown source position kind \(kind)")
         }

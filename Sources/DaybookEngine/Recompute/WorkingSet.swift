@@ -167,9 +167,11 @@ final class WorkingSet {
 
     /// Records a new event billed to `entry` as a late event when the invoice is finalized (a
     /// cause of its drift; only in transactions that keep drift).
-    func noteLateEvent(_ entry: InvoiceEntry, seq: UInt64, transactionID: String, _ txn: borrowing Transaction) throws {
+    func noteLateEvent(
+        _ entry: InvoiceEntry, seq: UInt64, transactionID: @autoclosure () -> String, _ txn: borrowing Transaction
+    ) throws {
         if drift != nil, try entry.snapshot(store, txn) != nil {
-            lateEvents[entry.key, default: []].append((seq, transactionID))
+            lateEvents[entry.key, default: []].append((seq, transactionID()))
         }
     }
 
