@@ -6,6 +6,9 @@ public struct DriftRecord: Sendable, Hashable {
     public var customerID: String
     public var lineItemID: String
     public var finalized: Totals
+    /// What was billed: the snapshot plus the corrections issued for the line item (equal to
+    /// ``finalized`` until one is issued). Drift is measured against it.
+    public var billed: Totals
     public var current: Totals
     public var firstDetectedSeq: UInt64
     public var firstDetectedAt: Timestamp
@@ -25,16 +28,18 @@ public struct DriftRecord: Sendable, Hashable {
     public var resolvedSeq: UInt64?
     public var resolvedAt: Timestamp?
 
-    public var deltaTotal: FixedDecimal { current.total - finalized.total }
+    /// Against what was billed (SPEC §4 "Corrections").
+    public var deltaTotal: FixedDecimal { current.total - billed.total }
 
-    /// The encoding version: 2 keeps the causes of resolved records (as of their resolution).
-    static let version: UInt64 = 2
+    /// The encoding version: 2 keeps the causes of resolved records (as of their resolution); 3
+    /// adds what was billed after the current values (version 2 records read it as the snapshot's).
+    static let version: UInt64 = 3
 
     package func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 160 + (resolvedSeq == nil ? 0 : lateTransactionIDs.count * 16))
         w.uvarint(Self.version)
         for s in [invoiceID, customerID, lineItemID] { w.string(s) }
-        for t in [finalized, current] {
+        for t in [finalized, current, billed] {
             w.decimal(t.quantity); w.decimal(t.subtotal); w.decimal(t.credits); w.decimal(t.commits)
         }
         w.uvarint(firstDetectedSeq); w.timestamp(firstDetectedAt)
@@ -53,9 +58,10 @@ public struct DriftRecord: Sendable, Hashable {
     }
 
     package init(
-        invoiceID: String, customerID: String, lineItemID: String, finalized: Totals, current: Totals,
-        firstDetectedSeq: UInt64, firstDetectedAt: Timestamp
+        invoiceID: String, customerID: String, lineItemID: String, finalized: Totals, billed: Totals? = nil,
+        current: Totals, firstDetectedSeq: UInt64, firstDetectedAt: Timestamp
     ) {
+        self.billed = billed ?? finalized
         self.invoiceID = invoiceID
         self.customerID = customerID
         self.lineItemID = lineItemID
@@ -74,7 +80,7 @@ public struct DriftRecord: Sendable, Hashable {
     package init(decoding bytes: [UInt8]) throws(StoreCorruption) {
         var r = ByteReader(bytes)
         let version = try r.uvarint()
-        guard version == Self.version else { throw StoreCorruption("unknown drift record version \(version)") }
+        guard version == 2 || version == Self.version else { throw StoreCorruption("unknown drift record version \(version)") }
         invoiceID = try r.string()
         customerID = try r.string()
         lineItemID = try r.string()
@@ -86,6 +92,7 @@ public struct DriftRecord: Sendable, Hashable {
         }
         finalized = try totals(&r)
         current = try totals(&r)
+        billed = version == 2 ? finalized : try totals(&r)
         firstDetectedSeq = try r.uvarint(); firstDetectedAt = try r.timestamp()
         lastChangedSeq = try r.uvarint(); lastChangedAt = try r.timestamp()
         lateEventCount = 0

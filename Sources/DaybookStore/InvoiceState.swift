@@ -149,6 +149,24 @@ public struct Totals: Sendable, Hashable {
     public var total: FixedDecimal { subtotal - credits - commits }
     public init() {}
 
+    /// Component by component.
+    public static func - (a: Totals, b: Totals) -> Totals {
+        var t = a
+        t.quantity = a.quantity - b.quantity
+        t.subtotal = a.subtotal - b.subtotal
+        t.credits = a.credits - b.credits
+        t.commits = a.commits - b.commits
+        return t
+    }
+
+    public static func + (a: Totals, b: Totals) -> Totals {
+        var t = a
+        t += b
+        return t
+    }
+
+    public var isZero: Bool { self == Totals() }
+
     package static func += (a: inout Totals, b: Totals) {
         a.quantity = a.quantity + b.quantity
         a.subtotal = a.subtotal + b.subtotal

@@ -19,6 +19,9 @@ package struct JournalEntry: Sendable, Hashable {
         case catalog(version: UInt32)
         /// `daybook finalize [--through DATE]`.
         case finalize(through: Day?)
+        /// `daybook corrections issue ID [--note TEXT] [--as-shown TOTAL]` (`issue`) or
+        /// `corrections reject ID --reason TEXT`.
+        case correction(id: String, issue: Bool, text: String?, asShown: FixedDecimal?)
     }
 
     package struct Batch: Sendable, Hashable {
@@ -65,6 +68,14 @@ package struct JournalEntry: Sendable, Hashable {
             w.uvarint(3 as UInt64)
             w.bool(through != nil)
             if let through { w.day(through) }
+        case .correction(let id, let issue, let text, let asShown):
+            w.uvarint(4 as UInt64)
+            w.string(id)
+            w.bool(issue)
+            w.bool(text != nil)
+            if let text { w.string(text) }
+            w.bool(asShown != nil)
+            if let asShown { w.decimal(asShown) }
         }
         return w.bytes
     }
@@ -98,6 +109,11 @@ package struct JournalEntry: Sendable, Hashable {
             kind = .catalog(version: v)
         case 3:
             kind = .finalize(through: try r.bool() ? try r.day() : nil)
+        case 4:
+            let id = try r.string()
+            let issue = try r.bool()
+            let text = try r.bool() ? try r.string() : nil
+            kind = .correction(id: id, issue: issue, text: text, asShown: try r.bool() ? try r.decimal() : nil)
         default:
             throw StoreCorruption("journal entry \(position): unknown kind")
         }

@@ -61,6 +61,11 @@ package struct Store: Sendable {
     package let drift: Database
     /// `invoice key, digest(line item), resolved seq, n` → ``DriftRecord``: drift that returned to the snapshot.
     package let driftHistory: Database
+    /// Corrections of finalized invoices (SPEC §4 "Corrections"): `invoice key, 0x00` → the
+    /// invoice's ``CorrectionLedger`` (what was issued and rejected, summed per line item, and the
+    /// open proposal); `invoice key, 0x01, n` (u32) → ``Correction`` n, issued or rejected, immutable.
+    /// Added in format 5: a store written before gets it at its next write.
+    package let corrections: Database
     /// How unbounded key parts are reduced to a fixed size (``KeyDigest/standard``; tests may
     /// force collisions).
     package let digest: KeyDigest
@@ -69,8 +74,11 @@ package struct Store: Sendable {
     static let names = [
         "meta", "log", "transactions", "by_customer", "dead_letters", "rejections", "catalogs", "invoices",
         "distinct", "open_invoices", "snapshots", "checkpoints", "causes", "drift", "drift_history",
-        "dead_letter_keys", "by_day", "journal", "changed_invoices", "removed_rows",
+        "dead_letter_keys", "by_day", "journal", "changed_invoices", "removed_rows", "corrections",
     ]
+
+    /// Databases a store written by an older daybook may lack: created by its next write.
+    static let addedLater: Set<String> = ["corrections"]
 
     /// Opens the store at `path`, checking it first (StoreOpening.swift): `data.mdb` must hold
     /// every page its meta page claims, the databases must be Daybook's and the format marker
@@ -92,7 +100,7 @@ package struct Store: Sendable {
         (rejections, catalogs, invoices, distinct, openInvoices) = (dbs[5], dbs[6], dbs[7], dbs[8], dbs[9])
         (snapshots, checkpoints, causes, drift, driftHistory) = (dbs[10], dbs[11], dbs[12], dbs[13], dbs[14])
         (deadLetterKeys, byDay, journal) = (dbs[15], dbs[16], dbs[17])
-        (changedInvoices, removedRows) = (dbs[18], dbs[19])
+        (changedInvoices, removedRows, corrections) = (dbs[18], dbs[19], dbs[20])
         try checkFormat(access: access)
     }
 }

@@ -146,8 +146,9 @@ extension Store {
         if !missing.isEmpty {
             let meta = try env.openDatabases(["meta"], create: false)[0]
             let marked = try env.read { txn in try txn.contains(StoreFormat.key, in: meta) }
-            // The marker is written once every database exists: with it, a missing one was lost.
-            if marked {
+            // The marker is written once every database exists: with it, a missing one was lost,
+            // unless a later daybook added it (then the next write creates it).
+            if marked && !Set(missing).isSubset(of: addedLater) {
                 throw StoreError(.damaged, path, "databases \(list(missing)) are missing")
             }
             guard access == .write else {
@@ -215,7 +216,7 @@ extension Store {
         [
             meta, log, transactions, byCustomer, deadLetters, rejections, catalogs, invoices, distinct, openInvoices,
             snapshots, checkpoints, causes, drift, driftHistory, deadLetterKeys, byDay, journal, changedInvoices,
-            removedRows,
+            removedRows, corrections,
         ]
     }
 

@@ -58,7 +58,7 @@ struct Daybook: ParsableCommand {
         case let e as CatalogError: return (2, "\(e)")
         case let e as InputError: return (2, "\(e)")
         case let e as UsageError: return (2, e.message)
-        case let e as EngineError: return (2, e.message)
+        case let e as EngineError: return (e.code == .conflict ? 1 : 2, e.message)
         // A directory that must be empty and is not (`replay --into`) is bad usage; no scratch space is not.
         case let e as ScratchDirectoryError: return (e.code == .notEmpty ? 2 : 1, e.message)
         case let e as ServeError: return (1, "\(e)")

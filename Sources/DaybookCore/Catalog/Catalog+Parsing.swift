@@ -130,6 +130,12 @@ private struct CatalogReader {
             integer(
                 o["balance_alert_days"], "$.balance_alert_days", default: Catalog.defaultBalanceAlertDays,
                 range: Catalog.balanceAlertDayRange) ?? Catalog.defaultBalanceAlertDays
+        let threshold =
+            o["correction_threshold"] == nil
+            ? FixedDecimal.zero
+            : decimal(
+                o["correction_threshold"], "$.correction_threshold", maxFraction: decimals,
+                below: 1_000_000_000_000_000, what: "correction_threshold")
 
         var metrics: [String: Metric] = [:]
         for (i, m) in (array(o["metrics"], "$.metrics", optional: true) ?? []).enumerated() {
@@ -187,6 +193,7 @@ private struct CatalogReader {
             finalizationGraceHours: grace, metrics: metrics, products: products,
             rateCards: rateCards, customers: customers)
         catalog.balanceAlertDays = alertDays
+        catalog.correctionThreshold = threshold ?? .zero
         return catalog
     }
 

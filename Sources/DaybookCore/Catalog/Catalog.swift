@@ -12,6 +12,10 @@ public struct Catalog: Sendable {
     /// `balance_alert_days` (1–3660, default 30): how many days ahead `daybook alerts` and
     /// `GET /v1/alerts` look for balances projected to run out, when `--within` is not given.
     public var balanceAlertDays: Int = Catalog.defaultBalanceAlertDays
+    /// `correction_threshold` (a currency amount ≥ 0, default `"0.00"`): a finalized invoice's open
+    /// drift is proposed as a correction only when its summed `delta_total` is at least this in
+    /// absolute value (SPEC §4 "Corrections").
+    public var correctionThreshold: FixedDecimal = .zero
     public var metrics: [String: Metric]
     public var products: [String: Product]
     public var rateCards: [String: RateCard]

@@ -105,6 +105,7 @@ private final class Checker {
         walk(store.journal, key: number) { txn, key, value in try self.journalEntry(key, value, txn) }
         walk(store.changedInvoices, key: hex) { txn, key, value in try self.changedInvoice(key, value, txn) }
         walk(store.removedRows, key: hex) { _, _, value in _ = try RemovedRows(decoding: value) }
+        walk(store.corrections, key: hex) { txn, key, value in try self.correction(key, value, txn) }
         walk(store.deadLetters, key: number) { _, key, value in try self.deadLetter(key, value) }
         walk(store.rejections, key: hex) { txn, key, value in try self.rejection(key, value, txn) }
         walk(store.catalogs, key: hex) { _, key, value in try self.catalog(key, value) }
@@ -327,13 +328,52 @@ private final class Checker {
                 problem("journal", "position \(position) applies catalog version \(version), which is not stored")
             }
             fallthrough
-        case .finalize:
+        case .finalize, .correction:
             if entry.lastSeq != lastJournal.lastSeq {
                 problem(
                     "journal",
                     "position \(position) moves the log from seq \(lastJournal.lastSeq) to \(entry.lastSeq) without events"
                 )
             }
+        }
+    }
+
+    /// A ledger must belong to a finalized invoice and sum its stored corrections; a correction
+    /// must be counted by its invoice's ledger.
+    func correction(_ key: [UInt8], _ value: [UInt8], _ txn: borrowing Transaction) throws {
+        let tag = try Engine.correctionTag(key)
+        let invoice = Array(key[..<(key.count - (tag == 0 ? 1 : 5))])
+        guard try txn.contains(invoice, in: store.snapshots) else {
+            problem("corrections", "a correction record of an invoice without a snapshot")
+            return
+        }
+        guard tag == 0 else {
+            let c = try Correction(decoding: value)
+            let ledger = try CorrectionLedger.load(invoice: invoice, store, txn)
+            let keyed = key.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            if c.status == .proposed || c.number > ledger?.acted ?? 0 || c.number != keyed {
+                problem("corrections", "correction \(c.id) is not one its invoice's ledger counts")
+            }
+            return
+        }
+        let ledger = try CorrectionLedger(decoding: value)
+        var issued: [CorrectionLine] = [], rejected: [CorrectionLine] = [], issuedCount: UInt32 = 0
+        for n in UInt32(1)...max(ledger.acted, 1) where ledger.acted > 0 {
+            guard let bytes = try txn.get(CorrectionLedger.documentKey(invoice: invoice, number: n), in: store.corrections)
+            else {
+                problem("corrections", "correction \(Correction.id(invoice: ledger.invoiceID, number: n)) is missing")
+                return
+            }
+            let c = try Correction(decoding: bytes)
+            if c.status == .issued { issuedCount += 1 }
+            if c.status == .issued {
+                CorrectionLedger.add(c.lines, into: &issued)
+            } else {
+                CorrectionLedger.add(c.lines, into: &rejected)
+            }
+        }
+        if issuedCount != ledger.issuedCount || issued != ledger.issued || rejected != ledger.rejected {
+            problem("corrections", "the ledger of \(ledger.invoiceID) does not sum its issued and rejected corrections")
         }
     }
 

@@ -22,10 +22,10 @@ extension WorkingSet {
         key: [UInt8], state: InvoiceState?, snapshot: Snapshot, _ context: DriftContext,
         _ txn: borrowing Transaction
     ) throws {
-        // Every line item of the snapshot, of the live state, and of the open records (a line item
-        // may exist on neither side any more, e.g. when its contract was removed).
-        var ids = snapshot.lines.map(\.lineItemID)
-        for item in state?.lineItems ?? [] where !ids.contains(item.id) { ids.append(item.id) }
+        let ledger = try CorrectionLedger.load(invoice: key, store, txn)
+        // Every line item of the snapshot, of the live state, of the corrections, and of the open
+        // records (a line item may exist on neither side any more, e.g. when its contract was removed).
+        var ids = Self.lineItemIDs(snapshot: snapshot, state: state, ledger: ledger)
         try txn.scan(in: store.drift, prefix: Keys.distinctPrefix(invoice: key)) { _, value in
             let id = try DriftRecord(decoding: value).lineItemID
             if !ids.contains(id) { ids.append(id) }
@@ -37,11 +37,14 @@ extension WorkingSet {
             let current =
                 state.flatMap { s in s.index(ofLineItem: id).map { s.lineItems[$0].periodTotals } } ?? Totals()
             let finalized = snapshot.totals(of: id)
+            // Drift is measured against what was billed: the snapshot plus issued corrections.
+            let billed = finalized + CorrectionLedger.sum(ledger?.issued ?? [], of: id)
             let chain = store.driftChain(invoice: key, lineItem: id)
             let (existing, slot) = try store.driftRecord(in: chain, lineItem: id, txn)
-            if current == finalized {
+            if current == billed {
                 guard var resolved = existing else { continue }
                 resolved.current = current
+                resolved.billed = billed
                 resolved.resolvedSeq = context.seq
                 resolved.resolvedAt = context.now
                 // History keeps the causes as of its resolution (this transaction's included).
@@ -56,21 +59,35 @@ extension WorkingSet {
                 try chain.remove(slot.n, txn)
                 continue
             }
-            if let existing, existing.current == current { continue }
+            if let existing, existing.current == current, existing.billed == billed { continue }
             var record =
                 existing
                 ?? DriftRecord(
                     invoiceID: snapshot.invoiceID, customerID: snapshot.customerID, lineItemID: id,
-                    finalized: finalized, current: current,
+                    finalized: finalized, billed: billed, current: current,
                     firstDetectedSeq: context.seq, firstDetectedAt: context.now)
             record.current = current
+            record.billed = billed
             record.lastChangedSeq = context.seq
             record.lastChangedAt = context.now
-            let drawDownOnly = current.quantity == finalized.quantity && current.subtotal == finalized.subtotal
+            let drawDownOnly = current.quantity == billed.quantity && current.subtotal == billed.subtotal
             if drawDownOnly && via == nil { via = try earlierInvoicesChanged(after: snapshot, key: key, txn) }
             record.viaInvoices = drawDownOnly ? via! : []
             try txn.put(slot.key, record.encoded(), in: store.drift)
         }
+        try updateProposal(key: key, state: state, snapshot: snapshot, ledger: ledger, context, txn)
+    }
+
+    /// The line items of a finalized invoice: its snapshot's, then the live state's and the
+    /// corrections' that are not in it.
+    static func lineItemIDs(snapshot: Snapshot, state: InvoiceState?, ledger: CorrectionLedger?) -> [String] {
+        var ids = snapshot.lines.map(\.lineItemID)
+        var seen = Set(ids)
+        for id in (state?.lineItems ?? []).map(\.id) + (ledger.map { ($0.issued + $0.rejected).map(\.lineItemID) } ?? [])
+        where seen.insert(id).inserted {
+            ids.append(id)
+        }
+        return ids
     }
 
     /// Records that catalog version `version` rebuilt the finalized invoice `key` (a cause of its drift).

@@ -65,6 +65,9 @@ extension Engine {
                     try ws.updateDrift(key: key, state: nil, snapshot: snapshot, ws.drift!, txn)
                 }
             }
+            if new.catalog.correctionThreshold != old.catalog.correctionThreshold {
+                try ws.refreshProposals(skipping: Set(dropped.keys), ws.drift!, txn)
+            }
             state.horizon = horizon
             state.catalogVersion = version
             change.eventsReread = ws.counters.eventsReread

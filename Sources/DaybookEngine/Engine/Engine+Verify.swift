@@ -89,7 +89,9 @@ extension Engine {
                 try ws.flush(stxn, seq: state.lastSeq)
             }
             try point(.rebuilt)
-            return try scratch.env.read { stxn in try compare(plan, txn, scratch, stxn) }
+            return try scratch.env.read { stxn in
+                try compare(plan, txn, scratch, stxn) + proposalMismatches(plan, txn, scratch, stxn)
+            }
         }
     }
 

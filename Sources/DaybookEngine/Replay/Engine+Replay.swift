@@ -99,6 +99,12 @@ extension Engine {
                     try target.finalize(now: first.now, through: through)
                     position += 1
                     writes += 1
+                case .correction(let id, let issue, let text, let asShown):
+                    if point.excludes(clock: first.now) { break replaying }
+                    _ = try target.act(
+                        on: id, status: issue ? .issued : .rejected, text: text, asShown: asShown, now: first.now)
+                    position += 1
+                    writes += 1
                 case .ingest:
                     // A run of ingest writes into one LMDB transaction of the replayed store.
                     var run = [first]
