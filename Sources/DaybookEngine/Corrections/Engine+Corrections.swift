@@ -1,4 +1,5 @@
 import DaybookCore
+import DaybookOutput
 import DaybookStore
 import LMDB
 
@@ -195,8 +196,8 @@ extension Engine {
         if let asShown, asShown != total {
             throw EngineError(
                 code: .conflict,
-                message: "correction \(id) totals \(total.formatted(decimals: decimals)) now, not "
-                    + "\(asShown.formatted(decimals: decimals)) (its values changed at seq \(proposal.proposedSeq)); "
+                message: "correction \(id) totals \(total.formatted(atLeast: decimals)) now, not "
+                    + "\(asShown.formatted(atLeast: decimals)) (its values changed at seq \(proposal.proposedSeq)); "
                     + "nothing issued: look at it again with `daybook corrections show \(id)`")
         }
         if asShown == nil, proposal.proposedSeq != proposal.firstProposedSeq {
@@ -204,7 +205,7 @@ extension Engine {
                 code: .conflict,
                 message: "correction \(id) moved after it was first proposed (seq \(proposal.firstProposedSeq), "
                     + "last changed at seq \(proposal.proposedSeq)); nothing issued: check it with "
-                    + "`daybook corrections show \(id)`, then pass --as-shown \(total.formatted(decimals: decimals)) "
+                    + "`daybook corrections show \(id)`, then pass --as-shown \(total.formatted(atLeast: decimals)) "
                     + "to issue that amount")
         }
         return nil
@@ -313,5 +314,34 @@ extension WorkingSet {
             let ledger = try CorrectionLedger.load(invoice: key, store, txn)
             try updateProposal(key: key, state: live, snapshot: snapshot, ledger: ledger, context, txn)
         }
+    }
+}
+
+extension Engine {
+    /// The columns of SPEC §4 "Corrections", those of `corrections.csv`.
+    public static let correctionColumns = [
+        "correction_id", "invoice_id", "customer_id", "kind", "status", "line_item_id", "quantity_delta",
+        "subtotal_delta", "credits_delta", "commits_delta", "total_delta", "proposed_seq", "issued_at",
+    ]
+
+    /// One row per correction × line item, by (correction_id, line_item_id) in UTF-8 byte order:
+    /// what `daybook corrections`, `corrections.csv`, the warehouse table and `/v1/corrections`
+    /// show. Quantities in canonical form, amounts with exactly `currency_decimals` digits;
+    /// `issued_at` is empty unless the correction was issued.
+    public func correctionsTable(_ corrections: [Correction]) -> Table {
+        let d = plan.currencyDecimals
+        var table = Table(columns: Self.correctionColumns)
+        for c in corrections.sorted(by: { $0.id.utf8Precedes($1.id) }) {
+            for line in c.lines {
+                let t = line.delta
+                table.rows.append([
+                    c.id, c.invoiceID, c.customerID, c.kind.rawValue, c.status.rawValue, line.lineItemID,
+                    t.quantity.canonical, t.subtotal.formatted(atLeast: d), t.credits.formatted(atLeast: d),
+                    t.commits.formatted(atLeast: d), t.total.formatted(atLeast: d), "\(c.proposedSeq)",
+                    c.status == .issued ? "\(c.actedAt!)" : "",
+                ])
+            }
+        }
+        return table
     }
 }
