@@ -91,6 +91,8 @@ let package = Package(
         // models. Pure rendering, no I/O of its own; the server routes to it.
         .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
+        // The cluster layer (docs/scale-out.md): partitions, leases, snapshots over JetStream.
+        .target(name: "DaybookCluster"),
         .executableTarget(
             name: "daybook",
             dependencies: [
@@ -109,6 +111,7 @@ let package = Package(
         .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
+        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
@@ -121,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "DaybookSourcesTests",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "DaybookWorkload",
+                "DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "DaybookWorkload",
                 "TmpfsSupport", "daybook",
             ]
         ),

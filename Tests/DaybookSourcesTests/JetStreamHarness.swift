@@ -54,9 +54,12 @@ final class NATSServer: @unchecked Sendable {
     }()
 
     let syncAlways: Bool
+    /// More top-level configuration (e.g. a subject mapping).
+    let extraConfig: String
 
-    init(syncAlways: Bool = false) throws {
+    init(syncAlways: Bool = false, extraConfig: String = "") throws {
         self.syncAlways = syncAlways
+        self.extraConfig = extraConfig
         port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -78,6 +81,7 @@ final class NATSServer: @unchecked Sendable {
             store_dir: "\(directory.appendingPathComponent("js").path)"
             \(syncAlways ? "sync_interval: always" : "")
         }
+        \(extraConfig)
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = try NATSServer.binary.get()

@@ -136,7 +136,9 @@ public final class JetStream: @unchecked Sendable {
         }
         defer { jsPubAck_Destroy(ack) }
         try check(status, code, "publishing on \(subject)", server: server)
-        return PublishAck(sequence: ack!.pointee.Sequence, duplicate: ack!.pointee.Duplicate)
+        return PublishAck(
+            stream: ack!.pointee.Stream.map { String(cString: $0) } ?? "", sequence: ack!.pointee.Sequence,
+            duplicate: ack!.pointee.Duplicate)
     }
 
     /// Publishes without waiting for the acknowledgement (at most `maxAsyncPublishes` in flight:
@@ -178,6 +180,9 @@ public struct StreamState: Sendable, Hashable {
 
 /// What the stream answered to a publish.
 public struct PublishAck: Sendable, Hashable {
+    /// The stream that stored the message (the one whose subjects the subject, after the server's
+    /// mappings, matched).
+    public var stream: String
     /// The stream sequence of the message (of the first copy, for a duplicate).
     public var sequence: UInt64
     /// The stream dropped the message as a repeat of a `Nats-Msg-Id` inside its duplicate window.
