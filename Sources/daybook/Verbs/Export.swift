@@ -8,7 +8,14 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables, to files or PostgreSQL (SPEC §5).")
+        abstract:
+            "Write the breakdown as of a date: invoices, line_items and balances tables, and the corrections, to files or PostgreSQL (SPEC §5).",
+        discussion: """
+            Files: invoices, line_items, balances and corrections (.csv or .ndjson) in --out. The \
+            corrections file lists every correction as it stands now, one row per correction and line \
+            item (a header only while there are none); it is not limited by --as-of, and with \
+            --changed-since it is written whole (it replaces the earlier one).
+            """)
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
@@ -45,12 +52,14 @@ struct Export: ParsableCommand {
             return try exportChangedFiles(
                 store.engine(.read), asOf: asOf, since: changedSince, sinceAsOf: sinceAsOf, out: out, format: format)
         }
-        let export = try store.engine(.read).export(asOf: asOf)
+        let engine = try store.engine(.read)
+        let export = try engine.export(asOf: asOf)
         try prepareExportDirectory(out)
         for (name, table) in export.files { try writeExportFile(table, name: name, out: out, format: format) }
+        let corrections = try writeCorrectionsFile(engine, out: out, format: format)
         print(
             "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
-                + "\(export.balances.rows.count) balance rows to \(out)")
+                + "\(export.balances.rows.count) balance rows, \(corrections) correction rows to \(out)")
     }
 }
 
