@@ -23,7 +23,7 @@ struct Corrections: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Every correction, one row per correction and line item (the default).",
+            abstract: "Every correction, one row per correction and line item.",
             discussion: """
                 Columns: correction_id, invoice_id, customer_id, kind (credit_note or true_up), status \
                 (proposed, issued or rejected), line_item_id, the quantity, subtotal, credits, commits and \
