@@ -65,14 +65,21 @@ struct Corrections: ParsableCommand {
         @Option(help: "text or json.") var format: DocumentFormat = .text
 
         func run() throws {
-            let document = try global.engine(.read).correctionDocument(id)
-            print(format == .json ? Self.json(document) : Self.text(document), terminator: "")
+            let engine = try global.engine(.read)
+            let document = try engine.correctionDocument(id)
+            // The lines as every correction output formats them (`correctionsTable`).
+            let lines = engine.correctionsTable([document.correction]).projected(Self.lineColumns)
+            print(format == .json ? Self.json(document, lines) : Self.text(document, lines), terminator: "")
         }
+
+        static let lineColumns = [
+            "line_item_id", "quantity_delta", "subtotal_delta", "credits_delta", "commits_delta", "total_delta",
+        ]
 
         /// Late transaction ids printed in the text document; the JSON has every stored one.
         static let shownLateIDs = 10
 
-        static func text(_ doc: CorrectionDocument) -> String {
+        static func text(_ doc: CorrectionDocument, _ lines: Table) -> String {
             let c = doc.correction
             let d = doc.currencyDecimals
             func money(_ value: FixedDecimal) -> String { value.formatted(atLeast: d) }
@@ -86,16 +93,6 @@ struct Corrections: ParsableCommand {
                 ("Currency", doc.currency), ("Status", statusText(c, d)),
             ] {
                 out += label + ":" + String(repeating: " ", count: 13 - label.count) + value + "\n"
-            }
-            var lines = Table(columns: [
-                "line_item_id", "quantity_delta", "subtotal_delta", "credits_delta", "commits_delta", "total_delta",
-            ])
-            for line in c.lines {
-                let t = line.delta
-                lines.rows.append([
-                    line.lineItemID, t.quantity.canonical, money(t.subtotal), money(t.credits), money(t.commits),
-                    money(t.total),
-                ])
             }
             out += "\n" + TableWriter.text(lines, rightAligned: Set(lines.columns.dropFirst()))
             var totals = Table(columns: ["", "subtotal", "credits_applied", "commits_applied", "total"])
@@ -155,7 +152,7 @@ struct Corrections: ParsableCommand {
             return out.isEmpty ? "  no recorded cause\n" : out
         }
 
-        static func json(_ doc: CorrectionDocument) -> String {
+        static func json(_ doc: CorrectionDocument, _ lines: Table) -> String {
             let c = doc.correction
             let d = doc.currencyDecimals
             let q = StrictJSON.quote
@@ -179,14 +176,14 @@ struct Corrections: ParsableCommand {
                 fields += [("\(verb)_seq", "\(seq)"), ("\(verb)_at", q("\(at)"))]
                 fields.append((c.status == .issued ? "note" : "reason", c.text.map(q) ?? "null"))
             }
-            let lines = c.lines.map { line in
-                let t = line.delta
-                return "{\"line_item_id\": \(q(line.lineItemID)), \"quantity_delta\": \(q(t.quantity.canonical)), "
-                    + "\"subtotal_delta\": \(money(t.subtotal)), \"credits_delta\": \(money(t.credits)), "
-                    + "\"commits_delta\": \(money(t.commits)), \"total_delta\": \(money(t.total))}"
+            let objects = lines.rows.map { row in
+                "{" + zip(lines.columns, row).map { "\(q($0)): \(q($1))" }.joined(separator: ", ") + "}"
             }
             fields.append(
-                ("lines", "[" + lines.map { "\n    " + $0 }.joined(separator: ",") + (lines.isEmpty ? "]" : "\n  ]")))
+                (
+                    "lines",
+                    "[" + objects.map { "\n    " + $0 }.joined(separator: ",") + (objects.isEmpty ? "]" : "\n  ]")
+                ))
             fields.append(
                 (
                     "totals",
