@@ -196,7 +196,13 @@ struct CorrectionsCLITests {
         #expect(rejectAgain.status == 0 && rejectAgain.stdout.contains("already rejected at 2026-11-08T12:00:00Z"))
         let issueRejected = try cli.run(["corrections", "issue", "k/2026-10-01/c3"], now: "2026-11-09T00:00:00Z")
         #expect(issueRejected.status == 1 && issueRejected.stderr.contains("rejected"), "\(issueRejected.stderr)")
-        #expect(try cli.run(["corrections", "show", "k/2026-10-01/c3"]).stdout.contains("reason: goodwill"))
+        // Billed before c3: 4.00 + 0.50 + 0.50 = 5.00; rejected, it bills nothing.
+        let c3 = try cli.run(["corrections", "show", "k/2026-10-01/c3"]).stdout
+        let c3Rows = c3.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(c3.contains("rejected at 2026-11-08T12:00:00Z (log seq 6); reason: goodwill"), "\(c3)")
+        #expect(c3Rows.contains("this correction (rejected, not billed) 0.10 0.00 0.00 0.10"), "\(c3)")
+        #expect(
+            c3Rows.contains("billed before 5.00 0.00 0.00 5.00") && c3Rows.contains("billed after 5.00 0.00 0.00 5.00"))
         for id in ["k/2026-10-01/c4", "k/2026-10-01", "nope/2026-10-01/c1"] {
             for verb in [["show"], ["issue"], ["reject", "--reason", "x"]] {
                 let unknown = try cli.run(["corrections"] + verb + [id], now: "2026-11-09T00:00:00Z")

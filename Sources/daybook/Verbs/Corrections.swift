@@ -99,7 +99,9 @@ struct Corrections: ParsableCommand {
             var rows: [(String, Totals)] = []
             if doc.finalized != doc.billedBefore { rows.append(("finalized invoice", doc.finalized)) }
             rows += [
-                ("billed before", doc.billedBefore), ("this correction", c.totals), ("billed after", doc.billedAfter),
+                ("billed before", doc.billedBefore),
+                (c.status == .rejected ? "this correction (rejected, not billed)" : "this correction", c.totals),
+                ("billed after", billedAfter(doc)),
             ]
             for (label, t) in rows {
                 totals.rows.append([label, money(t.subtotal), money(t.credits), money(t.commits), money(t.total)])
@@ -109,6 +111,11 @@ struct Corrections: ParsableCommand {
                 + TableWriter.text(totals, rightAligned: Set(totals.columns.dropFirst()))
             out += "\nReason:\n" + reasonText(c)
             return out
+        }
+
+        /// What is billed once this correction is acted on: a rejected one bills nothing.
+        static func billedAfter(_ doc: CorrectionDocument) -> Totals {
+            doc.correction.status == .rejected ? doc.billedBefore : doc.billedAfter
         }
 
         static func statusText(_ c: Correction, _ decimals: Int) -> String {
@@ -188,7 +195,7 @@ struct Corrections: ParsableCommand {
                 (
                     "totals",
                     "{\"finalized\": \(totals(doc.finalized)), \"billed_before\": \(totals(doc.billedBefore)), "
-                        + "\"correction\": \(totals(c.totals)), \"billed_after\": \(totals(doc.billedAfter))}"
+                        + "\"correction\": \(totals(c.totals)), \"billed_after\": \(totals(billedAfter(doc)))}"
                 ))
             let list = { (items: [String]) in "[" + items.map(q).joined(separator: ", ") + "]" }
             fields.append(
