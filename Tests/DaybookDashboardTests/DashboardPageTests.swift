@@ -225,9 +225,11 @@ struct DashboardPageTests {
         #expect(try s.engine.corrections().isEmpty)
     }
 
-    @Test func discrepanciesSortByTheSizeOfTheDelta() throws {
+    /// October finalized on Oct 25 (c: 100 tokens inside its commit; h: 100 tokens, 1.00), then
+    /// late on Oct 26: h +1.00 (tokens) and +6.00 (3 GPUs); c past its commit: 10.00 of the commit
+    /// then 5.00 due.
+    static func lateAcrossCustomers() throws -> Store {
         let s = try Store()
-        // Customer c: no usage in October beyond the commit; h (no commit): late usage changes totals.
         try s.ingest(
             [
                 ("c", "inference", "2026-10-05", "\"tokens\": 100"),
@@ -235,13 +237,17 @@ struct DashboardPageTests {
             ],
             now: "2026-10-25T00:00:00Z")
         _ = try s.engine.finalize(now: Timestamp(parsing: "2026-10-25T00:00:00Z"), through: Day(parsing: "2026-11-01"))
-        // Late: h +1.00 (tokens) and +6.00 (3 GPUs); c past its commit: 10.00 of the commit then 5.00 due.
         try s.ingest(
             [
                 (Self.hostile, "inference", "2026-10-06", "\"tokens\": 100"),
                 (Self.hostile, "gpu", "2026-10-06", "\"gpus\": 3"),
                 ("c", "inference", "2026-10-07", "\"tokens\": 1400"),
             ], now: "2026-10-26T00:00:00Z")
+        return s
+    }
+
+    @Test func discrepanciesSortByTheSizeOfTheDelta() throws {
+        let s = try Self.lateAcrossCustomers()
         let page = try s.render("/discrepancies", now: "2026-10-26T00:00:00Z")
         let r = PageReader(page.body)
         let order = r.elements("tr", where: "data-line-item").map { "\($0["data-invoice"]!) \($0["data-line-item"]!)" }
@@ -264,21 +270,8 @@ struct DashboardPageTests {
     /// The correction column: the invoice's open proposal (id, kind, total), else the last one
     /// issued or rejected, with its status and day.
     @Test func correctionColumnShowsTheProposalOrTheLastActedOn() throws {
-        let s = try Store()
-        try s.ingest(
-            [
-                ("c", "inference", "2026-10-05", "\"tokens\": 100"),
-                (Self.hostile, "inference", "2026-10-05", "\"tokens\": 100"),
-            ],
-            now: "2026-10-25T00:00:00Z")
-        _ = try s.engine.finalize(now: Timestamp(parsing: "2026-10-25T00:00:00Z"), through: Day(parsing: "2026-11-01"))
-        // Late: h +1.00 (tokens) and +6.00 (3 GPUs): a 7.00 true-up; c past its 10.00 commit: 5.00.
-        try s.ingest(
-            [
-                (Self.hostile, "inference", "2026-10-06", "\"tokens\": 100"),
-                (Self.hostile, "gpu", "2026-10-06", "\"gpus\": 3"),
-                ("c", "inference", "2026-10-07", "\"tokens\": 1400"),
-            ], now: "2026-10-26T00:00:00Z")
+        // Proposed: h a 7.00 true-up, c (contract k) 5.00.
+        let s = try Self.lateAcrossCustomers()
         func column(_ now: String) throws -> [String] {
             let page = PageReader(try s.render("/discrepancies", [("sort", "invoice")], now: now).body)
             let rows = page.elements("tr", where: "data-line-item").map {

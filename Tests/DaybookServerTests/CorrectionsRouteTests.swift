@@ -1,3 +1,4 @@
+import DaybookTestSupport
 import Foundation
 import Testing
 
@@ -5,42 +6,25 @@ import Testing
 /// `daybook serve`, checked against hand-worked values.
 @Suite("GET /v1/corrections")
 struct CorrectionsRouteTests {
-    /// `tok` at 0.01 a token, no balances; customers `c` (contract `k`) and `d` (contract `m`),
-    /// billed monthly from Sep 1.
-    static let catalog = #"""
-        {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 60, "finalization_grace_hours": 24,
-         "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens"}],
-         "products": [{"id": "tok", "name": "Tokens", "metric": "tokens"}],
-         "rate_cards": [{"id": "r", "rates": [{"product": "tok", "unit_price": "0.01"}]}],
-         "customers": [
-           {"id": "c", "name": "Cee", "contracts": [{"id": "k", "rate_card": "r", "starts": "2026-09-01", "ends": null, "balances": []}]},
-           {"id": "d", "name": "Dee", "contracts": [{"id": "m", "rate_card": "r", "starts": "2026-09-01", "ends": null, "balances": []}]}
-         ]}
-        """#
-
-    static func event(_ id: String, _ customer: String, _ date: String, tokens: Int) -> String {
-        #"{"transaction_id": "\#(id)", "customer_id": "\#(customer)", "event_type": "inference", "#
-            + #""timestamp": "\#(date)T12:00:00Z", "properties": {"tokens": \#(tokens)}}"#
-    }
-
-    /// September (c: 100 tokens, 1.00) ingested on Sep 20; the server's clock is Oct 5. Over HTTP:
+    /// ``CorrectionsFixture``: September (c: 100 tokens, 1.00) ingested on Sep 20; the server's clock is Oct 5. Over HTTP:
     /// October usage (its batch finalizes September), then 50 late tokens of Sep 10 (+0.50): a
     /// true-up proposed for `k/2026-09-01`, listed with the filters, refused with a bad status.
     @Test func lateEventIntoAFinalizedInvoiceIsListedAsAProposal() throws {
         let scratch = try Scratch()
-        let catalog = try scratch.write("catalog.json", Self.catalog)
+        let catalog = try scratch.write("catalog.json", CorrectionsFixture.catalog)
         try Daybook.ok(["catalog", "apply", catalog, "--data", scratch.store, "--now", "2026-09-01T00:00:00Z"])
-        let september = try scratch.write("september.ndjson", Self.event("t1", "c", "2026-09-05", tokens: 100) + "\n")
+        let september = try scratch.write(
+            "september.ndjson", CorrectionsFixture.event("t1", "c", "2026-09-05", tokens: 100) + "\n")
         try Daybook.ok(["ingest", september, "--data", scratch.store, "--now", "2026-09-20T00:00:00Z"])
         let server = try ServeProcess(store: scratch.store, now: "2026-10-05T00:00:00Z")
         defer { server.stop() }
         let http = try server.connect()
         #expect(try http.get("/v1/corrections").text == "[]\n", "nothing finalized has drifted yet")
 
-        let october = try http.ingest(Fixture.array([Self.event("t2", "c", "2026-10-02", tokens: 30)]))
+        let october = try http.ingest(Fixture.array([CorrectionsFixture.event("t2", "c", "2026-10-02", tokens: 30)]))
         try #require(october.status == 200 && Fixture.count(october, "accepted") == 1, "\(october.text)")
         #expect(try http.get("/v1/corrections").text == "[]\n", "September is finalized, no drift")
-        let late = try http.ingest(Fixture.array([Self.event("t3", "c", "2026-09-10", tokens: 50)]))
+        let late = try http.ingest(Fixture.array([CorrectionsFixture.event("t3", "c", "2026-09-10", tokens: 50)]))
         try #require(late.status == 200 && Fixture.count(late, "accepted") == 1, "\(late.text)")
         // Events t1, t2, t3 are seqs 1, 2, 3: the proposal's values last changed at seq 3.
         #expect(Fixture.results(late).first?["seq"] as? Int == 3)

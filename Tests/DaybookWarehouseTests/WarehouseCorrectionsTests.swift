@@ -9,25 +9,8 @@ import Testing
 /// incremental exports, checked against hand-worked values.
 @Suite("Warehouse corrections")
 struct WarehouseCorrectionsTests {
-    /// `tok` at 0.01 a token, no balances: customers `c` (contract `k`) and `d` (contract `m`),
-    /// both billed monthly from Sep 1.
-    static let catalog = Array(
-        #"""
-        {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 60, "finalization_grace_hours": 24,
-         "metrics": [{"id": "tokens", "event_type": "inference", "aggregation": "sum", "property": "tokens"}],
-         "products": [{"id": "tok", "name": "Tokens", "metric": "tokens"}],
-         "rate_cards": [{"id": "r", "rates": [{"product": "tok", "unit_price": "0.01"}]}],
-         "customers": [
-           {"id": "c", "name": "Cee", "contracts": [{"id": "k", "rate_card": "r", "starts": "2026-09-01", "ends": null, "balances": []}]},
-           {"id": "d", "name": "Dee", "contracts": [{"id": "m", "rate_card": "r", "starts": "2026-09-01", "ends": null, "balances": []}]}
-         ]}
-        """#.utf8)
-
     static func event(_ id: String, _ customer: String, _ date: String, tokens: Int) -> [String] {
-        [
-            #"{"transaction_id": "\#(id)", "customer_id": "\#(customer)", "event_type": "inference", "#
-                + #""timestamp": "\#(date)T12:00:00Z", "properties": {"tokens": \#(tokens)}}"#
-        ]
+        [CorrectionsFixture.event(id, customer, date, tokens: tokens)]
     }
 
     /// The corrections table read back: numerics as their text (the loaded scale), `issued_at` in
@@ -51,7 +34,7 @@ struct WarehouseCorrectionsTests {
         let pg = try PostgresCluster()
         defer { pg.stop() }
         for database in ["incremental", "since", "complete"] { try pg.psql("create database \(database)") }
-        let history = try BillingHistory(catalog: Self.catalog)
+        let history = try BillingHistory(catalog: Array(CorrectionsFixture.catalog.utf8))
         let engine = history.engine
         // September: c 100 tokens (1.00, seq 1), d 300 (3.00, seq 2); finalized on Oct 3.
         try history.ingest(Self.event("t1", "c", "2026-09-05", tokens: 100), now: day("2026-09-20"))
