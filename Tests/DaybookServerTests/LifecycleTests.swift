@@ -164,6 +164,9 @@ struct LifecycleTests {
         let (_, lines) = try Fixture.arrayableEvents(scratch, perDay: 5)
         let tailed = scratch.path("tailed.ndjson")
         try (lines[..<100].joined(separator: "\n") + "\n").write(toFile: tailed, atomically: true, encoding: .utf8)
+        // The store's count before the server starts: read after it, the tail may already have
+        // ingested the file (under load it did, and the wait below could then never succeed).
+        let accepted100 = try Daybook.stats(store)["events"] ?? 0
         let server = try ServeProcess(store: store, ["--tail-file", tailed], now: Fixture.now)
         defer { server.stop() }
         let http = try server.connect()
@@ -173,7 +176,6 @@ struct LifecycleTests {
                 Double($0.split(separator: " ").last!)
             }
         }
-        let accepted100 = try Daybook.stats(store)["events"] ?? 0
         #expect(
             try waitUntil(seconds: 60) {
                 try (metric("daybook_events_total{outcome=\"accepted\"}") ?? 0) > Double(accepted100) + 90

@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// An `Engine` is used from one thread: it is the store's only writer in this process
 /// (LMDB allows one write transaction at a time; all writes happen inside
-/// ``ingest(_:source:now:checkpoint:)``, ``applyCatalog(_:now:)`` and ``finalize(now:through:)``).
+/// ``ingest(_:source:now:checkpoint:)``, ``applyCatalog(_:now:)``, ``finalize(now:through:)``,
+/// ``issueCorrection(_:note:asShown:now:)`` and ``rejectCorrection(_:reason:now:)``).
 ///
 /// ```swift
 /// let engine = try Engine(path: "./daybook-data")
