@@ -8,6 +8,9 @@ public struct WarehouseDrift: Sendable, Hashable {
     /// One row per record, cells in ``WarehouseSchema/drift``'s column order, SQL text form.
     public var rows: [[String]]
 
+    /// ``rows`` as ``Warehouse`` copies them (none is null).
+    var cells: [[String?]] { rows.map { $0.map(Optional.some) } }
+
     /// No drift.
     public init() { rows = [] }
 
