@@ -24,9 +24,9 @@ public struct WarehouseCorrections: Sendable, Hashable {
 }
 
 extension Engine {
-    /// Every correction (proposed, issued, rejected) as the warehouse loads it
-    /// (`invoice_breakdown.corrections`).
-    public func warehouseCorrections() throws -> WarehouseCorrections {
-        WarehouseCorrections(table: correctionsTable(try corrections()))
+    /// The corrections of `export` (every one, proposed, issued, rejected) as the warehouse loads
+    /// them (`invoice_breakdown.corrections`).
+    public func warehouseCorrections(_ export: WarehouseExport) -> WarehouseCorrections {
+        WarehouseCorrections(table: correctionsTable(export.corrections))
     }
 }

@@ -36,8 +36,8 @@ public struct WarehouseDrift: Sendable, Hashable {
 }
 
 extension Engine {
-    /// The open drift as the warehouse loads it (`invoice_breakdown.drift`).
-    public func warehouseDrift() throws -> WarehouseDrift {
-        WarehouseDrift(records: try discrepancies(), currencyDecimals: catalog?.currencyDecimals ?? 2)
+    /// The open drift of `export` as the warehouse loads it (`invoice_breakdown.drift`).
+    public func warehouseDrift(_ export: WarehouseExport) -> WarehouseDrift {
+        WarehouseDrift(records: export.drift, currencyDecimals: catalog?.currencyDecimals ?? 2)
     }
 }

@@ -37,44 +37,51 @@ extension Engine {
     public func discrepancies(
         customer: String? = nil, invoice: String? = nil, history: Bool = false, causes: Bool = true
     ) throws -> [DriftRecord] {
-        let store = self.store
-        return try store.env.read { txn in
-            // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
-            let prefix = try invoice.map { Keys.distinctPrefix(invoice: try invoiceKey($0, txn)) } ?? []
-            var records: [DriftRecord] = []
-            var summaries: [[UInt8]: CauseSummary] = [:]
-            try txn.scan(in: history ? store.driftHistory : store.drift, prefix: prefix) { key, value in
-                var record = try DriftRecord(decoding: value)
-                guard customer == nil || record.customerID == customer else { return true }
-                guard !history else {
-                    records.append(record)  // keeps its causes as of the resolution
-                    return true
-                }
-                guard causes else {
-                    record.lateEventCount = 0
-                    record.lateTransactionIDs = []
-                    record.catalogVersions = []
-                    records.append(record)
-                    return true
-                }
-                let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
-                if summaries[invoiceKey] == nil {
-                    summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
-                }
-                let summary = summaries[invoiceKey]!
-                record.lateEventCount = summary.lateEventCount
-                record.lateTransactionIDs = summary.firstLateTransactionIDs
-                record.catalogVersions = summary.catalogVersions
+        try store.env.read { txn in
+            try discrepancies(customer: customer, invoice: invoice, history: history, causes: causes, txn)
+        }
+    }
+
+    /// ``discrepancies(customer:invoice:history:causes:)`` inside the read transaction `txn`.
+    func discrepancies(
+        customer: String? = nil, invoice: String? = nil, history: Bool = false, causes: Bool = true,
+        _ txn: borrowing Transaction
+    ) throws -> [DriftRecord] {
+        // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
+        let prefix = try invoice.map { Keys.distinctPrefix(invoice: try invoiceKey($0, txn)) } ?? []
+        var records: [DriftRecord] = []
+        var summaries: [[UInt8]: CauseSummary] = [:]
+        try txn.scan(in: history ? store.driftHistory : store.drift, prefix: prefix) { key, value in
+            var record = try DriftRecord(decoding: value)
+            guard customer == nil || record.customerID == customer else { return true }
+            guard !history else {
+                records.append(record)  // keeps its causes as of the resolution
+                return true
+            }
+            guard causes else {
+                record.lateEventCount = 0
+                record.lateTransactionIDs = []
+                record.catalogVersions = []
                 records.append(record)
                 return true
             }
-            return records.sorted {
-                $0.invoiceID != $1.invoiceID
-                    ? $0.invoiceID.utf8Precedes($1.invoiceID)
-                    : $0.lineItemID != $1.lineItemID
-                        ? $0.lineItemID.utf8Precedes($1.lineItemID)
-                        : ($0.resolvedSeq ?? 0) < ($1.resolvedSeq ?? 0)
+            let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
+            if summaries[invoiceKey] == nil {
+                summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
             }
+            let summary = summaries[invoiceKey]!
+            record.lateEventCount = summary.lateEventCount
+            record.lateTransactionIDs = summary.firstLateTransactionIDs
+            record.catalogVersions = summary.catalogVersions
+            records.append(record)
+            return true
+        }
+        return records.sorted {
+            $0.invoiceID != $1.invoiceID
+                ? $0.invoiceID.utf8Precedes($1.invoiceID)
+                : $0.lineItemID != $1.lineItemID
+                    ? $0.lineItemID.utf8Precedes($1.lineItemID)
+                    : ($0.resolvedSeq ?? 0) < ($1.resolvedSeq ?? 0)
         }
     }
 

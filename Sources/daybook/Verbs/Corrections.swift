@@ -101,7 +101,7 @@ struct Corrections: ParsableCommand {
             rows += [
                 ("billed before", doc.billedBefore),
                 (c.status == .rejected ? "this correction (rejected, not billed)" : "this correction", c.totals),
-                ("billed after", billedAfter(doc)),
+                ("billed after", doc.billedAfter),
             ]
             for (label, t) in rows {
                 totals.rows.append([label, money(t.subtotal), money(t.credits), money(t.commits), money(t.total)])
@@ -111,11 +111,6 @@ struct Corrections: ParsableCommand {
                 + TableWriter.text(totals, rightAligned: Set(totals.columns.dropFirst()))
             out += "\nReason:\n" + reasonText(c)
             return out
-        }
-
-        /// What is billed once this correction is acted on: a rejected one bills nothing.
-        static func billedAfter(_ doc: CorrectionDocument) -> Totals {
-            doc.correction.status == .rejected ? doc.billedBefore : doc.billedAfter
         }
 
         static func statusText(_ c: Correction, _ decimals: Int) -> String {
@@ -195,7 +190,7 @@ struct Corrections: ParsableCommand {
                 (
                     "totals",
                     "{\"finalized\": \(totals(doc.finalized)), \"billed_before\": \(totals(doc.billedBefore)), "
-                        + "\"correction\": \(totals(c.totals)), \"billed_after\": \(totals(billedAfter(doc)))}"
+                        + "\"correction\": \(totals(c.totals)), \"billed_after\": \(totals(doc.billedAfter))}"
                 ))
             let list = { (items: [String]) in "[" + items.map(q).joined(separator: ", ") + "]" }
             fields.append(

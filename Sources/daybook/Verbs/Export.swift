@@ -36,10 +36,13 @@ struct Export: ParsableCommand {
     func validate() throws {
         try requireNonEmpty(out, option: "--out")
         try warehouse.validate(out: out, changedSince: changedSince)
-        if sinceAsOf != nil && changedSince == nil { throw ValidationError("--since-as-of goes with --changed-since SEQ") }
+        if sinceAsOf != nil && changedSince == nil {
+            throw ValidationError("--since-as-of goes with --changed-since SEQ")
+        }
         if sinceAsOf != nil && warehouse.postgres != nil {
             throw ValidationError(
-                "--since-as-of is for file exports: with --postgres the as-of date of the tables is read from invoice_breakdown.exports")
+                "--since-as-of is for file exports: with --postgres the as-of date of the tables is read from invoice_breakdown.exports"
+            )
         }
     }
 
@@ -53,13 +56,15 @@ struct Export: ParsableCommand {
                 store.engine(.read), asOf: asOf, since: changedSince, sinceAsOf: sinceAsOf, out: out, format: format)
         }
         let engine = try store.engine(.read)
-        let export = try engine.export(asOf: asOf)
+        // One read for the rows and the corrections (a correction issued meanwhile is in neither or both).
+        let export = try engine.warehouseExport(asOf: asOf)
+        let t = export.tables
         try prepareExportDirectory(out)
-        for (name, table) in export.files { try writeExportFile(table, name: name, out: out, format: format) }
-        let corrections = try writeCorrectionsFile(engine, out: out, format: format)
+        for (name, table) in t.files { try writeExportFile(table, name: name, out: out, format: format) }
+        let corrections = try writeCorrectionsFile(engine, export, out: out, format: format)
         print(
-            "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
-                + "\(export.balances.rows.count) balance rows, \(corrections) correction rows to \(out)")
+            "exported \(t.invoices.rows.count) invoice rows, \(t.lineItems.rows.count) line-item rows, "
+                + "\(t.balances.rows.count) balance rows, \(corrections) correction rows to \(out)")
     }
 }
 

@@ -42,7 +42,7 @@ func exportChangedFiles(
     }
     try prepareExportDirectory(out)
     for (name, table) in export.tables.files { try writeExportFile(table, name: name, out: out, format: format) }
-    let corrections = try writeCorrectionsFile(engine, out: out, format: format)
+    let corrections = try writeCorrectionsFile(engine, export, out: out, format: format)
     var deleted = ""
     for (name, keys) in [
         ("invoices", export.deletedInvoices), ("line_items", export.deletedLineItems),
@@ -56,7 +56,8 @@ func exportChangedFiles(
     try file.write(deleted)
     try file.flush()
     let t = export.tables
-    let gone = export.deletedInvoices.rows.count + export.deletedLineItems.rows.count + export.deletedBalances.rows.count
+    let gone =
+        export.deletedInvoices.rows.count + export.deletedLineItems.rows.count + export.deletedBalances.rows.count
     print(
         "exported \(t.invoices.rows.count) invoice rows, \(t.lineItems.rows.count) line-item rows, "
             + "\(t.balances.rows.count) balance rows changed since seq \(seq) and \(gone) deleted keys, "
@@ -67,8 +68,9 @@ func exportChangedFiles(
 /// item (SPEC §5; a header only while there are none). Incremental exports write it whole too:
 /// corrections are few, and a whole file replaces the earlier one without deletion keys. Returns
 /// the number of rows.
-func writeCorrectionsFile(_ engine: Engine, out: String, format: ExportFormat) throws -> Int {
-    let table = engine.correctionsTable(try engine.corrections())
+func writeCorrectionsFile(_ engine: Engine, _ export: WarehouseExport, out: String, format: ExportFormat) throws -> Int
+{
+    let table = engine.correctionsTable(export.corrections)
     try writeExportFile(table, name: "corrections", out: out, format: format)
     return table.rows.count
 }

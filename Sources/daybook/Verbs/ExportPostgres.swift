@@ -46,15 +46,15 @@ struct WarehouseOptions: ParsableArguments {
             // appended SEQ. Either way the tables hold the last export's as-of date.
             let position = try changedSince.map { try engine.journalPosition(appendingSeq: $0) } ?? last.position
             let export = try engine.warehouseExport(asOf: asOf, since: ExportBasis(position: position, asOf: last.asOf))
-            let drift = try engine.warehouseDrift()
-            let corrections = try engine.warehouseCorrections()
+            let drift = engine.warehouseDrift(export)
+            let corrections = engine.warehouseCorrections(export)
             report = try blocking {
                 try await warehouse.exportIncremental(export, drift: drift, corrections: corrections, basedOn: last)
             }
         } else {
             let export = try engine.warehouseExport(asOf: asOf)
-            let drift = try engine.warehouseDrift()
-            let corrections = try engine.warehouseCorrections()
+            let drift = engine.warehouseDrift(export)
+            let corrections = engine.warehouseCorrections(export)
             report = try blocking { try await warehouse.exportFull(export, drift: drift, corrections: corrections) }
         }
         print(Self.describe(report, url: url))
