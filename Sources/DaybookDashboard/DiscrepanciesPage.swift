@@ -2,8 +2,8 @@ import DaybookCore
 import DaybookEngine
 import DaybookStore
 
-/// `/discrepancies`: open drift across customers, sortable, with causes; the proposed
-/// correction column stays "—" until corrections exist (issue 13).
+/// `/discrepancies`: open drift across customers, sortable, with causes and the correction of each
+/// row's invoice (SPEC §4 "Corrections").
 enum DiscrepanciesPage {
     static let sorts = ["total_delta", "invoice", "customer"]
     /// Rows shown at most: the page ranks every record, and reads the causes of these.
@@ -25,6 +25,29 @@ enum DiscrepanciesPage {
             + HTML.numberCell(money(r.current.subtotal), extra: " data-column=\"current_subtotal\"")
             + (applied ? HTML.numberCell(money(absorbed), extra: " data-column=\"applied_delta\"") : "")
             + HTML.numberCell(money(r.deltaTotal), extra: " data-column=\"delta_total\"")
+    }
+
+    /// The correction the page shows for each of `invoices`: its open proposal, else the last one
+    /// acted on (issued or rejected: why open drift has no proposal); none when it has none.
+    static func shownCorrections(_ engine: Engine, invoices: Set<String>) throws -> [String: Correction] {
+        var shown: [String: Correction] = [:]
+        // The open proposal is numbered after every acted-on correction of its invoice.
+        for c in try engine.corrections() where invoices.contains(c.invoiceID) {
+            if (shown[c.invoiceID]?.number ?? 0) < c.number { shown[c.invoiceID] = c }
+        }
+        return shown
+    }
+
+    /// The correction column: id, kind and summed `total_delta` (in `data-value`), and for one
+    /// acted on, its status and day; "—" when the invoice has none.
+    static func correctionCell(_ c: Correction?, _ money: (FixedDecimal) -> String) -> String {
+        guard let c else { return "<td data-column=\"correction\">—</td>" }
+        let total = money(c.totals.total)
+        let kind = c.kind == .creditNote ? "credit note" : "true-up"
+        let acted = c.actedAt.map { " (\(c.status.rawValue) \($0.day))" } ?? ""
+        return "<td class=\"ids\" data-column=\"correction\" data-correction=\"\(HTML.escape(c.id))\" "
+            + "data-kind=\"\(c.kind.rawValue)\" data-status=\"\(c.status.rawValue)\" data-value=\"\(total)\">"
+            + "<code>\(HTML.escape(c.id))</code> \(kind) \(total)\(acted)</td>"
     }
 
     static func render(engine: Engine, now: Timestamp, _ q: Parameters) throws -> DashboardPage {
@@ -59,6 +82,7 @@ enum DiscrepanciesPage {
                 try engine.discrepancies(invoice: id).map { ($0.lineItemID, $0) }, uniquingKeysWith: { a, _ in a })
         }
         records = records.map { withCauses[$0.invoiceID]?[$0.lineItemID] ?? $0 }
+        let corrections = try Self.shownCorrections(engine, invoices: Set(withCauses.keys))
         func header(_ key: String, _ name: String) -> String {
             key == sort
                 ? "\(name) <span aria-hidden=\"true\">▾</span><span class=\"visually-hidden\"> (sorted \(key == "total_delta" ? "largest first" : "A to Z"))</span>"
@@ -80,7 +104,7 @@ enum DiscrepanciesPage {
                     + "<th scope=\"row\" class=\"id\">\(HTML.invoiceLink(r.invoiceID))</th><td class=\"id\">\(HTML.customerLink(r.customerID))</td>"
                     + "<td class=\"id\">\(HTML.escape(r.lineItemID))</td>"
                     + deltaCells(r, money, applied: false) + causes
-                    + "<td data-column=\"correction\">—</td></tr>")
+                    + correctionCell(corrections[r.invoiceID], money) + "</tr>")
         }
         var main = "<section>"
         if records.isEmpty {
@@ -96,7 +120,7 @@ enum DiscrepanciesPage {
                     "<abbr title=\"live subtotal\">live</abbr>", header("total_delta", "Δ total"),
                     "<abbr title=\"late events: their count and first transaction ids\">late events</abbr>",
                     "<abbr title=\"catalog versions that rebuilt the invoice since\">catalog</abbr>",
-                    "<abbr title=\"proposed correction (issue 13)\">correction</abbr>",
+                    "<abbr title=\"the invoice's open proposal, else its last issued or rejected correction: id, kind, total\">correction</abbr>",
                 ], rows: rows, numeric: [3, 4, 5],
                 foot: [
                     "<tr><th scope=\"row\" colspan=\"5\">\(count > records.count ? "The rows shown" : "All open drift")</th>"
@@ -105,7 +129,11 @@ enum DiscrepanciesPage {
                 ])
         }
         main += "</section>"
-        main += "<p>Corrections are not proposed yet (issue 13): the column shows — until they exist.</p>"
+        if !corrections.isEmpty {
+            main +=
+                "<p>A proposal is issued with <code>daybook corrections issue ID</code> or dismissed with "
+                + "<code>daybook corrections reject ID --reason TEXT</code>.</p>"
+        }
         return DashboardPage(
             body: HTML.page(
                 title: "Discrepancies", current: "/discrepancies",

@@ -70,17 +70,21 @@ enum ReadAPI {
         return n
     }
 
-    /// The columns of SPEC §4 "Corrections" (those of `corrections.csv`), as a future
-    /// `daybook corrections --format json` will print them, one object per correction × line item.
-    /// Corrections do not exist yet (issue 13): the list is always empty, `[]`.
-    static let correctionColumns = [
-        "correction_id", "invoice_id", "customer_id", "kind", "status", "line_item_id", "quantity_delta",
-        "subtotal_delta", "credits_delta", "commits_delta", "total_delta", "proposed_seq", "issued_at",
-    ]
+    /// `daybook corrections --format json [--customer C] [--status S]`: one object per correction ×
+    /// line item (the columns of SPEC §4 "Corrections"), `[]` while there are none.
+    static func corrections(_ engine: Engine, customer: String?, status: CorrectionStatus?) throws -> String {
+        TableWriter.jsonArray(engine.correctionsTable(try engine.corrections(customer: customer, status: status)))
+    }
 
-    /// `daybook corrections --format json`, once it exists: an empty array while there are none.
-    static func corrections() -> String {
-        TableWriter.jsonArray(Table(columns: correctionColumns))
+    /// `?status=S`: `proposed`, `issued` or `rejected` (nil when absent), as `--status` takes it.
+    static func correctionStatus(_ text: String?) throws(APIError) -> CorrectionStatus? {
+        guard let text else { return nil }
+        guard let status = CorrectionStatus(rawValue: text) else {
+            let names = CorrectionStatus.allCases.map(\.rawValue)
+            throw .badRequest(
+                "?status=\(text): write \(names.dropLast().joined(separator: ", ")) or \(names.last!)")
+        }
+        return status
     }
 
     /// One customer's spend per day and product and its balances per day, through `now`'s day,

@@ -14,7 +14,7 @@ import Hummingbird
 /// | `GET /v1/invoices/{id}/breakdown` | yes | `daybook breakdown --invoice ID --format json` |
 /// | `GET /v1/discrepancies[?customer=C&invoice=ID&history=true]` | yes | `daybook discrepancies --format json` |
 /// | `GET /v1/alerts[?within=N&customer=C]` | yes | `daybook alerts --format json` |
-/// | `GET /v1/corrections` | yes | `[]` until corrections exist (issue 13) |
+/// | `GET /v1/corrections[?customer=C&status=S]` | yes | `daybook corrections --format json` |
 /// | `GET /v1/customers/{id}` | yes | spend per day and product, balances per day (``ReadAPI/customer(_:id:now:)``) |
 /// | `GET /metrics` | yes | Prometheus text (``ServerMetrics``) |
 /// | `GET`/`HEAD /`, `/customers[/{id}]`, `/invoices/{id}[/explain]`, `/discrepancies`, `/dashboard.css` | yes | the dashboard's HTML pages (``Dashboard``), error pages in HTML |
@@ -95,8 +95,11 @@ struct DaybookResponder: HTTPResponder {
         case "/v1/corrections":
             route = path
             try allow(method, [.get], path)
-            try allowQuery(query, [], path)
-            return jsonResponse(ReadAPI.corrections())
+            try allowQuery(query, ["customer", "status"], path)
+            let customer = query["customer"]
+            let status = try ReadAPI.correctionStatus(query["status"])
+            return jsonResponse(
+                try await reads.read { try ReadAPI.corrections($0, customer: customer, status: status) })
         case "/metrics":
             route = path
             try allow(method, [.get], path)

@@ -164,11 +164,15 @@ public struct Correction: Sendable, Hashable {
         for _ in 0..<(try r.count()) { causes.lateTransactionIDs.append(try r.string()) }
         for _ in 0..<(try r.count()) { causes.viaInvoices.append(try r.string()) }
         for _ in 0..<(try r.count()) {
-            guard let v = UInt32(exactly: try r.uvarint()) else { throw StoreCorruption("catalog version out of range") }
+            guard let v = UInt32(exactly: try r.uvarint()) else {
+                throw StoreCorruption("catalog version out of range")
+            }
             causes.catalogVersions.append(v)
         }
         guard (status == .proposed) == (actedSeq == nil) else {
-            throw StoreCorruption("correction \(invoiceID)/c\(n) is \(status.rawValue) but \(actedSeq == nil ? "has no" : "has an") action")
+            throw StoreCorruption(
+                "correction \(invoiceID)/c\(n) is \(status.rawValue) but \(actedSeq == nil ? "has no" : "has an") action"
+            )
         }
     }
 }
@@ -270,7 +274,8 @@ package struct CorrectionLedger: Sendable, Hashable {
         if try r.bool() {
             let p = try Correction(reading: &r)
             guard p.status == .proposed, p.number == acted + 1 else {
-                throw StoreCorruption("correction ledger of \(invoiceID) holds a proposal numbered \(p.number) after \(acted)")
+                throw StoreCorruption(
+                    "correction ledger of \(invoiceID) holds a proposal numbered \(p.number) after \(acted)")
             }
             proposal = p
         }

@@ -52,7 +52,10 @@ package struct EngineState: Sendable {
     /// 4: a `by_day` entry lists every seq of its customer day written by one batch (format 3
     /// entries, one seq each, read the same), and `by_customer` is no longer kept: a format-3
     /// store is read as it is and upgraded by its next write (``upgradeFrom3(_:_:)``).
-    package static let formatVersion: UInt64 = 4
+    /// 5: the `corrections` database (SPEC §4 "Corrections"): a format-4 store lacks it, gets it
+    /// when opened for writing, and its next write proposes the corrections of the invoices
+    /// already drifting (a read-only open of it says to run `daybook finalize`).
+    package static let formatVersion: UInt64 = 5
     /// The oldest format this build opens.
     package static let oldestReadableFormat: UInt64 = 3
     /// The format of the state record as loaded (``formatVersion`` for a new store).

@@ -43,18 +43,18 @@ public struct WarehouseReport: Sendable, Hashable {
 /// it commits whole or not at all, so a failed or killed export leaves the previous tables as they
 /// were, and running it again is safe.
 ///
-/// - Full (``exportFull(_:drift:)``): the rows are bulk-loaded with `COPY … FROM STDIN` into new
+/// - Full (``exportFull(_:drift:corrections:)``): the rows are bulk-loaded with `COPY … FROM STDIN` into new
 ///   tables in a schema private to the transaction, keyed, then swapped in (the old tables
 ///   dropped, the new ones moved into `invoice_breakdown`) and the `exports` row inserted, all
 ///   before the one commit. A reader sees the old tables or the new ones, never a mix: a reader
 ///   holding the old tables delays the commit, one that arrives during the swap waits for it.
-/// - Incremental (``exportIncremental(_:drift:basedOn:)``): the changed rows are copied into
+/// - Incremental (``exportIncremental(_:drift:corrections:basedOn:)``): the changed rows are copied into
 ///   temporary tables, upserted (`INSERT … ON CONFLICT … DO UPDATE`), the vanished keys deleted,
 ///   `drift` and `corrections` replaced; cost follows the rows changed, not the tables' size.
 ///
 /// ```swift
 /// let warehouse = try await Warehouse.connect(try WarehouseURL(parsing: "postgres://u@127.0.0.1/db"))
-/// let report = try await warehouse.exportFull(export, drift: drift)
+/// let report = try await warehouse.exportFull(export, drift: drift, corrections: corrections)
 /// await warehouse.close()
 /// ```
 public final class Warehouse: Sendable {
@@ -114,12 +114,14 @@ public final class Warehouse: Sendable {
         return try await lastExportRow()
     }
 
-    /// Replaces the tables with `export` (which must be a full export: no basis) and `drift`.
+    /// Replaces the tables with `export` (which must be a full export: no basis), `drift` and
+    /// `corrections`.
     ///
     /// - Throws: ``WarehouseError``; nothing is committed when it throws.
-    public func exportFull(_ export: WarehouseExport, drift: WarehouseDrift = WarehouseDrift()) async throws
-        -> WarehouseReport
-    {
+    public func exportFull(
+        _ export: WarehouseExport, drift: WarehouseDrift = WarehouseDrift(),
+        corrections: WarehouseCorrections = WarehouseCorrections()
+    ) async throws -> WarehouseReport {
         precondition(export.basis == nil, "exportFull takes a full export (no basis)")
         let clock = ContinuousClock()
         let began = clock.now
@@ -152,14 +154,13 @@ public final class Warehouse: Sendable {
             written["line_items"] = try await copy(
                 export.tables.lineItems, export.lineItemChangedSeq, into: "line_items")
             written["balances"] = try await copy(export.tables.balances, export.balanceChangedSeq, into: "balances")
-            written["drift"] = try await copy(rows: drift.rows, into: schema.drift)
-            written["corrections"] = 0
+            written["drift"] = try await copy(rows: drift.cells, into: schema.drift)
+            written["corrections"] = try await copy(rows: corrections.rows, into: schema.corrections)
             for table in schema.replaced { try await exec(table.addPrimaryKey(in: load)) }
             try await swapIn()
             try await exec("DROP SCHEMA \(q(load))")
             try await exec("SET LOCAL search_path TO DEFAULT")
-            var counts = written
-            counts["corrections"] = 0
+            let counts = written
             let record = try await insertExport(
                 kind: "full", export, changedSince: nil, counts: counts, written: written.values.reduce(0, +),
                 deleted: 0, duration: clock.now - began)
@@ -168,13 +169,14 @@ public final class Warehouse: Sendable {
     }
 
     /// Applies an incremental `export` (one with a basis) to the tables of export `last`:
-    /// upserts its rows, deletes its vanished keys, replaces `drift` and `corrections`.
+    /// upserts its rows, deletes its vanished keys, replaces `drift` and `corrections` with those given.
     ///
     /// - Parameter last: the export the basis was taken from (``lastExport()``); if another
     ///   export committed since, nothing is written (`.basisMoved`).
     /// - Throws: ``WarehouseError``; nothing is committed when it throws.
     public func exportIncremental(
-        _ export: WarehouseExport, drift: WarehouseDrift = WarehouseDrift(), basedOn last: WarehouseExportRecord
+        _ export: WarehouseExport, drift: WarehouseDrift = WarehouseDrift(),
+        corrections: WarehouseCorrections = WarehouseCorrections(), basedOn last: WarehouseExportRecord
     ) async throws -> WarehouseReport {
         precondition(export.basis != nil, "exportIncremental takes an incremental export (with a basis)")
         let clock = ContinuousClock()
@@ -208,14 +210,14 @@ public final class Warehouse: Sendable {
                 counts[table.name, default: 0] += inserted - removed
             }
             // Drift and corrections are small: replaced whole.
-            deleted["drift"] = try await count("WITH d AS (DELETE FROM \(qualified(schema.drift)) RETURNING 1) SELECT count(*) FROM d")
             try await exec("SET LOCAL search_path TO \(q(schema.name))")
-            written["drift"] = try await copy(rows: drift.rows, into: schema.drift)
+            for (table, rows) in [(schema.drift, drift.cells), (schema.corrections, corrections.rows)] {
+                deleted[table.name] = try await count(
+                    "WITH d AS (DELETE FROM \(qualified(table)) RETURNING 1) SELECT count(*) FROM d")
+                written[table.name] = try await copy(rows: rows, into: table)
+                counts[table.name] = Int64(rows.count)
+            }
             try await exec("SET LOCAL search_path TO DEFAULT")
-            counts["drift"] = Int64(drift.rows.count)
-            deleted["corrections"] = try await count(
-                "WITH d AS (DELETE FROM \(qualified(schema.corrections)) RETURNING 1) SELECT count(*) FROM d")
-            counts["corrections"] = 0
             let totalWritten = written.values.reduce(0, +), totalDeleted = deleted.values.reduce(0, +)
             let record = try await insertExport(
                 kind: "incremental", export, changedSince: export.basis?.position, counts: counts,
@@ -294,7 +296,8 @@ public final class Warehouse: Sendable {
             } catch WarehouseError.server(let message, let state, let detail, let hint, let statement)
                 where state == "40P01" && attempt < 5
             {
-                logger.info("swap deadlocked with a reader, retrying: \(message) \(detail ?? "") \(hint ?? "") \(statement)")
+                logger.info(
+                    "swap deadlocked with a reader, retrying: \(message) \(detail ?? "") \(hint ?? "") \(statement)")
                 try await exec("ROLLBACK TO SAVEPOINT swap")
             }
         }
@@ -303,18 +306,18 @@ public final class Warehouse: Sendable {
     /// Streams `table`'s rows with `changedSeq` appended into `name` (on the search path) with
     /// `COPY … FROM STDIN`; returns the number of rows.
     func copy(_ table: Table, _ changedSeq: [UInt64], into name: String) async throws -> Int64 {
-        precondition(table.rows.count == changedSeq.count, "\(name): \(table.rows.count) rows, \(changedSeq.count) seqs")
+        precondition(
+            table.rows.count == changedSeq.count, "\(name): \(table.rows.count) rows, \(changedSeq.count) seqs")
         return try await copy(count: table.rows.count, into: name, columns: table.columns + ["changed_seq"]) {
             i, buffer in
             CopyText.append(table.rows[i].lazy.map { Optional($0) } + [Optional("\(changedSeq[i])")], to: &buffer)
         }
     }
 
-    func copy(rows: [[String]], into table: WarehouseSchema.TableDefinition, as name: String? = nil) async throws
-        -> Int64
-    {
-        try await copy(count: rows.count, into: name ?? table.name, columns: table.columnNames) { i, buffer in
-            CopyText.append(rows[i].lazy.map { Optional($0) }, to: &buffer)
+    /// Streams `rows` (cells in `table`'s column order, nil for null) into `table` (on the search path).
+    func copy(rows: [[String?]], into table: WarehouseSchema.TableDefinition) async throws -> Int64 {
+        try await copy(count: rows.count, into: table.name, columns: table.columnNames) { i, buffer in
+            CopyText.append(rows[i], to: &buffer)
         }
     }
 

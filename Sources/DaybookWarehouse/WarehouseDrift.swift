@@ -8,6 +8,9 @@ public struct WarehouseDrift: Sendable, Hashable {
     /// One row per record, cells in ``WarehouseSchema/drift``'s column order, SQL text form.
     public var rows: [[String]]
 
+    /// ``rows`` as ``Warehouse`` copies them (none is null).
+    var cells: [[String?]] { rows.map { $0.map(Optional.some) } }
+
     /// No drift.
     public init() { rows = [] }
 
@@ -33,8 +36,8 @@ public struct WarehouseDrift: Sendable, Hashable {
 }
 
 extension Engine {
-    /// The open drift as the warehouse loads it (`invoice_breakdown.drift`).
-    public func warehouseDrift() throws -> WarehouseDrift {
-        WarehouseDrift(records: try discrepancies(), currencyDecimals: catalog?.currencyDecimals ?? 2)
+    /// The open drift of `export` as the warehouse loads it (`invoice_breakdown.drift`).
+    public func warehouseDrift(_ export: WarehouseExport) -> WarehouseDrift {
+        WarehouseDrift(records: export.drift, currencyDecimals: catalog?.currencyDecimals ?? 2)
     }
 }

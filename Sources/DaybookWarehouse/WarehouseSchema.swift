@@ -1,5 +1,5 @@
-import Foundation
 import DaybookEngine
+import Foundation
 
 /// The tables of schema `invoice_breakdown` (SPEC §5 `--postgres`): their columns, SQL types and
 /// keys, and the DDL that makes them.
@@ -93,7 +93,8 @@ public enum WarehouseSchema {
         ],
         key: ["invoice_id", "line_item_id"])
 
-    /// SPEC §4 `corrections.csv` columns; empty until corrections exist.
+    /// SPEC §4 `corrections.csv` columns (``Engine/correctionColumns``): every correction, one row per
+    /// line item; `issued_at` null unless issued.
     public static let corrections = TableDefinition(
         name: "corrections",
         columns: [

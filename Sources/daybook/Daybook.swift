@@ -18,7 +18,7 @@ struct Daybook: ParsableCommand {
         subcommands: [
             CatalogCommand.self, Ingest.self, Tail.self, Finalize.self, Invoices.self, InvoiceCommand.self, Breakdown.self,
             Export.self,
-            Discrepancies.self, Explain.self, Alerts.self,
+            Discrepancies.self, Corrections.self, Explain.self, Alerts.self,
             Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Check.self, Replay.self, Generate.self,
             Demo.self, Serve.self,
         ])

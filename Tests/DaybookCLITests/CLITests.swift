@@ -313,7 +313,8 @@ struct CLIUsageTests {
     static let verbs: [[String]] = [
         ["catalog"], ["catalog", "apply"], ["ingest"], ["finalize"], ["invoices"], ["invoice"], ["invoice", "show"],
         ["breakdown"], ["export"], ["discrepancies"], ["explain"], ["alerts"], ["unbilled"], ["dead-letters"],
-        ["rejections"], ["stats"], ["replay"], ["replay", "verify"], ["generate"], ["demo"],
+        ["rejections"], ["stats"], ["replay"], ["replay", "verify"], ["generate"], ["demo"], ["corrections"],
+        ["corrections", "list"], ["corrections", "show"], ["corrections", "issue"], ["corrections", "reject"],
     ]
 
     @Test(arguments: verbs) func verbHelpIsUsageOnStdoutAndExitZero(_ verb: [String]) throws {
@@ -344,6 +345,8 @@ struct CLIUsageTests {
         (["export"], true, false), (["unbilled"], true, false), (["dead-letters"], true, false),
         (["rejections"], true, false), (["stats"], true, false), (["replay"], true, false),
         (["replay", "verify"], true, false), (["generate"], false, false), (["demo"], false, false),
+        (["corrections", "list"], true, false), (["corrections", "show"], true, false),
+        (["corrections", "issue"], true, true), (["corrections", "reject"], true, true),
     ])
     func helpListsOnlyTheGlobalOptionsAVerbReads(_ verb: [String], _ data: Bool, _ now: Bool) throws {
         let help = try CLI.daybook(verb + ["--help"]).stdout

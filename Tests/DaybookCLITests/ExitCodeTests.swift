@@ -50,7 +50,7 @@ struct ExitCodeTests {
     /// Options a verb does not use are still checked: `--now` was already; `$DAYBOOK_NOW` was not.
     @Test(arguments: [
         ["stats"], ["export", "--as-of", "2026-10-05", "--out", "OUT"], ["dead-letters"], ["unbilled"], ["rejections"],
-        ["discrepancies"], ["generate", "--days", "1"],
+        ["discrepancies"], ["generate", "--days", "1"], ["corrections"], ["corrections", "show", "k/2026-10-01/c1"],
     ])
     func aMalformedClockIsRejectedByVerbsThatIgnoreIt(_ arguments: [String]) throws {
         let cli = try CLI()

@@ -105,6 +105,35 @@ struct CatalogTests {
         #expect(issues(with("\"7\"")) == ["$.balance_alert_days: must be an integer"])
     }
 
+    /// `correction_threshold` (issue 13): a currency amount, default 0, with at most
+    /// `currency_decimals` fractional digits; a JSON number is read leniently like other amounts.
+    @Test func correctionThresholdDefaultsToZeroAndIsValidatedWithItsPath() throws {
+        #expect(try Catalog.parse(Array(Self.valid.utf8)).correctionThreshold == .zero)
+        let with = { (value: String, decimals: Int) in
+            Self.valid.replacingOccurrences(
+                of: "\"currency_decimals\": 2,",
+                with: "\"currency_decimals\": \(decimals), \"correction_threshold\": \(value),")
+        }
+        #expect(try Catalog.parse(Array(with("\"1.00\"", 2).utf8)).correctionThreshold == FixedDecimal(1))
+        #expect(try Catalog.parse(Array(with("\"0.26\"", 2).utf8)).correctionThreshold == FixedDecimal("0.26")!)
+        #expect(try Catalog.parse(Array(with("\"0.00\"", 2).utf8)).correctionThreshold == .zero)
+        #expect(try Catalog.parse(Array(with("\"5\"", 0).utf8)).correctionThreshold == FixedDecimal(5))
+        #expect(try Catalog.parse(Array(with("\"0.125\"", 3).utf8)).correctionThreshold == FixedDecimal("0.125")!)
+        let path = "$.correction_threshold"
+        for (value, decimals) in [
+            ("\"-1.00\"", 2), ("\"0.001\"", 2), ("\"0.5\"", 0), ("\"abc\"", 2), ("\"1e2\"", 2), ("true", 2),
+            ("[1]", 2), ("\"\"", 2),
+        ] {
+            let found = issues(with(value, decimals))
+            #expect(found.count == 1 && found[0].hasPrefix(path + ": "), "\(value) with \(decimals) decimals: \(found)")
+        }
+        #expect(issues(with("\"-1.00\"", 2)) == ["\(path): correction_threshold must not be negative"])
+        #expect(
+            issues(with("\"0.001\"", 2)) == [
+                "\(path): correction_threshold \"0.001\" has more than 2 fractional digits"
+            ])
+    }
+
     @Test func rejectsNonJSON() {
         #expect(issues("{\"currency\": \"USD\",}").first?.hasPrefix("$: not valid JSON") == true)
     }

@@ -214,17 +214,22 @@ struct DashboardPageTests {
         let rows = PageReader(explain.body).elements("td", where: "data-column", is: "stored").map { $0["data-value"]! }
         #expect(rows == ["50", "0.50", "0.00", "0.50", "0.00"])
         #expect(explain.body.contains(">late<"))
-        // The discrepancies page: the row, its delta, no correction yet.
-        let d = PageReader(try s.render("/discrepancies", now: Self.now).body)
+        // The discrepancies page: the row, its delta; nothing to correct (the total did not move).
+        let discrepancies = try s.render("/discrepancies", now: Self.now).body
+        let d = PageReader(discrepancies)
         // The row's Δ total, then the sum's.
         #expect(d.elements("td", where: "data-column", is: "delta_total").map { $0["data-value"] } == ["0.00", "0.00"])
         #expect(d.elements("tr", where: "data-line-item", is: "tok").count == 1)
         #expect(d.elements("td", where: "data-column", is: "correction").count == 1)
+        #expect(discrepancies.contains("<td data-column=\"correction\">—</td>"))
+        #expect(try s.engine.corrections().isEmpty)
     }
 
-    @Test func discrepanciesSortByTheSizeOfTheDelta() throws {
+    /// October finalized on Oct 25 (c: 100 tokens inside its commit; h: 100 tokens, 1.00), then
+    /// late on Oct 26: h +1.00 (tokens) and +6.00 (3 GPUs); c past its commit: 10.00 of the commit
+    /// then 5.00 due.
+    static func lateAcrossCustomers() throws -> Store {
         let s = try Store()
-        // Customer c: no usage in October beyond the commit; h (no commit): late usage changes totals.
         try s.ingest(
             [
                 ("c", "inference", "2026-10-05", "\"tokens\": 100"),
@@ -232,13 +237,17 @@ struct DashboardPageTests {
             ],
             now: "2026-10-25T00:00:00Z")
         _ = try s.engine.finalize(now: Timestamp(parsing: "2026-10-25T00:00:00Z"), through: Day(parsing: "2026-11-01"))
-        // Late: h +1.00 (tokens) and +6.00 (3 GPUs); c past its commit: 10.00 of the commit then 5.00 due.
         try s.ingest(
             [
                 (Self.hostile, "inference", "2026-10-06", "\"tokens\": 100"),
                 (Self.hostile, "gpu", "2026-10-06", "\"gpus\": 3"),
                 ("c", "inference", "2026-10-07", "\"tokens\": 1400"),
             ], now: "2026-10-26T00:00:00Z")
+        return s
+    }
+
+    @Test func discrepanciesSortByTheSizeOfTheDelta() throws {
+        let s = try Self.lateAcrossCustomers()
         let page = try s.render("/discrepancies", now: "2026-10-26T00:00:00Z")
         let r = PageReader(page.body)
         let order = r.elements("tr", where: "data-line-item").map { "\($0["data-invoice"]!) \($0["data-line-item"]!)" }
@@ -256,6 +265,53 @@ struct DashboardPageTests {
             ])
         #expect(page.body.contains("href=\"/discrepancies?sort=invoice\""))
         #expect(try s.render("/discrepancies", [("sort", "size")], now: Self.now).status == 400)
+    }
+
+    /// The correction column: the invoice's open proposal (id, kind, total), else the last one
+    /// issued or rejected, with its status and day.
+    @Test func correctionColumnShowsTheProposalOrTheLastActedOn() throws {
+        // Proposed: h a 7.00 true-up, c (contract k) 5.00.
+        let s = try Self.lateAcrossCustomers()
+        func column(_ now: String) throws -> [String] {
+            let page = PageReader(try s.render("/discrepancies", [("sort", "invoice")], now: now).body)
+            let rows = page.elements("tr", where: "data-line-item").map {
+                "\($0["data-invoice"]!) \($0["data-line-item"]!)"
+            }
+            let cells = page.elements("td", where: "data-column", is: "correction").map {
+                "\($0["data-correction"] ?? "") \($0["data-kind"] ?? "") \($0["data-status"] ?? "") \($0["data-value"] ?? "")"
+            }
+            return zip(rows, cells).map { "\($0): \($1)" }
+        }
+        #expect(
+            try column("2026-10-26T00:00:00Z") == [
+                "h/2026-10-01 gpu: h/2026-10-01/c1 true_up proposed 7.00",
+                "h/2026-10-01 tok: h/2026-10-01/c1 true_up proposed 7.00",
+                "k/2026-10-01 tok: k/2026-10-01/c1 true_up proposed 5.00",
+            ])
+        let shown = try s.render("/discrepancies", now: "2026-10-26T00:00:00Z").body
+        #expect(shown.contains("<code>k/2026-10-01/c1</code> true-up 5.00</td>"))
+        #expect(!shown.contains("not proposed yet"))
+
+        // k's c1 issued (its drift closes), then 100 more tokens (+1.00) proposed as c2, which a
+        // threshold of 2.00 then withdraws: the row shows the issued c1. h's c1 rejected: shown so.
+        _ = try s.engine.issueCorrection("k/2026-10-01/c1", now: Timestamp(parsing: "2026-10-27T00:00:00Z"))
+        _ = try s.engine.rejectCorrection(
+            "h/2026-10-01/c1", reason: "goodwill", now: Timestamp(parsing: "2026-10-27T01:00:00Z"))
+        try s.ingest([("c", "inference", "2026-10-08", "\"tokens\": 100")], now: "2026-10-27T02:00:00Z")
+        #expect(try column("2026-10-28T00:00:00Z").last == "k/2026-10-01 tok: k/2026-10-01/c2 true_up proposed 1.00")
+        let threshold = String(decoding: Self.catalog, as: UTF8.self).replacingOccurrences(
+            of: "\"finalization_grace_hours\": 24,",
+            with: "\"finalization_grace_hours\": 24, \"correction_threshold\": \"2.00\",")
+        try s.engine.applyCatalog(Array(threshold.utf8), now: Timestamp(parsing: "2026-10-27T03:00:00Z"))
+        #expect(
+            try column("2026-10-28T00:00:00Z") == [
+                "h/2026-10-01 gpu: h/2026-10-01/c1 true_up rejected 7.00",
+                "h/2026-10-01 tok: h/2026-10-01/c1 true_up rejected 7.00",
+                "k/2026-10-01 tok: k/2026-10-01/c1 true_up issued 5.00",
+            ])
+        let acted = try s.render("/discrepancies", now: "2026-10-28T00:00:00Z").body
+        #expect(acted.contains("<code>k/2026-10-01/c1</code> true-up 5.00 (issued 2026-10-27)</td>"))
+        #expect(acted.contains("<code>h/2026-10-01/c1</code> true-up 7.00 (rejected 2026-10-27)</td>"))
     }
 
     @Test func errorPagesSayWhatToWrite() throws {

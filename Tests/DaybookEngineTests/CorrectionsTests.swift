@@ -16,7 +16,8 @@ struct CorrectionsTests {
     /// Tokens at 0.01; October (100 + 300 tokens = 4.00) finalized by the Nov 3 batch.
     func finalizedOctober(threshold: String? = nil, price: String = "0.01") throws -> Harness {
         var text = String(
-            decoding: ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"\(price)\"}"), as: UTF8.self)
+            decoding: ScenarioTests.catalog(rates: "{\"product\": \"tok\", \"unit_price\": \"\(price)\"}"),
+            as: UTF8.self)
         if let threshold {
             text = text.replacingOccurrences(
                 of: "\"finalization_grace_hours\": 24,",

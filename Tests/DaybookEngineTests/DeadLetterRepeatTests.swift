@@ -38,6 +38,9 @@ struct DeadLetterRepeatTests {
         #expect(letters.map(\.number) == Array(1...10))
         // `stats` counts outcomes, like duplicates: 50 ingests × 10 bad records.
         #expect(try h.counters()["dead_letters"] == 500)
+        // `daybook check` counts 10 letters for 500 outcomes: not damage.
+        let check = try StoreCheck.run(path: h.store.path)
+        #expect(check.isIntact, "\(check.problems)")
     }
 
     @Test func theSameBytesAtAnotherPositionOrFromAnotherSourceAreSeparateLetters() throws {

@@ -172,6 +172,18 @@ struct BrowserTests {
         for (row, delta) in zip(rows, deltas) {
             #expect(expected["\(row["data-invoice"]!) \(row["data-line-item"]!)"] == delta)
         }
+        // The correction column: the row's invoice's open proposal of /v1/corrections, its id and
+        // summed total_delta (cents), or "—" (the demo issues and rejects nothing).
+        var proposals: [String: (id: String, cents: Int)] = [:]
+        for row in try #require(try Self.json(server, "/v1/corrections") as? [[String: String]]) {
+            proposals[row["invoice_id"]!, default: (row["correction_id"]!, 0)].cents += Self.cents(row["total_delta"]!)
+        }
+        let correctionCells = d.elements("td", where: "data-column", is: "correction").map { cell in
+            cell["data-correction"].map { "\($0) \(Self.cents(cell["data-value"]!))" } ?? "none"
+        }
+        #expect(
+            correctionCells
+                == rows.map { row in proposals[row["data-invoice"]!].map { "\($0.id) \($0.cents)" } ?? "none" })
         let explain = try #require(PageReader(load.dom).elements("a", where: "class", is: "explain").first?["href"])
         let e = try page(explain, charts: 0)
         let query = explain.split(separator: "?")[1].split(separator: "&").map {

@@ -145,7 +145,11 @@ struct ConcurrencyTests {
         let expected = try Daybook.export(clean, asOf: "2026-10-21", now: Fixture.now, into: scratch.path("out-clean"))
         #expect(!expected.isEmpty)
         for (name, text) in expected {
-            #expect(served[name] == text, "\(name) differs from a clean ingest of the same events")
+            // A correction's proposed_seq is the log seq of its last change: 64 clients interleave
+            // the same events into other seqs than one ingest does. Everything else must be equal.
+            let comparable = { (csv: String?) in name == "corrections.csv" ? csv.map(withoutProposedSeq) : csv }
+            #expect(
+                comparable(served[name]) == comparable(text), "\(name) differs from a clean ingest of the same events")
         }
         try Daybook.ok(["replay", "--verify", "--data", store, "--now", Fixture.now])
         print(
@@ -166,4 +170,15 @@ extension ConcurrencyTests.Totals {
         resentDeadLettered += other.resentDeadLettered
         failures += other.failures
     }
+
+}
+
+/// `corrections.csv` without its `proposed_seq` column, the one before last (the cells after the
+/// line item are numbers and a time: no comma, no quotes).
+private func withoutProposedSeq(_ csv: String) -> String {
+    csv.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        var cells = line.split(separator: ",", omittingEmptySubsequences: false)
+        if cells.count >= 2 { cells.remove(at: cells.count - 2) }
+        return cells.joined(separator: ",")
+    }.joined(separator: "\n")
 }

@@ -60,7 +60,23 @@ struct ReadAndMetricsTests {
             #expect(response.headers["content-type"]?.hasPrefix("application/json") == true)
             #expect(response.text == expected, "\(path) differs from the CLI's --format json")
         }
-        #expect(try http.get("/v1/corrections").text == "[]\n", "no corrections yet (issue 13): an empty array")
+        // Corrections against the drift, another path: with no threshold and nothing acted on, each
+        // invoice whose open drift sums to non-zero has one proposal totalling that sum.
+        let proposals = try #require(try http.get("/v1/corrections").json as? [[String: String]])
+        let driftRows = try #require(try http.get("/v1/discrepancies").json as? [[String: Any]])
+        var driftSums: [String: FixedDecimal] = [:], proposed: [String: FixedDecimal] = [:]
+        for row in driftRows {
+            let invoice = try #require(row["invoice_id"] as? String)
+            let delta = try #require(FixedDecimal(row["delta_total"] as? String ?? ""))
+            driftSums[invoice] = (driftSums[invoice] ?? .zero) + delta
+        }
+        for row in proposals {
+            let invoice = try #require(row["invoice_id"])
+            #expect(row["status"] == "proposed" && row["correction_id"] == invoice + "/c1", "\(row)")
+            proposed[invoice] = (proposed[invoice] ?? .zero) + (try #require(FixedDecimal(row["total_delta"] ?? "")))
+        }
+        #expect(!proposed.isEmpty, "the late globex usage is past its credit: its September total moved")
+        #expect(proposed == driftSums.filter { !$0.value.isZero })
 
         let missing = try http.get("/v1/invoices/nobody%2F2026-10-01/breakdown")
         #expect(missing.status == 404)

@@ -1,7 +1,7 @@
 import DaybookCore
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookStore
 import DaybookWorkload
 
 extension SplitMix64 {
@@ -65,6 +65,8 @@ public struct CatalogModel: Sendable {
     public var currencyDecimals = 2
     public var maxLatenessDays = 400
     public var graceHours = 24
+    /// `correction_threshold` as written, absent (the default, 0) when nil.
+    public var correctionThreshold: String?
     /// Allowed `region` values of the `tokens` metric's filter.
     public var tokenRegions: [String] = ["us", "eu"]
     public var productNames: [String: String] = [:]
@@ -331,7 +333,7 @@ public struct CatalogModel: Sendable {
         }
         return """
             {"currency": \(q(currency)), "currency_decimals": \(currencyDecimals), "max_lateness_days": \(maxLatenessDays),
-             "finalization_grace_hours": \(graceHours),
+             "finalization_grace_hours": \(graceHours),\(correctionThreshold.map { " \"correction_threshold\": \(q($0))," } ?? "")
              "metrics": [
               \(metrics.joined(separator: ",\n  "))],
              "products": [

@@ -29,7 +29,9 @@ struct WarehouseExportTests {
         try #require(!drift.isEmpty, "the history has drift to export")
 
         let w = try await warehouse(pg)
-        let report = try await w.exportFull(try engine.warehouseExport(asOf: asOf), drift: try engine.warehouseDrift())
+        let export = try engine.warehouseExport(asOf: asOf)
+        #expect(export.drift == drift, "the export reads the drift in its own transaction")
+        let report = try await w.exportFull(export, drift: engine.warehouseDrift(export))
         await w.close()
 
         let files = try engine.export(asOf: asOf)
@@ -79,7 +81,7 @@ struct WarehouseExportTests {
         // Again: the same tables, a second exports row.
         let before = try WarehouseDump.all(pg)
         let again = try await warehouse(pg)
-        _ = try await again.exportFull(try engine.warehouseExport(asOf: asOf), drift: try engine.warehouseDrift())
+        _ = try await again.exportFull(export, drift: engine.warehouseDrift(export))
         await again.close()
         #expect(try WarehouseDump.all(pg) == before)
         #expect(try pg.psql("select count(*) from invoice_breakdown.exports") == "2\n")

@@ -32,8 +32,8 @@ public struct CorrectionDocument: Sendable, Hashable {
     public var finalized: Totals
     /// What was billed before this correction: the snapshot plus the corrections issued before it.
     public var billedBefore: Totals
-    /// `billedBefore` plus this correction's deltas.
-    public var billedAfter: Totals { billedBefore + correction.totals }
+    /// `billedBefore` plus this correction's deltas (for a rejected one, `billedBefore`: it was not billed).
+    public var billedAfter: Totals { correction.status == .rejected ? billedBefore : billedBefore + correction.totals }
 }
 
 extension EngineError.Code {
@@ -48,24 +48,28 @@ extension Engine {
     /// Every correction (SPEC §4 "Corrections"), sorted by id in UTF-8 byte order: open proposals,
     /// and the issued and rejected ones; `customer` and `status` keep only those.
     public func corrections(customer: String? = nil, status: CorrectionStatus? = nil) throws -> [Correction] {
-        let store = self.store
-        return try store.env.read { txn in
-            var result: [Correction] = []
-            try txn.scan(in: store.corrections) { key, value in
-                let tag = try Self.correctionTag(key)
-                let correction: Correction?
-                if tag == 0 {
-                    correction = try CorrectionLedger(decoding: value).proposal
-                } else {
-                    correction = try Correction(decoding: value)
-                }
-                if let c = correction, customer == nil || c.customerID == customer, status == nil || c.status == status {
-                    result.append(c)
-                }
-                return true
+        try store.env.read { txn in try corrections(customer: customer, status: status, txn) }
+    }
+
+    /// ``corrections(customer:status:)`` inside the read transaction `txn`.
+    func corrections(customer: String? = nil, status: CorrectionStatus? = nil, _ txn: borrowing Transaction) throws
+        -> [Correction]
+    {
+        var result: [Correction] = []
+        try txn.scan(in: store.corrections) { key, value in
+            let tag = try Self.correctionTag(key)
+            let correction: Correction?
+            if tag == 0 {
+                correction = try CorrectionLedger(decoding: value).proposal
+            } else {
+                correction = try Correction(decoding: value)
             }
-            return result.sorted { $0.id.utf8Precedes($1.id) }
+            if let c = correction, customer == nil || c.customerID == customer, status == nil || c.status == status {
+                result.append(c)
+            }
+            return true
         }
+        return result.sorted { $0.id.utf8Precedes($1.id) }
     }
 
     /// One correction with its invoice: the document `daybook corrections show ID` prints. A
@@ -79,7 +83,9 @@ extension Engine {
             let (key, ledger, number) = try findCorrection(id, txn)
             var correction: Correction
             if number <= ledger.acted {
-                guard let bytes = try txn.get(CorrectionLedger.documentKey(invoice: key, number: number), in: store.corrections)
+                guard
+                    let bytes = try txn.get(
+                        CorrectionLedger.documentKey(invoice: key, number: number), in: store.corrections)
                 else { throw StoreCorruption("correction \(id) is counted but not stored") }
                 correction = try Correction(decoding: bytes)
             } else {
@@ -91,14 +97,20 @@ extension Engine {
             }
             var billed = snapshot.totals
             for n in UInt32(1)..<max(number, 1) {
-                guard let bytes = try txn.get(CorrectionLedger.documentKey(invoice: key, number: n), in: store.corrections)
-                else { throw StoreCorruption("correction \(Correction.id(invoice: ledger.invoiceID, number: n)) is missing") }
+                guard
+                    let bytes = try txn.get(
+                        CorrectionLedger.documentKey(invoice: key, number: n), in: store.corrections)
+                else {
+                    throw StoreCorruption(
+                        "correction \(Correction.id(invoice: ledger.invoiceID, number: n)) is missing")
+                }
                 let earlier = try Correction(decoding: bytes)
                 if earlier.status == .issued { billed += earlier.totals }
             }
             let parts = Keys.invoiceParts(key)!
             let contract = plan.contracts[parts.contract]?.contract
-            let period = contract?.period(containing: parts.start) ?? BillingPeriod(start: parts.start, end: parts.start)
+            let period =
+                contract?.period(containing: parts.start) ?? BillingPeriod(start: parts.start, end: parts.start)
             return CorrectionDocument(
                 correction: correction, customerName: plan.catalog.customer(snapshot.customerID)?.name,
                 contractID: snapshot.contractID, period: period, currency: plan.catalog.currency,
@@ -175,12 +187,16 @@ extension Engine {
 
     /// Nil when the action may proceed on the open proposal; the no-op result when it was
     /// already done; throws when it is refused.
-    private func decide(_ id: String, _ status: CorrectionStatus, _ asShown: FixedDecimal?, _ txn: borrowing Transaction)
+    private func decide(
+        _ id: String, _ status: CorrectionStatus, _ asShown: FixedDecimal?, _ txn: borrowing Transaction
+    )
         throws -> CorrectionAction?
     {
         let (key, ledger, number) = try findCorrection(id, txn)
         if number <= ledger.acted {
-            guard let bytes = try txn.get(CorrectionLedger.documentKey(invoice: key, number: number), in: store.corrections)
+            guard
+                let bytes = try txn.get(
+                    CorrectionLedger.documentKey(invoice: key, number: number), in: store.corrections)
             else { throw StoreCorruption("correction \(id) is counted but not stored") }
             let done = try Correction(decoding: bytes)
             if done.status == status { return .unchanged(done) }
@@ -218,14 +234,17 @@ extension Engine {
     {
         guard let (invoiceID, number) = Correction.parse(id: id) else {
             throw EngineError(
-                code: .notFound, message: "no correction \"\(id)\"; ids look like CONTRACT/YYYY-MM-DD/cN (see `daybook corrections`)")
+                code: .notFound,
+                message: "no correction \"\(id)\"; ids look like CONTRACT/YYYY-MM-DD/cN (see `daybook corrections`)")
         }
         let key = try invoiceKey(invoiceID, txn)
         guard let ledger = try CorrectionLedger.load(invoice: key, store, txn),
             number <= ledger.acted || (number == ledger.acted + 1 && ledger.proposal != nil)
         else {
             throw EngineError(
-                code: .notFound, message: "no correction \"\(id)\": \(invoiceID) has no correction c\(number) (see `daybook corrections`)")
+                code: .notFound,
+                message:
+                    "no correction \"\(id)\": \(invoiceID) has no correction c\(number) (see `daybook corrections`)")
         }
         return (key, ledger, number)
     }
@@ -280,7 +299,9 @@ extension Engine {
                 let want = kind.map { "a \($0.rawValue) of \(lines.count) lines" } ?? "no proposal"
                 let have = stored.map { "\($0.id), a \($0.kind.rawValue) of \($0.lines.count) lines" } ?? "none"
                 mismatches.append(
-                    Mismatch(invoiceID: snapshot.invoiceID, detail: "proposed correction: rebuilt gives \(want), stored \(have)"))
+                    Mismatch(
+                        invoiceID: snapshot.invoiceID,
+                        detail: "proposed correction: rebuilt gives \(want), stored \(have)"))
             }
             return true
         }

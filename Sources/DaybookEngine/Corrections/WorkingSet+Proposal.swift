@@ -16,8 +16,10 @@ extension WorkingSet {
         key: [UInt8], state: InvoiceState?, snapshot: Snapshot, ledger: CorrectionLedger?, _ context: DriftContext,
         _ txn: borrowing Transaction
     ) throws {
-        let lines = Self.proposedLines(snapshot: snapshot, state: state, ledger: ledger, ids: Self.lineItemIDs(
-            snapshot: snapshot, state: state, ledger: ledger))
+        let lines = Self.proposedLines(
+            snapshot: snapshot, state: state, ledger: ledger,
+            ids: Self.lineItemIDs(
+                snapshot: snapshot, state: state, ledger: ledger))
         var ledger = ledger ?? CorrectionLedger(invoiceID: snapshot.invoiceID, customerID: snapshot.customerID)
         let before = ledger.proposal
         if let kind = Self.proposedKind(lines, threshold: plan.catalog.correctionThreshold) {

@@ -83,7 +83,8 @@ extension WorkingSet {
     static func lineItemIDs(snapshot: Snapshot, state: InvoiceState?, ledger: CorrectionLedger?) -> [String] {
         var ids = snapshot.lines.map(\.lineItemID)
         var seen = Set(ids)
-        for id in (state?.lineItems ?? []).map(\.id) + (ledger.map { ($0.issued + $0.rejected).map(\.lineItemID) } ?? [])
+        for id in (state?.lineItems ?? []).map(\.id)
+            + (ledger.map { ($0.issued + $0.rejected).map(\.lineItemID) } ?? [])
         where seen.insert(id).inserted {
             ids.append(id)
         }

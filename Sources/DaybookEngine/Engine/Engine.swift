@@ -109,6 +109,10 @@ public final class Engine {
         let ws = WorkingSet(store: store, plan: plan)
         ws.position = state.journalPosition
         ws.drift = DriftContext(seq: state.lastSeq, now: now)
+        // Before format 5 no proposal was kept: the write that saves format 5 proposes the
+        // corrections of the invoices drifting already (drift changed only by later writes
+        // would otherwise never be proposed, and `replay --verify` would differ).
+        if state.loadedFormat < 5 { try ws.refreshProposals(skipping: [], ws.drift!, txn) }
         let (result, kind) = try body(txn, ws, &state)
         ws.drift?.seq = state.lastSeq
         try ws.flush(txn, seq: state.lastSeq)

@@ -40,6 +40,11 @@ public struct WarehouseExport: Sendable, Hashable {
     public var asOf: Day
     /// The basis, or nil for a full export.
     public var basis: ExportBasis?
+    /// Open drift (`discrepancies`) and every correction, read in the same transaction as the
+    /// rows: the warehouse's `drift` and `corrections` tables and `corrections.csv` (replaced whole
+    /// by every export, incremental ones too: they are few).
+    public var drift: [DriftRecord] = []
+    public var corrections: [Correction] = []
     public init(asOf: Day) { self.asOf = asOf }
 }
 
@@ -72,6 +77,8 @@ extension Engine {
             out.invoiceChangedSeq = try logSeqs(of: changed.invoiceStamps, &seqs, txn)
             out.lineItemChangedSeq = try logSeqs(of: changed.lineItemStamps, &seqs, txn)
             out.balanceChangedSeq = try logSeqs(of: changed.balanceStamps, &seqs, txn)
+            out.drift = try discrepancies(txn)
+            out.corrections = try corrections(txn)
             return out
         }
     }
@@ -207,7 +214,8 @@ extension Engine {
         if window.lowerBound < c.starts, contract.balances.contains(where: { $0.starts < c.starts }) {
             keys.append(Keys.invoice(contract: c.id, start: c.starts))
         }
-        if let ends = c.ends, ends < window.upperBound, contract.balances.contains(where: { $0.ends > max(ends, window.lowerBound) }),
+        if let ends = c.ends, ends < window.upperBound,
+            contract.balances.contains(where: { $0.ends > max(ends, window.lowerBound) }),
             let last = c.period(containing: ends.adding(days: -1))
         {
             keys.append(Keys.invoice(contract: c.id, start: last.start))

@@ -94,9 +94,10 @@ public final class RecordReader {
 /// on other cores while the writer commits the current one), summaries reported in order after
 /// each durable commit.
 ///
-/// Memory follows the bytes bound, not the record count: a batch of large records (each up to
+/// Memory follows the bytes bounds, not the record count: a batch of large records (each up to
 /// ``LineAccumulator/maxLineBytes``) holds at most `maxBatchBytes` of them, or one record when a
-/// single one is larger.
+/// single one is larger, and the batches in flight hold at most `maxInFlightBytes` together (or
+/// one batch): 3 batches of small records ahead while the next is read, 1 of the largest.
 public struct IngestPipeline: Sendable {
     public var source: String
     public var now: Timestamp
@@ -104,19 +105,23 @@ public struct IngestPipeline: Sendable {
     /// Raw record bytes per batch at most (64 MiB by default; a batch always holds one record).
     public var maxBatchBytes: Int
     public var inFlight: Int
+    /// Raw record bytes the batches left in flight while the next one is read stay below (64 MiB by
+    /// default: batches of the largest records then go one ahead, as small ones go `inFlight - 1`).
+    public var maxInFlightBytes: Int
 
     /// The default bound of a batch's raw bytes: 64 MiB.
     public static let defaultMaxBatchBytes = 64 << 20
 
     public init(
         source: String, now: Timestamp, batchSize: Int = 20_000, maxBatchBytes: Int = defaultMaxBatchBytes,
-        inFlight: Int = 4
+        inFlight: Int = 4, maxInFlightBytes: Int = defaultMaxBatchBytes
     ) {
         self.source = source
         self.now = now
         self.batchSize = max(1, batchSize)
         self.maxBatchBytes = max(1, maxBatchBytes)
         self.inFlight = max(1, inFlight)
+        self.maxInFlightBytes = max(1, maxInFlightBytes)
     }
 
     /// What a run read and how it ended.
@@ -138,11 +143,13 @@ public struct IngestPipeline: Sendable {
         committed: (IngestBatch, IngestSummary) -> Void = { _, _ in }
     ) throws -> Result {
         var result = Result()
-        var flight: [(IngestBatch, Completion<IngestSummary>)] = []
+        var flight: [(batch: IngestBatch, done: Completion<IngestSummary>, bytes: Int)] = []
+        var flightBytes = 0
         var failure: (any Error)?
         var acknowledgedThrough: String?
         func settleOldest() {
-            let (batch, done) = flight.removeFirst()
+            let (batch, done, bytes) = flight.removeFirst()
+            flightBytes -= bytes
             do {
                 let summary = try done.wait()
                 result.summary += summary
@@ -171,11 +178,15 @@ public struct IngestPipeline: Sendable {
             }
             first = false
             result.records += records.count
+            let bytes = records.reduce(0) { $0 + $1.bytes.count }
             let batch = IngestBatch(records: records, source: source, now: now)
             let done = Completion<IngestSummary>()
             writer.submit(batch) { done.fulfil($0) }
-            flight.append((batch, done))
-            if flight.count >= inFlight { settleOldest() }
+            flight.append((batch, done, bytes))
+            flightBytes += bytes
+            // What stays in flight while the next batch is read: fewer than `inFlight` batches,
+            // and fewer bytes than `maxInFlightBytes`.
+            while flight.count >= inFlight || (!flight.isEmpty && flightBytes >= maxInFlightBytes) { settleOldest() }
         }
         while !flight.isEmpty { settleOldest() }
         if let failure { throw failure }

@@ -37,44 +37,51 @@ extension Engine {
     public func discrepancies(
         customer: String? = nil, invoice: String? = nil, history: Bool = false, causes: Bool = true
     ) throws -> [DriftRecord] {
-        let store = self.store
-        return try store.env.read { txn in
-            // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
-            let prefix = try invoice.map { Keys.distinctPrefix(invoice: try invoiceKey($0, txn)) } ?? []
-            var records: [DriftRecord] = []
-            var summaries: [[UInt8]: CauseSummary] = [:]
-            try txn.scan(in: history ? store.driftHistory : store.drift, prefix: prefix) { key, value in
-                var record = try DriftRecord(decoding: value)
-                guard customer == nil || record.customerID == customer else { return true }
-                guard !history else {
-                    records.append(record)  // keeps its causes as of the resolution
-                    return true
-                }
-                guard causes else {
-                    record.lateEventCount = 0
-                    record.lateTransactionIDs = []
-                    record.catalogVersions = []
-                    records.append(record)
-                    return true
-                }
-                let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
-                if summaries[invoiceKey] == nil {
-                    summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
-                }
-                let summary = summaries[invoiceKey]!
-                record.lateEventCount = summary.lateEventCount
-                record.lateTransactionIDs = summary.firstLateTransactionIDs
-                record.catalogVersions = summary.catalogVersions
+        try store.env.read { txn in
+            try discrepancies(customer: customer, invoice: invoice, history: history, causes: causes, txn)
+        }
+    }
+
+    /// ``discrepancies(customer:invoice:history:causes:)`` inside the read transaction `txn`.
+    func discrepancies(
+        customer: String? = nil, invoice: String? = nil, history: Bool = false, causes: Bool = true,
+        _ txn: borrowing Transaction
+    ) throws -> [DriftRecord] {
+        // Drift keys start with the length-prefixed invoice key: one invoice is a prefix scan.
+        let prefix = try invoice.map { Keys.distinctPrefix(invoice: try invoiceKey($0, txn)) } ?? []
+        var records: [DriftRecord] = []
+        var summaries: [[UInt8]: CauseSummary] = [:]
+        try txn.scan(in: history ? store.driftHistory : store.drift, prefix: prefix) { key, value in
+            var record = try DriftRecord(decoding: value)
+            guard customer == nil || record.customerID == customer else { return true }
+            guard !history else {
+                records.append(record)  // keeps its causes as of the resolution
+                return true
+            }
+            guard causes else {
+                record.lateEventCount = 0
+                record.lateTransactionIDs = []
+                record.catalogVersions = []
                 records.append(record)
                 return true
             }
-            return records.sorted {
-                $0.invoiceID != $1.invoiceID
-                    ? $0.invoiceID.utf8Precedes($1.invoiceID)
-                    : $0.lineItemID != $1.lineItemID
-                        ? $0.lineItemID.utf8Precedes($1.lineItemID)
-                        : ($0.resolvedSeq ?? 0) < ($1.resolvedSeq ?? 0)
+            let invoiceKey = Array(key[try Keys.lengthPrefixed(key, in: "drift key")])
+            if summaries[invoiceKey] == nil {
+                summaries[invoiceKey] = try CauseSummary.load(invoice: invoiceKey, store, txn)
             }
+            let summary = summaries[invoiceKey]!
+            record.lateEventCount = summary.lateEventCount
+            record.lateTransactionIDs = summary.firstLateTransactionIDs
+            record.catalogVersions = summary.catalogVersions
+            records.append(record)
+            return true
+        }
+        return records.sorted {
+            $0.invoiceID != $1.invoiceID
+                ? $0.invoiceID.utf8Precedes($1.invoiceID)
+                : $0.lineItemID != $1.lineItemID
+                    ? $0.lineItemID.utf8Precedes($1.lineItemID)
+                    : ($0.resolvedSeq ?? 0) < ($1.resolvedSeq ?? 0)
         }
     }
 
@@ -175,17 +182,20 @@ extension Engine {
     }
 
     /// The discrepancy report as a JSON array with the keys of SPEC §4 (plus the first-detected
-    /// and last-changed times, and the resolution for history records). Its size does not grow
+    /// and last-changed times, and the resolution for history records); `billed_*` keys after
+    /// the `finalized_*` ones when ``showsBilled(_:)``. Its size does not grow
     /// with the number of late events: `causes` holds their count and the first 100 ids.
     public func discrepanciesJSON(_ records: [DriftRecord]) -> String {
         let d = plan.currencyDecimals
+        let billed = Self.showsBilled(records)
         var out = "["
         for (i, r) in records.enumerated() {
             var fields: [(String, String)] = [
                 ("invoice_id", StrictJSON.quote(r.invoiceID)), ("customer_id", StrictJSON.quote(r.customerID)),
                 ("line_item_id", StrictJSON.quote(r.lineItemID)),
             ]
-            for (prefix, t) in [("finalized", r.finalized), ("current", r.current)] {
+            for (prefix, values) in Self.valueGroups(billed: billed) {
+                let t = r[keyPath: values]
                 fields += [
                     ("\(prefix)_quantity", StrictJSON.quote(t.quantity.canonical)),
                     ("\(prefix)_subtotal", StrictJSON.quote(t.subtotal.formatted(atLeast: d))),
@@ -218,19 +228,24 @@ extension Engine {
         return out + (records.isEmpty ? "]\n" : "\n]\n")
     }
 
-    /// The discrepancy report as a table (CSV columns; causes joined with spaces).
+    /// The discrepancy report as a table (CSV columns; causes joined with spaces); `billed_*`
+    /// columns after the `finalized_*` ones when ``showsBilled(_:)``.
     public func discrepanciesTable(_ records: [DriftRecord]) -> Table {
         let d = plan.currencyDecimals
-        var table = Table(columns: [
-            "invoice_id", "customer_id", "line_item_id", "finalized_quantity", "finalized_subtotal",
-            "finalized_credits_applied", "finalized_commits_applied", "finalized_total",
-            "current_quantity", "current_subtotal", "current_credits_applied", "current_commits_applied",
-            "current_total", "delta_total", "first_detected_seq", "last_changed_seq",
-            "late_event_count", "late_transaction_ids", "via_invoices", "catalog_versions",
-        ])
+        let billed = Self.showsBilled(records)
+        var columns = ["invoice_id", "customer_id", "line_item_id"]
+        for (prefix, _) in Self.valueGroups(billed: billed) {
+            columns += ["quantity", "subtotal", "credits_applied", "commits_applied", "total"].map { "\(prefix)_\($0)" }
+        }
+        var table = Table(
+            columns: columns + [
+                "delta_total", "first_detected_seq", "last_changed_seq", "late_event_count", "late_transaction_ids",
+                "via_invoices", "catalog_versions",
+            ])
         for r in records {
             var row = [r.invoiceID, r.customerID, r.lineItemID]
-            for t in [r.finalized, r.current] {
+            for (_, values) in Self.valueGroups(billed: billed) {
+                let t = r[keyPath: values]
                 row += [
                     t.quantity.canonical, t.subtotal.formatted(atLeast: d), t.credits.formatted(atLeast: d),
                     t.commits.formatted(atLeast: d), t.total.formatted(atLeast: d),
@@ -245,6 +260,18 @@ extension Engine {
             table.rows.append(row)
         }
         return table
+    }
+
+    /// Whether a report of `records` shows what was billed: only when a correction was issued for
+    /// one of them (billed ≠ finalized), so a store without issued corrections reports exactly the
+    /// columns it always did (SPEC §4).
+    public static func showsBilled(_ records: [DriftRecord]) -> Bool {
+        records.contains { $0.billed != $0.finalized }
+    }
+
+    /// The value groups of a record, by column prefix: finalized, billed (with `billed`), current.
+    private static func valueGroups(billed: Bool) -> [(prefix: String, values: KeyPath<DriftRecord, Totals>)] {
+        [("finalized", \.finalized)] + (billed ? [("billed", \.billed)] : []) + [("current", \.current)]
     }
 
     /// Per customer: drifted invoices, drifted line items and the total delta (for people).

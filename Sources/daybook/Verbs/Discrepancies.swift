@@ -12,7 +12,9 @@ struct Discrepancies: ParsableCommand {
         discussion: """
             Each record names its causes: the invoice's late-event count and the first 100 late \
             transaction ids. `--invoice ID --causes` lists every late event of one invoice \
-            (transaction id, seq, event time, ingest time).
+            (transaction id, seq, event time, ingest time). Drift is measured against what was \
+            billed: the snapshot plus the corrections issued for the invoice (`daybook corrections`); \
+            once one is issued, the report shows billed_* values beside the finalized_* ones.
             """)
     @OptionGroup var global: StoreOption
     @OptionGroup var ignored: IgnoredClockOption

@@ -10,7 +10,10 @@ func printDiscrepancyReport(_ engine: Engine, _ records: [DriftRecord], causes: 
         TableWriter.text(
             engine.discrepancySummary(records), rightAligned: ["drifted_invoices", "drifted_line_items", "delta_total"])
     )
-    let numbers = ["finalized_quantity", "current_quantity", "finalized_total", "current_total", "delta_total"]
+    // After an issued correction, what was billed (drift is measured against it) beside the snapshot.
+    let billed = Engine.showsBilled(records) ? ["billed_total"] : []
+    let numbers =
+        ["finalized_quantity", "current_quantity", "finalized_total"] + billed + ["current_total", "delta_total"]
     let causeColumns = ["late_event_count", "late_transaction_ids", "via_invoices"]
     let columns = ["invoice_id", "line_item_id"] + numbers + (causes ? causeColumns : [])
     let table = engine.discrepanciesTable(records).projected(columns, maxCellWidth: 40)

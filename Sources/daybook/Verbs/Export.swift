@@ -8,7 +8,14 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the breakdown as of a date: invoices, line_items and balances tables, to files or PostgreSQL (SPEC §5).")
+        abstract:
+            "Write the breakdown as of a date: invoices, line_items and balances tables, and the corrections, to files or PostgreSQL (SPEC §5).",
+        discussion: """
+            Files: invoices, line_items, balances and corrections (.csv or .ndjson) in --out. The \
+            corrections file lists every correction as it stands now, one row per correction and line \
+            item (a header only while there are none); it is not limited by --as-of, and with \
+            --changed-since it is written whole (it replaces the earlier one).
+            """)
     @OptionGroup var store: StoreOption
     @OptionGroup var ignored: IgnoredClockOption
     @Option(help: ArgumentHelp("Export days strictly before this date, YYYY-MM-DD.", valueName: "date")) var asOf: Day
@@ -29,10 +36,13 @@ struct Export: ParsableCommand {
     func validate() throws {
         try requireNonEmpty(out, option: "--out")
         try warehouse.validate(out: out, changedSince: changedSince)
-        if sinceAsOf != nil && changedSince == nil { throw ValidationError("--since-as-of goes with --changed-since SEQ") }
+        if sinceAsOf != nil && changedSince == nil {
+            throw ValidationError("--since-as-of goes with --changed-since SEQ")
+        }
         if sinceAsOf != nil && warehouse.postgres != nil {
             throw ValidationError(
-                "--since-as-of is for file exports: with --postgres the as-of date of the tables is read from invoice_breakdown.exports")
+                "--since-as-of is for file exports: with --postgres the as-of date of the tables is read from invoice_breakdown.exports"
+            )
         }
     }
 
@@ -45,12 +55,16 @@ struct Export: ParsableCommand {
             return try exportChangedFiles(
                 store.engine(.read), asOf: asOf, since: changedSince, sinceAsOf: sinceAsOf, out: out, format: format)
         }
-        let export = try store.engine(.read).export(asOf: asOf)
+        let engine = try store.engine(.read)
+        // One read for the rows and the corrections (a correction issued meanwhile is in neither or both).
+        let export = try engine.warehouseExport(asOf: asOf)
+        let t = export.tables
         try prepareExportDirectory(out)
-        for (name, table) in export.files { try writeExportFile(table, name: name, out: out, format: format) }
+        for (name, table) in t.files { try writeExportFile(table, name: name, out: out, format: format) }
+        let corrections = try writeCorrectionsFile(engine, export, out: out, format: format)
         print(
-            "exported \(export.invoices.rows.count) invoice rows, \(export.lineItems.rows.count) line-item rows, "
-                + "\(export.balances.rows.count) balance rows to \(out)")
+            "exported \(t.invoices.rows.count) invoice rows, \(t.lineItems.rows.count) line-item rows, "
+                + "\(t.balances.rows.count) balance rows, \(corrections) correction rows to \(out)")
     }
 }
 

@@ -42,6 +42,7 @@ func exportChangedFiles(
     }
     try prepareExportDirectory(out)
     for (name, table) in export.tables.files { try writeExportFile(table, name: name, out: out, format: format) }
+    let corrections = try writeCorrectionsFile(engine, export, out: out, format: format)
     var deleted = ""
     for (name, keys) in [
         ("invoices", export.deletedInvoices), ("line_items", export.deletedLineItems),
@@ -55,9 +56,21 @@ func exportChangedFiles(
     try file.write(deleted)
     try file.flush()
     let t = export.tables
-    let gone = export.deletedInvoices.rows.count + export.deletedLineItems.rows.count + export.deletedBalances.rows.count
+    let gone =
+        export.deletedInvoices.rows.count + export.deletedLineItems.rows.count + export.deletedBalances.rows.count
     print(
         "exported \(t.invoices.rows.count) invoice rows, \(t.lineItems.rows.count) line-item rows, "
-            + "\(t.balances.rows.count) balance rows changed since seq \(seq) and \(gone) deleted keys to \(out) "
-            + "(log seq \(export.logSeq))")
+            + "\(t.balances.rows.count) balance rows changed since seq \(seq) and \(gone) deleted keys, "
+            + "\(corrections) correction rows (all of them) to \(out) (log seq \(export.logSeq))")
+}
+
+/// Writes `DIR/corrections.FORMAT`: every correction as it stands, one row per correction × line
+/// item (SPEC §5; a header only while there are none). Incremental exports write it whole too:
+/// corrections are few, and a whole file replaces the earlier one without deletion keys. Returns
+/// the number of rows.
+func writeCorrectionsFile(_ engine: Engine, _ export: WarehouseExport, out: String, format: ExportFormat) throws -> Int
+{
+    let table = engine.correctionsTable(export.corrections)
+    try writeExportFile(table, name: "corrections", out: out, format: format)
+    return table.rows.count
 }

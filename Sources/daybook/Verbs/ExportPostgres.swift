@@ -22,7 +22,9 @@ struct WarehouseOptions: ParsableArguments {
     func validate(out: String?, changedSince: UInt64?) throws {
         try requireNonEmpty(postgres, option: "--postgres")
         if out != nil && postgres != nil { throw ValidationError("--out and --postgres are exclusive: give one") }
-        if out == nil && postgres == nil { throw ValidationError("give --out DIR (files) or --postgres URL (PostgreSQL)") }
+        if out == nil && postgres == nil {
+            throw ValidationError("give --out DIR (files) or --postgres URL (PostgreSQL)")
+        }
         if incremental && changedSince != nil {
             throw ValidationError("--incremental and --changed-since are exclusive: give one")
         }
@@ -44,19 +46,24 @@ struct WarehouseOptions: ParsableArguments {
             // appended SEQ. Either way the tables hold the last export's as-of date.
             let position = try changedSince.map { try engine.journalPosition(appendingSeq: $0) } ?? last.position
             let export = try engine.warehouseExport(asOf: asOf, since: ExportBasis(position: position, asOf: last.asOf))
-            let drift = try engine.warehouseDrift()
-            report = try blocking { try await warehouse.exportIncremental(export, drift: drift, basedOn: last) }
+            let drift = engine.warehouseDrift(export)
+            let corrections = engine.warehouseCorrections(export)
+            report = try blocking {
+                try await warehouse.exportIncremental(export, drift: drift, corrections: corrections, basedOn: last)
+            }
         } else {
             let export = try engine.warehouseExport(asOf: asOf)
-            let drift = try engine.warehouseDrift()
-            report = try blocking { try await warehouse.exportFull(export, drift: drift) }
+            let drift = engine.warehouseDrift(export)
+            let corrections = engine.warehouseCorrections(export)
+            report = try blocking { try await warehouse.exportFull(export, drift: drift, corrections: corrections) }
         }
         print(Self.describe(report, url: url))
     }
 
     static func describe(_ report: WarehouseReport, url: WarehouseURL) -> String {
         let r = report.record
-        let ms = report.duration.components.seconds * 1000 + report.duration.components.attoseconds / 1_000_000_000_000_000
+        let ms =
+            report.duration.components.seconds * 1000 + report.duration.components.attoseconds / 1_000_000_000_000_000
         var lines = [
             "exported to \(url) schema invoice_breakdown: \(r.kind) export \(r.id), as of \(r.asOf), "
                 + "log seq \(r.logSeq), journal position \(r.position)"
