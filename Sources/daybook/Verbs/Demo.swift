@@ -109,7 +109,20 @@ struct Demo: ParsableCommand {
         let drifts = try engine.discrepancies()
         print("Discrepancies: finalized invoices that no longer match the live breakdown")
         printDiscrepancyReport(engine, drifts, causes: false)
+        let proposals = try engine.corrections(status: .proposed)
+        let d = engine.catalog?.currencyDecimals ?? 2
+        print("\nProposed corrections (what to send the customers):")
+        for c in proposals {
+            print("  \(c.id): \(c.kind.rawValue) of \(c.totals.total.formatted(atLeast: d)), \(c.lines.count) lines")
+        }
         print("\nTry: daybook discrepancies --format json --data \(path)")
         print("     daybook invoice show \(id) --data \(path) --now 2026-11-03T09:00:00Z")
+        if let first = proposals.first {
+            print("     daybook corrections show \(first.id) --data \(path)")
+            // --as-shown: the amount the reader saw (the proposal moved with the backfill's batches).
+            print(
+                "     daybook corrections issue \(first.id) --as-shown \(first.totals.total.formatted(atLeast: d)) "
+                    + "--note \"sent\" --data \(path) --now 2026-11-03T10:00:00Z")
+        }
     }
 }
