@@ -199,4 +199,20 @@ static inline natsMsg *daybook_take(natsMsgList *list, int i)
     return m;
 }
 
+/// Creates (or, when one with the same configuration exists, binds to) the key-value bucket
+/// `bucket`: `history` revisions per key kept, entries older than `ttl_ns` removed (0: never),
+/// `replicas` copies, file storage.
+static inline natsStatus daybook_kv_create(
+    kvStore **kv, jsCtx *js, const char *bucket, int64_t history, int64_t ttl_ns, int64_t replicas)
+{
+    kvConfig c;
+    kvConfig_Init(&c);
+    c.Bucket = bucket;
+    c.History = (uint8_t)history;
+    c.TTL = ttl_ns;
+    c.Replicas = (int)replicas;
+    c.StorageType = js_FileStorage;
+    return js_CreateKeyValue(kv, js, &c);
+}
+
 #endif
