@@ -97,7 +97,7 @@ let package = Package(
             name: "daybook",
             dependencies: [
                 "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookSources", "DaybookServer",
-                "DaybookWarehouse",
+                "DaybookWarehouse", "DaybookCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -86,7 +86,8 @@ public enum SubjectToken {
                 out.append(byte)
                 continue
             }
-            guard byte == UInt8(ascii: "%"), let high = bytes.next().flatMap(value), let low = bytes.next().flatMap(value)
+            guard byte == UInt8(ascii: "%"), let high = bytes.next().flatMap(value),
+                let low = bytes.next().flatMap(value)
             else { return nil }
             let decoded = high << 4 | low
             guard !isPlain(decoded) else { return nil }  // one encoding per id

@@ -40,7 +40,9 @@ struct PartitioningTests {
                 .joined()
             let token = SubjectToken.encode(id)
             #expect(SubjectToken.decode(token) == id)
-            #expect(!token.isEmpty && token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x2E && $0 != 0x2A && $0 != 0x3E })
+            #expect(
+                !token.isEmpty
+                    && token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x2E && $0 != 0x2A && $0 != 0x3E })
         }
     }
 

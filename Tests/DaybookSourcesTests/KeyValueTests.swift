@@ -30,7 +30,10 @@ struct KeyValueTests {
         #expect(try kv.create("lease.1", Array("b".utf8)) == nil)
         // Expiry is the server's: wait for the create to succeed, bounded.
         var retaken: UInt64?
-        #expect(waitFor(seconds: 20) { retaken = try? kv.create("lease.1", Array("b".utf8)) ?? nil; return retaken != nil })
+        #expect(
+            waitFor(seconds: 20) {
+                retaken = try? kv.create("lease.1", Array("b".utf8)) ?? nil; return retaken != nil
+            })
         let second = try #require(retaken, "the entry expired within 20 s of a 1 s TTL")
         #expect(second > first)
     }

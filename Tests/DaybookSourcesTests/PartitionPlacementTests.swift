@@ -12,7 +12,8 @@ struct PartitionPlacementTests {
         let js = try server.connect()
         for p in 0..<partitioning.count {
             try js.addStream(
-                Partitioning.streamName(partition: p), subjects: [Partitioning.streamSubject(partition: p)], memory: true)
+                Partitioning.streamName(partition: p), subjects: [Partitioning.streamSubject(partition: p)],
+                memory: true)
         }
         // Ids of every shape a catalog allows: plain, with subject syntax, whitespace, escapes, non-ASCII.
         let shapes = ["cust-", "a.b.", "x*", "y>", "z z", "100%", "é-", "名前", "🧾.", "UPPER_"]
