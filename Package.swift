@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         // The cluster layer (docs/scale-out.md): partitions, leases, snapshots over JetStream.
-        .target(name: "DaybookCluster"),
+        .target(name: "DaybookCluster", dependencies: ["DaybookSources"]),
         .executableTarget(
             name: "daybook",
             dependencies: [

@@ -4,6 +4,7 @@
 #include <nats/nats.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 // Small helpers over the parts of cnats that are awkward from Swift: configuration structs with
 // many `const char *` fields (filled here from arguments that stay valid for the call) and C
@@ -213,6 +214,29 @@ static inline natsStatus daybook_kv_create(
     c.Replicas = (int)replicas;
     c.StorageType = js_FileStorage;
     return js_CreateKeyValue(kv, js, &c);
+}
+
+/// Deletes key `key` of bucket `bucket` only if its last revision is still `last`: a delete
+/// marker published to the bucket's subject with the expected last subject sequence (what
+/// `kvStore_Delete` does, minus the check cnats 3.4 lacks). `jerr` gets the JetStream error
+/// (10071, wrong last sequence, when the key moved on).
+static inline natsStatus daybook_kv_delete_at(
+    jsCtx *js, const char *bucket, const char *key, uint64_t last, jsErrCode *jerr)
+{
+    char subject[512];
+    int n = snprintf(subject, sizeof subject, "$KV.%s.%s", bucket, key);
+    if (n < 0 || n >= (int)sizeof subject) return NATS_INVALID_ARG;
+    natsMsg *msg = NULL;
+    natsStatus s = natsMsg_Create(&msg, subject, NULL, NULL, 0);
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
+    jsPubOptions o;
+    jsPubOptions_Init(&o);
+    o.ExpectLastSubjectSeq = last;
+    jsPubAck *ack = NULL;
+    if (s == NATS_OK) s = js_PublishMsg(&ack, js, msg, &o, jerr);
+    jsPubAck_Destroy(ack);
+    natsMsg_Destroy(msg);
+    return s;
 }
 
 #endif

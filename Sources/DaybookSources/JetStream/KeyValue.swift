@@ -78,6 +78,17 @@ public final class KeyValue: @unchecked Sendable {
     public func delete(_ key: String) throws(JetStreamError) {
         try check(kvStore_Delete(handle, key), "deleting \(key) of bucket \(bucket)", server: context.server)
     }
+
+    /// Removes the key's value only if its revision is still `last`: true when it did, false when
+    /// the key moved on (another writer, or it expired and was taken).
+    public func delete(_ key: String, last: UInt64) throws(JetStreamError) -> Bool {
+        var code = jsErrCode(rawValue: 0)
+        let status = daybook_kv_delete_at(context.handle, bucket, key, last, &code)
+        if status == NATS_OK { return true }
+        if code == JSStreamWrongLastSequenceErr { return false }
+        try check(status, code, "deleting \(key) of bucket \(bucket) at revision \(last)", server: context.server)
+        return false
+    }
 }
 
 extension JetStream {
