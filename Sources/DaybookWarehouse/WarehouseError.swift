@@ -19,6 +19,9 @@ public enum WarehouseError: Error, Sendable, CustomStringConvertible {
     case noPreviousExport
     /// Another export committed between reading the basis and writing: run again.
     case basisMoved(expected: String, found: String)
+    /// A partition's export by an owner whose lease term (`epoch`) is older than the one that
+    /// exported it last (`current`): this instance lost the partition and must stop writing it.
+    case fenced(partition: Int, epoch: UInt64, current: UInt64)
 
     /// True when the problem is the command line (exit 2), not the run (exit 1).
     public var isUsage: Bool {
@@ -55,6 +58,9 @@ public enum WarehouseError: Error, Sendable, CustomStringConvertible {
         case .basisMoved(let expected, let found):
             return "another export committed while this one ran (expected the last export to be \(expected), found "
                 + "\(found)); nothing was committed: run the export again"
+        case .fenced(let partition, let epoch, let current):
+            return "fenced: partition \(partition) was exported at epoch \(current), and this owner holds epoch "
+                + "\(epoch) (it lost the partition's lease); nothing was written: stop writing partition \(partition)"
         }
     }
 
