@@ -20,6 +20,9 @@ struct ClusterCLITests {
         #expect(again.status == 0 && again.stdout.contains("set up already: 8 partitions"), "\(again.stdout)")
         let other = try Run.daybook(["cluster", "init", "--nats", server.url, "--partitions", "16", "--replicas", "1"])
         #expect(other.status == 2 && other.stderr.contains("has 8 partitions"), "\(other.stderr)")
+        let none = try NATSServer()
+        let missing = try Run.daybook(["cluster", "status", "--nats", none.url])
+        #expect(missing.status == 2 && missing.stderr.contains("no Daybook cluster"), "\(missing.stderr)")
 
         // Events of customers with every id shape, and one record that cannot be placed.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-publish-\(UUID())")
@@ -53,5 +56,21 @@ struct ClusterCLITests {
         // Again within the duplicate window: every message id is a repeat, nothing is stored twice.
         #expect(try Run.daybook(["publish", file, "--nats", server.url]).status == 2)
         #expect(try counts() == expected)
+
+        // Status: every partition's stream count, and the lease an instance holds.
+        let leases = try #require(try js.existingKeyValue(ClusterLayout.leaseBucket))
+        let lease = PartitionLease(
+            leases, partition: 3, holder: LeaseHolder(instance: "i-1", url: "http://127.0.0.1:9"))
+        let epoch = try #require(try lease.acquire())
+        let status = try Run.daybook(["cluster", "status", "--nats", server.url, "--format", "csv"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let rows = status.stdout.split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        #expect(rows.count == 8)
+        for (p, row) in rows.enumerated() {
+            #expect(row[0] == "\(p)" && row[2] == "\(expected[p])", "\(row)")
+            #expect(p == 3 ? row[5] == "i-1" && row[7] == "\(epoch)" : row[5].isEmpty, "\(row)")
+        }
     }
 }

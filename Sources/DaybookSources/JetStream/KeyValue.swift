@@ -104,4 +104,13 @@ extension JetStream {
         try check(status, "creating key-value bucket \(name)", server: server)
         return KeyValue(handle: kv!, context: self, bucket: name)
     }
+
+    /// The existing key-value bucket `name`, as it was created; nil when there is none.
+    public func existingKeyValue(_ name: String) throws(JetStreamError) -> KeyValue? {
+        var kv: OpaquePointer?
+        let status = js_KeyValue(&kv, handle, name)
+        if status == NATS_NOT_FOUND { return nil }
+        try check(status, "opening key-value bucket \(name)", server: server)
+        return KeyValue(handle: kv!, context: self, bucket: name)
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaybookCluster
 import DaybookCore
 import DaybookEngine
+import DaybookOutput
 import DaybookSources
 import Foundation
 
@@ -53,7 +54,7 @@ struct Publish: ParsableCommand {
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster", abstract: "Set up a partitioned Daybook cluster on NATS JetStream.",
-        subcommands: [Init.self])
+        subcommands: [Init.self, Status.self])
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -115,6 +116,43 @@ struct ClusterCommand: ParsableCommand {
                     : "created \(created.count) of the cluster's parts at \(nats): \(created.prefix(3).joined(separator: ", "))"
                         + (created.count > 3 ? ", …" : ""))
             print("every nats-server of the cluster needs this in its configuration:\n\(partitioning.serverMapping)")
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Each partition: its stream's messages and sequences, and who holds its lease at which epoch.",
+            discussion: """
+                Reads the cluster's buckets and streams (nothing is written). A partition without a holder \
+                is waiting for an instance (or its last holder's lease is expiring).
+                """)
+        @Option(help: ArgumentHelp("The NATS server URL.", valueName: "url")) var nats: String
+        @OptionGroup var output: FormatOption
+
+        func run() throws {
+            let js = try NATSConnection(url: nats, name: "daybook-cluster", retryFirstConnect: false).jetStream()
+            guard let config = try js.existingKeyValue(ClusterLayout.configBucket),
+                let stored = try config.get(ClusterLayout.configKey),
+                let leases = try js.existingKeyValue(ClusterLayout.leaseBucket)
+            else {
+                throw UsageError("no Daybook cluster at \(nats): run `daybook cluster init --nats \(nats)` first")
+            }
+            let count = try ClusterLayout.partitions(in: stored.value)
+            var table = Table(columns: [
+                "partition", "stream", "messages", "first_seq", "last_seq", "owner", "owner_url", "epoch",
+            ])
+            for p in 0..<count {
+                let name = Partitioning.streamName(partition: p)
+                let state = try js.streamState(name)
+                let holder = try PartitionLease.holder(of: p, in: leases)
+                table.rows.append([
+                    "\(p)", name, state.map { "\($0.messages)" } ?? "missing",
+                    state.map { "\($0.firstSequence)" } ?? "",
+                    state.map { "\($0.lastSequence)" } ?? "", holder?.0.instance ?? "", holder?.0.url ?? "",
+                    holder.map { "\($0.epoch)" } ?? "",
+                ])
+            }
+            output.emit(table, rightAligned: ["partition", "messages", "first_seq", "last_seq", "epoch"])
         }
     }
 }
