@@ -111,7 +111,7 @@ let package = Package(
         .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
-        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster"]),
+        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster", "DaybookWorkload"]),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",

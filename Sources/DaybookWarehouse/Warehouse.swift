@@ -129,20 +129,7 @@ public final class Warehouse: Sendable {
         let load = schema.loadName
         return try await transaction {
             try await lock()
-            switch try await schemaState() {
-            case .absent:
-                try await exec("CREATE SCHEMA \(q(schema.name))")
-                try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
-            case .empty:
-                try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
-            case .ours:
-                break
-            case .foreign(let comment):
-                throw WarehouseError.schemaMismatch(
-                    "schema invoice_breakdown exists and was not made by this version of daybook (its comment is "
-                        + "\(comment.map { "\"\($0)\"" } ?? "empty")); drop it (DROP SCHEMA invoice_breakdown CASCADE) "
-                        + "or export to another database")
-            }
+            try await ensureSchema()
             try await exec(schema.createExports)
             // Private to this transaction: another session never sees the load schema.
             try await exec("DROP SCHEMA IF EXISTS \(q(load)) CASCADE")
@@ -231,6 +218,26 @@ public final class Warehouse: Sendable {
     enum SchemaState: Equatable {
         case absent, empty, ours
         case foreign(comment: String?)
+    }
+
+    /// Creates `invoice_breakdown` with Daybook's comment when it is missing (or marks it when it is
+    /// empty); throws `.schemaMismatch` when it is someone else's.
+    func ensureSchema() async throws {
+        let schema = WarehouseSchema.self
+        switch try await schemaState() {
+        case .absent:
+            try await exec("CREATE SCHEMA \(q(schema.name))")
+            try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
+        case .empty:
+            try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
+        case .ours:
+            break
+        case .foreign(let comment):
+            throw WarehouseError.schemaMismatch(
+                "schema invoice_breakdown exists and was not made by this version of daybook (its comment is "
+                    + "\(comment.map { "\"\($0)\"" } ?? "empty")); drop it (DROP SCHEMA invoice_breakdown CASCADE) "
+                    + "or export to another database")
+        }
     }
 
     /// Whether `invoice_breakdown` exists, is ours (our comment), or someone else's.

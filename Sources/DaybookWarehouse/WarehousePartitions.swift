@@ -108,19 +108,7 @@ extension Warehouse {
     /// The schema (marked as Daybook's), the five tables with their keys, and the partition tables.
     private func ensurePartitionTables() async throws {
         let schema = WarehouseSchema.self
-        switch try await schemaState() {
-        case .absent:
-            try await exec("CREATE SCHEMA \(q(schema.name))")
-            try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
-        case .empty:
-            try await exec("COMMENT ON SCHEMA \(q(schema.name)) IS '\(schema.marker)'")
-        case .ours:
-            break
-        case .foreign:
-            throw WarehouseError.schemaMismatch(
-                "schema invoice_breakdown exists and was not made by this version of daybook: drop it or use another database"
-            )
-        }
+        try await ensureSchema()
         for table in schema.replaced
         where try await count(
             "SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema.name)' AND tablename = '\(table.name)'") == 0

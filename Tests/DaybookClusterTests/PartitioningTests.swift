@@ -1,4 +1,5 @@
 import DaybookCluster
+import DaybookWorkload
 import Testing
 
 @Suite("Partitions and subject tokens")
@@ -33,7 +34,7 @@ struct PartitioningTests {
     }
 
     @Test func randomIdsRoundTripAsOneToken() {
-        var rng = SplitMix(seed: 14)
+        var rng = SplitMix64(seed: 14)
         let alphabet: [String] = ["a", "Z", "0", "_", "-", ".", "*", ">", " ", "\t", "%", "é", "名", "🧾", "=", "/"]
         for _ in 0..<5_000 {
             let id = (0..<Int(rng.next() % 12 + 1)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
@@ -54,18 +55,5 @@ struct PartitioningTests {
         #expect(counts.allSatisfy { $0 > 200 && $0 < 430 }, "\(counts)")
         #expect(Partitioning.streamName(partition: 7) == "DAYBOOK_P07")
         #expect(Partitioning.publishSubject(customer: "a.b") == "usage.a%2Eb")
-    }
-}
-
-/// SplitMix64: a small seeded generator for reproducible cases.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
