@@ -20,7 +20,7 @@ struct Daybook: ParsableCommand {
             Export.self,
             Discrepancies.self, Corrections.self, Explain.self, Alerts.self,
             Unbilled.self, DeadLetters.self, Rejections.self, Stats.self, Check.self, Replay.self, Generate.self,
-            Demo.self, Serve.self, Publish.self, ClusterCommand.self,
+            Demo.self, Serve.self, Backup.self, Publish.self, ClusterCommand.self,
         ])
 
     /// Runs the command and maps failures to exit codes (SPEC §7): 0 ok, 1 runtime error,
