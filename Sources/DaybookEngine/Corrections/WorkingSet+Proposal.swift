@@ -11,15 +11,15 @@ extension WorkingSet {
     /// least `correction_threshold` in absolute value. It keeps its number while it follows the
     /// drift; `proposedSeq` moves only when its lines do.
     ///
-    /// - Parameter state: the live invoice, nil when its contract was removed (all zeros).
+    /// - Parameters:
+    ///   - state: the live invoice, nil when its contract was removed (all zeros).
+    ///   - ids: its line items, when the caller has them (``lineItemIDs(snapshot:state:ledger:)`` or more).
     func updateProposal(
-        key: [UInt8], state: InvoiceState?, snapshot: Snapshot, ledger: CorrectionLedger?, _ context: DriftContext,
-        _ txn: borrowing Transaction
+        key: [UInt8], state: InvoiceState?, snapshot: Snapshot, ledger: CorrectionLedger?, ids: [String]? = nil,
+        _ context: DriftContext, _ txn: borrowing Transaction
     ) throws {
-        let lines = Self.proposedLines(
-            snapshot: snapshot, state: state, ledger: ledger,
-            ids: Self.lineItemIDs(
-                snapshot: snapshot, state: state, ledger: ledger))
+        let ids = ids ?? Self.lineItemIDs(snapshot: snapshot, state: state, ledger: ledger)
+        let lines = Self.proposedLines(snapshot: snapshot, state: state, ledger: ledger, ids: ids)
         var ledger = ledger ?? CorrectionLedger(invoiceID: snapshot.invoiceID, customerID: snapshot.customerID)
         let before = ledger.proposal
         if let kind = Self.proposedKind(lines, threshold: plan.catalog.correctionThreshold) {

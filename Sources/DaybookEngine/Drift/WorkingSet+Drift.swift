@@ -75,7 +75,7 @@ extension WorkingSet {
             record.viaInvoices = drawDownOnly ? via! : []
             try txn.put(slot.key, record.encoded(), in: store.drift)
         }
-        try updateProposal(key: key, state: state, snapshot: snapshot, ledger: ledger, context, txn)
+        try updateProposal(key: key, state: state, snapshot: snapshot, ledger: ledger, ids: ids, context, txn)
     }
 
     /// The line items of a finalized invoice: its snapshot's, then the live state's and the
