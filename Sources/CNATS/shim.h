@@ -16,6 +16,13 @@ typedef struct daybook_nats_events {
     int64_t reconnects;
     int64_t connects;
     int64_t async_publish_errors;
+    /// Asynchronous publishes the stream answered "duplicate message id is in process" (10158):
+    /// a clustered stream is storing another publish with the same Nats-Msg-Id right now. Not an
+    /// error of this publish: the other one's outcome (its ack, or its own error) covers the message.
+    int64_t async_publish_in_process;
+    /// The last failed asynchronous publish: cnats's status and the JetStream error code (0: none).
+    int64_t last_publish_status;
+    int64_t last_publish_code;
 } daybook_nats_events;
 
 static inline int64_t daybook_load(int64_t *counter) { return __atomic_load_n(counter, __ATOMIC_SEQ_CST); }
@@ -37,21 +44,29 @@ static void daybook_on_connected(natsConnection *nc, void *closure) {
 
 static void daybook_on_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
     (void)js;
-    (void)pae;
-    __atomic_fetch_add(&((daybook_nats_events *)closure)->async_publish_errors, 1, __ATOMIC_SEQ_CST);
+    daybook_nats_events *events = (daybook_nats_events *)closure;
+    if ((int)pae->ErrCode == 10158) {
+        __atomic_fetch_add(&events->async_publish_in_process, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    __atomic_store_n(&events->last_publish_status, (int64_t)pae->Err, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&events->last_publish_code, (int64_t)pae->ErrCode, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&events->async_publish_errors, 1, __ATOMIC_SEQ_CST);
 }
 
-/// Options for a connection that reconnects forever after a loss, every `reconnect_wait_ms`.
-/// `retry`: the first connect is retried in the background too (`natsConnection_Connect` then
-/// returns `NATS_NOT_YET_CONNECTED` at once when no server answers); false: it fails at once.
+/// Options for a connection to any of `servers` (`count` URLs: the servers of one cluster) that
+/// reconnects forever after a loss, every `reconnect_wait_ms`. `retry`: the first connect is
+/// retried in the background too (`natsConnection_Connect` then returns `NATS_NOT_YET_CONNECTED`
+/// at once when no server answers); false: it fails at once.
 static inline natsStatus daybook_options(
-    natsOptions **opts, const char *urls, const char *name, int64_t reconnect_wait_ms, int64_t connect_timeout_ms,
-    bool retry, daybook_nats_events *events)
+    natsOptions **opts, const char **servers, int count, const char *name, int64_t reconnect_wait_ms,
+    int64_t connect_timeout_ms, bool retry, daybook_nats_events *events)
 {
     natsStatus s = natsOptions_Create(opts);
     if (s != NATS_OK) return s;
     natsOptions *o = *opts;
-    if (s == NATS_OK) s = natsOptions_SetURL(o, urls);
+    // Not natsOptions_SetURL: it takes one URL, and "nats://a,nats://b" is no server at all.
+    if (s == NATS_OK) s = natsOptions_SetServers(o, servers, count);
     if (s == NATS_OK) s = natsOptions_SetName(o, name);
     if (s == NATS_OK) s = natsOptions_SetTimeout(o, connect_timeout_ms);
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(o, true);

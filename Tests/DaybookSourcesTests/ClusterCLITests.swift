@@ -71,6 +71,8 @@ struct ClusterCLITests {
         for (p, row) in rows.enumerated() {
             #expect(row[0] == "\(p)" && row[2] == "\(expected[p])", "\(row)")
             #expect(p == 3 ? row[5] == "i-1" && row[7] == "\(epoch)" : row[5].isEmpty, "\(row)")
+            // A single server leads every stream (its generated name: no server_name configured).
+            #expect(row.count == 9 && !row[8].isEmpty, "\(row)")
         }
     }
 }

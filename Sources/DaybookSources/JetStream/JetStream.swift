@@ -46,6 +46,49 @@ public final class JetStream: @unchecked Sendable {
         return StreamState(messages: s.Msgs, firstSequence: s.FirstSeq, lastSequence: s.LastSeq)
     }
 
+    /// Where stream `name`'s raft group stands: its leader, its other peers and the replicas it
+    /// is configured with; nil when there is no such stream.
+    public func streamCluster(_ name: String) throws(JetStreamError) -> StreamCluster? {
+        var info: UnsafeMutablePointer<jsStreamInfo>?
+        var code = jsErrCode(rawValue: 0)
+        let status = js_GetStreamInfo(&info, handle, name, nil, &code)
+        defer { jsStreamInfo_Destroy(info) }
+        if code == JSStreamNotFoundErr { return nil }
+        try check(status, code, "reading stream \(name)", server: server)
+        let configured = Int(info!.pointee.Config?.pointee.Replicas ?? 1)
+        guard let cluster = info!.pointee.Cluster?.pointee else {
+            return StreamCluster(name: nil, leader: nil, replicas: [], configuredReplicas: configured)
+        }
+        var replicas: [StreamCluster.Peer] = []
+        if let peers = cluster.Replicas {
+            for i in 0..<Int(cluster.ReplicasLen) {
+                guard let peer = peers[i]?.pointee else { continue }
+                replicas.append(
+                    StreamCluster.Peer(
+                        name: peer.Name.map { String(cString: $0) } ?? "", current: peer.Current,
+                        offline: peer.Offline, lag: peer.Lag))
+            }
+        }
+        func text(_ p: UnsafeMutablePointer<CChar>?) -> String? {
+            p.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        return StreamCluster(
+            name: text(cluster.Name), leader: text(cluster.Leader), replicas: replicas, configuredReplicas: configured)
+    }
+
+    /// The server name of stream `stream`'s raft leader (the one server that stores a publish
+    /// first and answers for the stream); nil while none is elected. Throws
+    /// ``JetStreamError/Kind/streamNotFound`` when there is no such stream.
+    public func streamLeader(_ stream: String) throws(JetStreamError) -> String? {
+        guard let cluster = try streamCluster(stream) else {
+            throw JetStreamError(
+                kind: .streamNotFound, operation: "reading stream \(stream)'s leader from \(server)",
+                statusText: "no stream \(stream)", hint: "create the stream first (for a cluster: daybook cluster init)"
+            )
+        }
+        return cluster.leader
+    }
+
     // MARK: Consumers
 
     /// The state of consumer `consumer` of `stream`, nil when there is no such consumer.
@@ -159,15 +202,25 @@ public final class JetStream: @unchecked Sendable {
             daybook_publish_async_complete(handle, timeout.milliseconds), "waiting for publish acks", server: server)
         let failed = asyncPublishErrors
         guard failed == 0 else {
+            let status = natsStatus(
+                rawValue: UInt32(truncatingIfNeeded: daybook_load(&connection.events.pointee.last_publish_status)))
+            let code = daybook_load(&connection.events.pointee.last_publish_code)
             throw JetStreamError(
                 kind: .other, operation: "publishing asynchronously to \(server)",
-                statusText: "\(failed) publishes were not acknowledged by the stream",
+                statusText: "\(failed) publishes were not acknowledged by the stream (the last: "
+                    + String(cString: natsStatus_GetText(status)) + (code != 0 ? ", JetStream error \(code))" : ")"),
                 hint: "publish them again (with the same Nats-Msg-Id the stream drops those it has)")
         }
     }
 
     /// Asynchronous publishes the stream did not acknowledge, since the context was opened.
     public var asyncPublishErrors: Int { Int(daybook_load(&connection.events.pointee.async_publish_errors)) }
+
+    /// Asynchronous publishes a clustered stream answered with "duplicate message id is in
+    /// process": another publish of the same `Nats-Msg-Id` was being stored (a file with a
+    /// repeated transaction id, published faster than the stream's raft group commits). Not
+    /// failures: that other publish's own acknowledgement or error covers the message.
+    public var asyncPublishesInProcess: Int { Int(daybook_load(&connection.events.pointee.async_publish_in_process)) }
 }
 
 /// A stream's size and sequence range.
@@ -176,6 +229,33 @@ public struct StreamState: Sendable, Hashable {
     public var messages: UInt64
     public var firstSequence: UInt64
     public var lastSequence: UInt64
+}
+
+/// A stream's raft group in a JetStream cluster (``JetStream/streamCluster(_:)``).
+public struct StreamCluster: Sendable, Hashable {
+    /// A server holding a copy of the stream, other than the leader.
+    public struct Peer: Sendable, Hashable {
+        /// The server's name (`server_name` of its configuration).
+        public var name: String
+        /// Caught up with the leader.
+        public var current: Bool
+        /// Not heard from lately.
+        public var offline: Bool
+        /// Operations behind the leader.
+        public var lag: UInt64
+    }
+    /// The JetStream cluster's name; nil on a server without a cluster.
+    public var name: String?
+    /// The leader's server name; nil while none is elected.
+    public var leader: String?
+    /// The other peers (the leader is not among them): `configuredReplicas - 1` of them when all
+    /// are placed.
+    public var replicas: [Peer]
+    /// The copies the stream is configured with (`num_replicas`).
+    public var configuredReplicas: Int
+
+    /// The leader and the other peers' names, leader first.
+    public var peers: [String] { (leader.map { [$0] } ?? []) + replicas.map(\.name) }
 }
 
 /// What the stream answered to a publish.

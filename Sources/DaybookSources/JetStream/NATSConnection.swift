@@ -35,9 +35,18 @@ public final class NATSConnection: @unchecked Sendable {
         events.initialize(to: daybook_nats_events())
         self.events = events
         var opts: OpaquePointer?
+        let servers = url.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
+        guard !servers.isEmpty else {
+            throw JetStreamError(
+                kind: .other, operation: "connecting to \(url)", statusText: "no server URL",
+                hint: "give nats://HOST:PORT, several separated by commas")
+        }
         try check(
-            daybook_options(
-                &opts, url, name, reconnectWait.milliseconds, connectTimeout.milliseconds, retryFirstConnect, events),
+            withCStrings(servers) { pointers in
+                daybook_options(
+                    &opts, pointers, Int32(servers.count), name, reconnectWait.milliseconds,
+                    connectTimeout.milliseconds, retryFirstConnect, events)
+            },
             "setting up a connection to \(url)", server: url)
         var nc: OpaquePointer?
         let status = natsConnection_Connect(&nc, opts)

@@ -121,10 +121,12 @@ struct ClusterCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Each partition: its stream's messages and sequences, and who holds its lease at which epoch.",
+            abstract:
+                "Each partition: its stream's messages and sequences, who holds its lease at which epoch, and its stream's leader.",
             discussion: """
                 Reads the cluster's buckets and streams (nothing is written). A partition without a holder \
-                is waiting for an instance (or its last holder's lease is expiring).
+                is waiting for an instance (or its last holder's lease is expiring). `leader` is the \
+                nats-server (its server_name) leading the partition's stream, empty while none is elected.
                 """)
         @Option(help: ArgumentHelp("The NATS server URL.", valueName: "url")) var nats: String
         @OptionGroup var output: FormatOption
@@ -139,17 +141,18 @@ struct ClusterCommand: ParsableCommand {
             }
             let count = try ClusterLayout.partitions(in: stored.value)
             var table = Table(columns: [
-                "partition", "stream", "messages", "first_seq", "last_seq", "owner", "owner_url", "epoch",
+                "partition", "stream", "messages", "first_seq", "last_seq", "owner", "owner_url", "epoch", "leader",
             ])
             for p in 0..<count {
                 let name = Partitioning.streamName(partition: p)
                 let state = try js.streamState(name)
                 let holder = try PartitionLease.holder(of: p, in: leases)
+                let leader = state == nil ? nil : try js.streamCluster(name)?.leader
                 table.rows.append([
                     "\(p)", name, state.map { "\($0.messages)" } ?? "missing",
                     state.map { "\($0.firstSequence)" } ?? "",
                     state.map { "\($0.lastSequence)" } ?? "", holder?.0.instance ?? "", holder?.0.url ?? "",
-                    holder.map { "\($0.epoch)" } ?? "",
+                    holder.map { "\($0.epoch)" } ?? "", leader ?? "",
                 ])
             }
             output.emit(table, rightAligned: ["partition", "messages", "first_seq", "last_seq", "epoch"])
