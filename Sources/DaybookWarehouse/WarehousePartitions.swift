@@ -12,6 +12,9 @@ import PostgresNIO
 /// customer that left the catalog is replaced too). The tables' columns are the SPEC's, unchanged.
 extension Warehouse {
     static let partitionsTable = "daybook_partitions"
+    /// Seconds a partition export's session may sit idle inside its transaction (a statement may
+    /// take three times as long) before the server ends it.
+    static let pausedOwnerTimeout = 10
     static let partitionCustomersTable = "daybook_partition_customers"
 
     /// Replaces partition `partition`'s rows (those of `customers`, the partition's customers, and
@@ -27,6 +30,11 @@ extension Warehouse {
     ) async throws -> [String: Int64] {
         precondition(export.basis == nil, "a partition export is a full export of the partition's store")
         let schema = WarehouseSchema.self
+        // A paused owner (SIGSTOP, a VM frozen) must not hold the export lock for ever: the server
+        // ends its session once it sits idle in the transaction, or once a statement (a COPY
+        // waiting for data that never comes) runs too long, and the lock goes with it.
+        try await exec("SET idle_in_transaction_session_timeout = '\(Self.pausedOwnerTimeout)s'")
+        try await exec("SET statement_timeout = '\(3 * Self.pausedOwnerTimeout)s'")
         return try await transaction {
             // The database's export lock: partitions' exports (and full ones) take turns; *open*: a
             // lock per partition once the tables exist, the row lock below alone fencing its owners.

@@ -165,7 +165,7 @@ public final class ClusterNode: Sendable {
                 do {
                     if try h.lease.renew() {
                         h.runner.validity.extend(to: started + validFor)
-                    } else {
+                    } else if !LeaseValidity.ignoresLoss {
                         log.error("partition \(p): lease lost (epoch \(h.runner.validity.epoch)); stopping its writer")
                         h.runner.stop(.now)
                         held[p] = nil

@@ -329,9 +329,11 @@ final class PartitionRunner: Sendable {
         /// Exports when something was committed since the last export (or `force`), under a valid lease.
         func export(_ reader: Engine, force: Bool) throws {
             guard let exporter = runner.settings.exporter else { return }
-            guard force || runner.dirty.exchange(false, ordering: .relaxed) else { return }
+            guard force || runner.dirty.exchange(false, ordering: .relaxed) || LeaseValidity.ignoresLoss else {
+                return
+            }
             let r = runner
-            guard r.validity.isValid || Self.exportsIgnoreTheLease else {
+            guard r.validity.isValid else {
                 throw PartitionFenced(partition: r.partition, epoch: r.validity.epoch, current: 0)
             }
             let customers = (reader.catalog?.customers ?? []).map(\.id)
@@ -346,11 +348,6 @@ final class PartitionRunner: Sendable {
             }
             r.set { $0.exports += 1 }
         }
-
-        /// Test hook (`DAYBOOK_FAULT=export-ignores-lease`): a paused owner's export reaches the
-        /// warehouse even after its lease ran out, so that the warehouse's fence is what refuses it.
-        static let exportsIgnoreTheLease =
-            ProcessInfo.processInfo.environment["DAYBOOK_FAULT"] == "export-ignores-lease"
     }
 }
 
