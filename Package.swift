@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         // The cluster layer (docs/scale-out.md): partitions, leases, snapshots over JetStream.
-        .target(name: "DaybookCluster", dependencies: ["DaybookSources"]),
+        .target(name: "DaybookCluster", dependencies: ["DaybookEngine", "DaybookStore", "DaybookSources"]),
         .executableTarget(
             name: "daybook",
             dependencies: [
@@ -111,7 +111,10 @@ let package = Package(
         .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
-        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster", "DaybookWorkload"]),
+        .testTarget(
+            name: "DaybookClusterTests",
+            dependencies: ["DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookWorkload"]
+        ),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
