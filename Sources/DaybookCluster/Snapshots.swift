@@ -64,7 +64,7 @@ public enum RestoreOutcome: Sendable, Hashable, CustomStringConvertible {
 /// not a snapshot. Temporaries older than an hour (a crashed save) are removed by the next save.
 ///
 /// Only the partition's owner (the lease holder) saves; any instance may read.
-public struct SnapshotStore: Sendable {
+public struct SnapshotStore: PartitionSnapshots {
     /// `--snapshot-dir`.
     public let root: String
     /// How many snapshots per partition ``save(_:partition:source:)`` keeps (the newest).
@@ -95,8 +95,9 @@ public struct SnapshotStore: Sendable {
     /// ones removed. If a snapshot at that checkpoint exists already, nothing is written and it is
     /// returned.
     ///
-    /// Run it on the thread that owns `engine` (`writer.perform { try snapshots.save($0, …) }`):
-    /// the copy takes as long as writing the store's live pages once, and the writer waits meanwhile.
+    /// `engine` may be a read-only `Engine` of the partition's store (the writer goes on while the
+    /// store is copied: LMDB copies inside its own read transaction) or the writer's own, on its
+    /// thread (`writer.perform { try snapshots.save($0, …) }`: the writer then waits for the copy).
     ///
     /// A store without a checkpoint of `source` is snapshotted at checkpoint 0 if it holds no
     /// events (a catalog only); one with events is refused.
@@ -108,8 +109,8 @@ public struct SnapshotStore: Sendable {
         let directory = self.directory(partition: partition)
         try Durable.makeDirectories(directory)
         removeLeftovers(in: directory)
-        // The engine is used from this thread only, so nothing commits during the call: when the
-        // live checkpoint already has a snapshot, the copy would be that snapshot again.
+        // Nothing committed since the snapshot at the live checkpoint: copying again would give it
+        // again. (A writer may commit right after this read; the next save takes that.)
         if let live = try Self.streamCheckpoint(engine, path: "the live store", source: source),
             let existing = try snapshot(partition: partition, checkpoint: live)
         {

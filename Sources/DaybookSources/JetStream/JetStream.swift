@@ -48,6 +48,18 @@ public final class JetStream: @unchecked Sendable {
         return StreamState(messages: s.Msgs, firstSequence: s.FirstSeq, lastSequence: s.LastSeq)
     }
 
+    /// The subjects `stream` holds (its configuration's), nil when there is no such stream.
+    public func streamSubjects(_ name: String) throws(JetStreamError) -> [String]? {
+        var info: UnsafeMutablePointer<jsStreamInfo>?
+        var code = jsErrCode(rawValue: 0)
+        let status = js_GetStreamInfo(&info, handle, name, nil, &code)
+        defer { jsStreamInfo_Destroy(info) }
+        if code == JSStreamNotFoundErr { return nil }
+        try check(status, code, "reading stream \(name)", server: server)
+        guard let config = info?.pointee.Config?.pointee, let subjects = config.Subjects else { return [] }
+        return (0..<Int(config.SubjectsLen)).compactMap { subjects[$0].map { String(cString: $0) } }
+    }
+
     // MARK: Consumers
 
     /// The state of consumer `consumer` of `stream`, nil when there is no such consumer.
@@ -113,7 +125,21 @@ public final class JetStream: @unchecked Sendable {
     {
         var sub: OpaquePointer?
         var code = jsErrCode(rawValue: 0)
-        // cnats wants a subject for the subscribe call: the filter, else none (the whole stream).
+        // cnats wants a subject for the subscribe call: the filter, else the stream's one subject
+        // (a stream of several subjects can only be read again through a consumer with a filter).
+        var filter = filter
+        if filter == nil {
+            let subjects = try streamSubjects(stream) ?? []
+            guard subjects.count == 1 else {
+                throw JetStreamError(
+                    kind: .unusableConsumer, operation: "reading \(stream) from stream seq \(startSequence)",
+                    statusText: "the stream has \(subjects.count) subjects and the consumer no filter subject",
+                    hint:
+                        "give the consumer a filter subject (--subject) so daybook can read its messages again by sequence"
+                )
+            }
+            filter = subjects[0]
+        }
         let status = withOptionalCString(filter) { filter in
             daybook_pull_subscribe_from(
                 &sub, handle, stream, filter, filter, startSequence, Duration.seconds(60).nanoseconds, &code)
