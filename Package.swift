@@ -113,7 +113,10 @@ let package = Package(
         .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
-        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster", "DaybookWorkload"]),
+        .testTarget(
+            name: "DaybookClusterTests",
+            dependencies: ["DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookWorkload"]
+        ),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",

@@ -138,10 +138,11 @@ static inline natsStatus daybook_pull_subscribe_from(
 }
 
 /// A stream on file (or memory) storage holding `subjects` (comma-free subjects, `count` of them),
-/// deduplicating on `Nats-Msg-Id` within `duplicate_window_ns` (0: the server's default, 2 min).
+/// deduplicating on `Nats-Msg-Id` within `duplicate_window_ns` (0: the server's default, 2 min),
+/// keeping at most `max_msgs` messages (-1: no limit; the oldest go first).
 static inline natsStatus daybook_add_stream(
     jsStreamInfo **si, jsCtx *js, const char *name, const char **subjects, int count, bool memory,
-    int64_t duplicate_window_ns, int64_t replicas, jsErrCode *jerr)
+    int64_t duplicate_window_ns, int64_t replicas, int64_t max_msgs, jsErrCode *jerr)
 {
     jsStreamConfig sc;
     jsStreamConfig_Init(&sc);
@@ -151,6 +152,7 @@ static inline natsStatus daybook_add_stream(
     sc.Storage = memory ? js_MemoryStorage : js_FileStorage;
     sc.Duplicates = duplicate_window_ns;
     sc.Replicas = replicas;
+    sc.MaxMsgs = max_msgs;
     return js_AddStream(si, js, &sc, NULL, jerr);
 }
 

@@ -36,9 +36,9 @@ public struct PartitionFenced: Error, Sendable, CustomStringConvertible {
 public protocol PartitionSnapshots: Sendable {
     /// Brings the store at `path` to the newest snapshot of `partition` when that is newer than
     /// the store (or there is no store); says what it did. The store must not be open.
-    func restore(partition: Int, into path: String, source: String) throws -> String
-    /// Saves a compact copy of `engine`'s store; returns the copy's checkpoint of `source`.
-    func save(_ engine: Engine, partition: Int, source: String) throws -> UInt64
+    func restore(partition: Int, into path: String, source: String) throws -> RestoreOutcome
+    /// Saves a compact copy of `engine`'s store, named by the copy's checkpoint of `source`.
+    func save(_ engine: Engine, partition: Int, source: String) throws -> PartitionSnapshot
 }
 
 /// What a partition runner is doing, for `cluster status`-like reports and the HTTP API.
@@ -225,7 +225,7 @@ final class PartitionRunner: Sendable {
                     try maintenance.export(reader, force: true)
                     if let snapshots = s.snapshots {
                         let at = try snapshots.save(reader, partition: partition, source: source)
-                        log.info("partition \(partition): snapshot at stream seq \(at)")
+                        log.info("partition \(partition): snapshot at stream seq \(at.checkpoint)")
                     }
                 } catch let fenced as PartitionFenced {
                     return end(.fenced, "\(fenced)")

@@ -19,16 +19,18 @@ public final class JetStream: @unchecked Sendable {
     // MARK: Streams
 
     /// Creates a stream holding `subjects` (on file storage unless `memory`), deduplicating
-    /// publishes by `Nats-Msg-Id` within `duplicateWindow` (nil: the server's default, 2 minutes).
+    /// publishes by `Nats-Msg-Id` within `duplicateWindow` (nil: the server's default, 2 minutes),
+    /// keeping at most `maxMessages` (nil: no limit; past it the oldest messages are removed).
     public func addStream(
-        _ name: String, subjects: [String], memory: Bool = false, duplicateWindow: Duration? = nil, replicas: Int = 1
+        _ name: String, subjects: [String], memory: Bool = false, duplicateWindow: Duration? = nil, replicas: Int = 1,
+        maxMessages: Int64? = nil
     ) throws(JetStreamError) {
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(rawValue: 0)
         let status = withCStrings(subjects) { pointers in
             daybook_add_stream(
                 &info, handle, name, pointers, Int32(subjects.count), memory, duplicateWindow?.nanoseconds ?? 0,
-                Int64(replicas), &code)
+                Int64(replicas), maxMessages ?? -1, &code)
         }
         jsStreamInfo_Destroy(info)
         try check(status, code, "creating stream \(name)", server: server)
