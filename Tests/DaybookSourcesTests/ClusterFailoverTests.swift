@@ -143,6 +143,13 @@ final class ClusterRun {
 
     deinit {
         for instance in instances { instance.process.kill() }
+        // DAYBOOK_CLUSTER_LOGS=DIR keeps every instance's log there (for reading a failure).
+        if let logs = ProcessInfo.processInfo.environment["DAYBOOK_CLUSTER_LOGS"] {
+            try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+            for instance in instances {
+                try? instance.process.stderr.text.write(toFile: "\(logs)/\(instance.id).log", atomically: true, encoding: .utf8)
+            }
+        }
         pg.stop()
         nats.kill()
         try? FileManager.default.removeItem(at: directory)
