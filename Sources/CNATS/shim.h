@@ -241,4 +241,13 @@ static inline natsStatus daybook_kv_delete_at(
     return s;
 }
 
+/// Removes the messages of `stream` below sequence `before` (retention cutting the log, in tests).
+static inline natsStatus daybook_purge_before(jsCtx *js, const char *stream, uint64_t before, jsErrCode *jerr)
+{
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Purge.Sequence = before;
+    return js_PurgeStream(js, stream, &o, jerr);
+}
+
 #endif

@@ -64,9 +64,13 @@ struct ClusterFailoverTests {
             try waitFor(seconds: 60) {
                 let epochs = try run.exportedEpochs()
                 return stale.allSatisfy { (epochs[$0.partition] ?? 0) > $0.epoch }
-            }, "b exported a's partitions at newer epochs: \(stale) \((try? run.exportedEpochs()) ?? [:]) \(b.process.stderr.text.split(separator: "\n").filter { !$0.contains(" info ") && !$0.contains(" notice ") }.suffix(30))")
+            },
+            "b exported a's partitions at newer epochs: \(stale) \((try? run.exportedEpochs()) ?? [:]) \(b.process.stderr.text.split(separator: "\n").filter { !$0.contains(" info ") && !$0.contains(" notice ") }.suffix(30))"
+        )
         let settled = try run.pg.psql(run.dumpQuery, database: "cluster")
-        let partitions = try run.pg.psql("SELECT partition, epoch, exported_seq FROM invoice_breakdown.daybook_partitions ORDER BY 1", database: "cluster")
+        let partitions = try run.pg.psql(
+            "SELECT partition, epoch, exported_seq FROM invoice_breakdown.daybook_partitions ORDER BY 1",
+            database: "cluster")
 
         kill(a.process.pid, SIGCONT)
         let fenced = try waitFor(seconds: 30) {
@@ -81,6 +85,64 @@ struct ClusterFailoverTests {
                 database: "cluster") == partitions)
         #expect(try run.warehouse("cluster") == run.single)
         _ = b.process.terminate()
+    }
+}
+
+extension ClusterFailoverTests {
+    @Test func aSnapshotPlusReplayAndARebuildFromSequenceOneHashTheSameAndAGapIsRefused() throws {
+        let run = try ClusterRun()
+        let snapshots = run.path("snapshots")
+        try run.publish(run.firstHalf)
+        let a = try run.instance("a", extra: ["--snapshot-dir", snapshots, "--snapshot-seconds", "1"])
+        try run.waitUntilRunning([a], all: 32)
+        try run.waitUntilCaughtUp([a])
+        // Every partition has a snapshot of everything it stored so far.
+        let last = try run.lastSequences()
+        #expect(
+            try waitFor(seconds: 60) {
+                (0..<32).allSatisfy { p in
+                    let dir = "\(snapshots)/\(Partitioning.directoryName(partition: p))"
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+                    return names.contains { UInt64($0) == last[p] }
+                }
+            }, "a snapshot of every partition at its stream's last seq")
+        a.process.kill()
+        try run.publish(run.secondHalf)
+
+        // `c` starts from the snapshots and replays the rest; `r` rebuilds from sequence 1.
+        let c = try run.instance("c", extra: ["--snapshot-dir", snapshots])
+        try run.waitUntilRunning([c], all: 32)
+        try run.waitUntilCaughtUp([c])
+        #expect(c.process.terminate() == 0)
+        let restored = c.process.stderr.text.split(separator: "\n").filter {
+            $0.contains("restored the snapshot at stream seq")
+        }
+        #expect(restored.count == 32, "every partition of c began from a snapshot: \(restored.count)")
+        let r = try run.instance("r")
+        try run.waitUntilRunning([r], all: 32)
+        try run.waitUntilCaughtUp([r])
+        #expect(r.process.terminate() == 0)
+        #expect(!r.process.stderr.text.contains("restored the snapshot"))
+        for p in 0..<32 {
+            let name = Partitioning.directoryName(partition: p)
+            let fromSnapshot = try run.stateHash(run.path("instances/c/\(name)"))
+            let fromOne = try run.stateHash(run.path("instances/r/\(name)"))
+            #expect(fromSnapshot == fromOne, "partition \(p): snapshot + replay = rebuild from seq 1")
+        }
+
+        // Retention removes partition 5's messages but the last: a new owner without a snapshot is refused.
+        let js = try run.nats.connect()
+        try js.purge(Partitioning.streamName(partition: 5), before: last[5]! + 1)
+        let z = try run.instance("z")
+        #expect(
+            try waitFor(seconds: 60) {
+                try z.statuses().contains {
+                    $0.partition == 5 && $0.phase == "failed" && $0.reason.contains("cannot resume")
+                }
+            }, "partition 5 is refused: \(z.process.stderr.text.suffix(1500))")
+        #expect(z.process.stderr.text.contains("partition 5 cannot resume: its store's checkpoint is stream seq 0"))
+        try run.waitUntilRunning([z], all: 31)
+        _ = z.process.terminate()
     }
 }
 
@@ -100,7 +162,8 @@ final class ClusterRun {
     static let tables = ["invoices", "line_items", "balances", "drift", "corrections"]
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-cluster-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "daybook-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let root = directory
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
@@ -147,7 +210,8 @@ final class ClusterRun {
         if let logs = ProcessInfo.processInfo.environment["DAYBOOK_CLUSTER_LOGS"] {
             try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
             for instance in instances {
-                try? instance.process.stderr.text.write(toFile: "\(logs)/\(instance.id).log", atomically: true, encoding: .utf8)
+                try? instance.process.stderr.text.write(
+                    toFile: "\(logs)/\(instance.id).log", atomically: true, encoding: .utf8)
             }
         }
         pg.stop()
@@ -194,28 +258,43 @@ final class ClusterRun {
             var epoch: UInt64
         }
 
-        /// The partitions it runs now (phase running), from `GET /v1/cluster/partitions`.
-        func running() throws -> [Partition] {
+        struct Status {
+            var partition: Int
+            var epoch: UInt64
+            var phase: String
+            var checkpoint: UInt64
+            var reason: String
+        }
+
+        /// `GET /v1/cluster/partitions`.
+        func statuses() throws -> [Status] {
             guard process.isRunning else { return [] }
             let body = try httpGet(address, "/v1/cluster/partitions")
             let rows = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] ?? []
             return rows.compactMap { row in
-                guard row["phase"] as? String == "running", let p = row["partition"] as? Int,
-                    let epoch = row["epoch"] as? Int
+                guard let p = row["partition"] as? Int, let epoch = row["epoch"] as? Int,
+                    let checkpoint = row["checkpoint"] as? Int
                 else { return nil }
-                return Partition(partition: p, epoch: UInt64(epoch))
+                return Status(
+                    partition: p, epoch: UInt64(epoch), phase: row["phase"] as? String ?? "",
+                    checkpoint: UInt64(checkpoint), reason: row["reason"] as? String ?? "")
             }
+        }
+
+        /// The partitions it runs now (phase running).
+        func running() throws -> [Partition] {
+            try statuses().filter { $0.phase == "running" }.map { Partition(partition: $0.partition, epoch: $0.epoch) }
         }
     }
 
     private var instances: [Instance] = []
 
-    func instance(_ id: String, environment: [String: String] = [:]) throws -> Instance {
+    func instance(_ id: String, environment: [String: String] = [:], extra: [String] = []) throws -> Instance {
         let process = try DaybookProcess(
             [
                 "serve", "--cluster", nats.url, "--instance", id, "--data", path("instances/\(id)"), "--port", "0",
                 "--postgres", pg.url(database: "cluster"),
-            ], environment: environment.merging(["DAYBOOK_NOW": Self.now]) { a, _ in a })
+            ] + extra, environment: environment.merging(["DAYBOOK_NOW": Self.now]) { a, _ in a })
         guard waitFor(seconds: 30, { process.stdout.contains("listening on ") || !process.isRunning }),
             let line = process.stdout.text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") })
         else {
@@ -237,6 +316,33 @@ final class ClusterRun {
                 "the instances did not run all \(all) partitions within \(seconds) s: \(instances.map { $0.process.stderr.text.suffix(3000) })"
             )
         }
+    }
+
+    /// Each partition stream's last sequence.
+    func lastSequences() throws -> [Int: UInt64] {
+        let js = try nats.connect()
+        var last: [Int: UInt64] = [:]
+        for p in 0..<32 { last[p] = try js.streamState(Partitioning.streamName(partition: p))?.lastSequence ?? 0 }
+        return last
+    }
+
+    /// Waits until the instances' running partitions have stored their streams to the last message.
+    func waitUntilCaughtUp(_ instances: [Instance], seconds: Double = 90) throws {
+        let last = try lastSequences()
+        let ok = try waitFor(seconds: seconds) {
+            let statuses = try instances.flatMap { try $0.statuses() }.filter { $0.phase == "running" }
+            return statuses.count == 32 && statuses.allSatisfy { $0.checkpoint == last[$0.partition] }
+        }
+        guard ok else { throw HarnessError("the instances did not catch up with the streams within \(seconds) s") }
+    }
+
+    /// `daybook stats --state-hash` of a store.
+    func stateHash(_ store: String) throws -> String {
+        let r = try Run.daybook(["stats", "--state-hash", "--data", store])
+        guard r.status == 0, r.stdout.hasPrefix("state_hash ") else {
+            throw HarnessError("stats --state-hash: \(r.stderr)")
+        }
+        return r.stdout
     }
 
     // MARK: Warehouse

@@ -48,6 +48,14 @@ public final class JetStream: @unchecked Sendable {
         return StreamState(messages: s.Msgs, firstSequence: s.FirstSeq, lastSequence: s.LastSeq)
     }
 
+    /// Removes the messages of `stream` below sequence `before`: what retention does to an old log.
+    public func purge(_ stream: String, before: UInt64) throws(JetStreamError) {
+        var code = jsErrCode(rawValue: 0)
+        try check(
+            daybook_purge_before(handle, stream, before, &code), code, "purging \(stream) below seq \(before)",
+            server: server)
+    }
+
     /// The subjects `stream` holds (its configuration's), nil when there is no such stream.
     public func streamSubjects(_ name: String) throws(JetStreamError) -> [String]? {
         var info: UnsafeMutablePointer<jsStreamInfo>?
