@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "DaybookServer",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources", "DaybookDashboard",
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources", "DaybookDashboard", "DaybookCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,7 +92,9 @@ let package = Package(
         .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         // The cluster layer (docs/scale-out.md): partitions, leases, snapshots over JetStream.
-        .target(name: "DaybookCluster", dependencies: ["DaybookSources"]),
+        .target(
+            name: "DaybookCluster",
+            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "daybook",
             dependencies: [
@@ -111,7 +113,10 @@ let package = Package(
         .target(name: "TmpfsSupport", path: "Tests/TmpfsSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TmpfsSupport"]),
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
-        .testTarget(name: "DaybookClusterTests", dependencies: ["DaybookCluster", "DaybookWorkload"]),
+        .testTarget(
+            name: "DaybookClusterTests",
+            dependencies: ["DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookWorkload"]
+        ),
         .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",

@@ -153,10 +153,11 @@ static inline natsStatus daybook_pull_subscribe_from(
 }
 
 /// A stream on file (or memory) storage holding `subjects` (comma-free subjects, `count` of them),
-/// deduplicating on `Nats-Msg-Id` within `duplicate_window_ns` (0: the server's default, 2 min).
+/// deduplicating on `Nats-Msg-Id` within `duplicate_window_ns` (0: the server's default, 2 min),
+/// keeping at most `max_msgs` messages (-1: no limit; the oldest go first).
 static inline natsStatus daybook_add_stream(
     jsStreamInfo **si, jsCtx *js, const char *name, const char **subjects, int count, bool memory,
-    int64_t duplicate_window_ns, int64_t replicas, jsErrCode *jerr)
+    int64_t duplicate_window_ns, int64_t replicas, int64_t max_msgs, jsErrCode *jerr)
 {
     jsStreamConfig sc;
     jsStreamConfig_Init(&sc);
@@ -166,6 +167,7 @@ static inline natsStatus daybook_add_stream(
     sc.Storage = memory ? js_MemoryStorage : js_FileStorage;
     sc.Duplicates = duplicate_window_ns;
     sc.Replicas = replicas;
+    sc.MaxMsgs = max_msgs;
     return js_AddStream(si, js, &sc, NULL, jerr);
 }
 
@@ -252,6 +254,15 @@ static inline natsStatus daybook_kv_delete_at(
     jsPubAck_Destroy(ack);
     natsMsg_Destroy(msg);
     return s;
+}
+
+/// Removes the messages of `stream` below sequence `before` (retention cutting the log, in tests).
+static inline natsStatus daybook_purge_before(jsCtx *js, const char *stream, uint64_t before, jsErrCode *jerr)
+{
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Purge.Sequence = before;
+    return js_PurgeStream(js, stream, &o, jerr);
 }
 
 #endif

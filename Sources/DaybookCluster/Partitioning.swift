@@ -50,6 +50,12 @@ public struct Partitioning: Sendable, Hashable {
         "DAYBOOK_P" + (p < 10 ? "0" : "") + "\(p)"
     }
 
+    /// The directory of partition `p`'s store under an instance's `--data`, and of its snapshots
+    /// under `--snapshot-dir`: `p` and at least two digits (`p00`, `p07`, `p31`, `p123`).
+    public static func directoryName(partition p: Int) -> String {
+        (0...9).contains(p) ? "p0\(p)" : "p\(p)"
+    }
+
     /// The server configuration stanza that places events (the mapping cannot be made by a client).
     public var serverMapping: String {
         "mappings = {\n  \"usage.*\": \"usage.{{partition(\(count),1)}}.{{wildcard(1)}}\"\n}\n"

@@ -12,6 +12,9 @@ import PostgresNIO
 /// customer that left the catalog is replaced too). The tables' columns are the SPEC's, unchanged.
 extension Warehouse {
     static let partitionsTable = "daybook_partitions"
+    /// Seconds a partition export's session may sit idle inside its transaction (a statement may
+    /// take three times as long) before the server ends it.
+    static let pausedOwnerTimeout = 10
     static let partitionCustomersTable = "daybook_partition_customers"
 
     /// Replaces partition `partition`'s rows (those of `customers`, the partition's customers, and
@@ -27,11 +30,23 @@ extension Warehouse {
     ) async throws -> [String: Int64] {
         precondition(export.basis == nil, "a partition export is a full export of the partition's store")
         let schema = WarehouseSchema.self
+        // A paused owner (SIGSTOP, a VM frozen) must not hold the export lock for ever: the server
+        // ends its session once it sits idle in the transaction, or once a statement (a COPY
+        // waiting for data that never comes) runs too long, and the lock goes with it.
+        try await exec("SET idle_in_transaction_session_timeout = '\(Self.pausedOwnerTimeout)s'")
+        try await exec("SET statement_timeout = '\(3 * Self.pausedOwnerTimeout)s'")
+        if try await !partitionTablesExist() {
+            // Created once, under the database's export lock (concurrent CREATEs would collide).
+            try await transaction {
+                try await lock()
+                try await ensurePartitionTables()
+            }
+        }
         return try await transaction {
-            // The database's export lock: partitions' exports (and full ones) take turns; *open*: a
-            // lock per partition once the tables exist, the row lock below alone fencing its owners.
-            try await lock()
-            try await ensurePartitionTables()
+            // Partitions export side by side (their customers, hence their rows, are disjoint): the
+            // export lock is taken shared, so a full export still waits for them and they for it,
+            // and the partition's row lock below serializes the owners of one partition.
+            try await exec("SELECT pg_advisory_xact_lock_shared(\(WarehouseSchema.lockKey))")
             let p = "\(partition)"
             try await exec(
                 "INSERT INTO \(q(schema.name)).\(q(Self.partitionsTable)) VALUES (\(p), 0, 0, now()) ON CONFLICT DO NOTHING"
@@ -103,6 +118,17 @@ extension Warehouse {
             return (UInt64(epoch), UInt64(seq))
         }
         return nil
+    }
+
+    /// Whether the schema is Daybook's and holds the five tables and the two partition tables.
+    private func partitionTablesExist() async throws -> Bool {
+        let schema = WarehouseSchema.self
+        guard try await schemaState() == .ours else { return false }
+        let names = (schema.replaced.map(\.name) + [Self.partitionsTable, Self.partitionCustomersTable])
+            .map { "'\($0)'" }.joined(separator: ", ")
+        let found = try await count(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema.name)' AND tablename IN (\(names))")
+        return found == schema.replaced.count + 2
     }
 
     /// The schema (marked as Daybook's), the five tables with their keys, and the partition tables.

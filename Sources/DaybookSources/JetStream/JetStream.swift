@@ -19,16 +19,18 @@ public final class JetStream: @unchecked Sendable {
     // MARK: Streams
 
     /// Creates a stream holding `subjects` (on file storage unless `memory`), deduplicating
-    /// publishes by `Nats-Msg-Id` within `duplicateWindow` (nil: the server's default, 2 minutes).
+    /// publishes by `Nats-Msg-Id` within `duplicateWindow` (nil: the server's default, 2 minutes),
+    /// keeping at most `maxMessages` (nil: no limit; past it the oldest messages are removed).
     public func addStream(
-        _ name: String, subjects: [String], memory: Bool = false, duplicateWindow: Duration? = nil, replicas: Int = 1
+        _ name: String, subjects: [String], memory: Bool = false, duplicateWindow: Duration? = nil, replicas: Int = 1,
+        maxMessages: Int64? = nil
     ) throws(JetStreamError) {
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(rawValue: 0)
         let status = withCStrings(subjects) { pointers in
             daybook_add_stream(
                 &info, handle, name, pointers, Int32(subjects.count), memory, duplicateWindow?.nanoseconds ?? 0,
-                Int64(replicas), &code)
+                Int64(replicas), maxMessages ?? -1, &code)
         }
         jsStreamInfo_Destroy(info)
         try check(status, code, "creating stream \(name)", server: server)
@@ -87,6 +89,26 @@ public final class JetStream: @unchecked Sendable {
             )
         }
         return cluster.leader
+    }
+
+    /// Removes the messages of `stream` below sequence `before`: what retention does to an old log.
+    public func purge(_ stream: String, before: UInt64) throws(JetStreamError) {
+        var code = jsErrCode(rawValue: 0)
+        try check(
+            daybook_purge_before(handle, stream, before, &code), code, "purging \(stream) below seq \(before)",
+            server: server)
+    }
+
+    /// The subjects `stream` holds (its configuration's), nil when there is no such stream.
+    public func streamSubjects(_ name: String) throws(JetStreamError) -> [String]? {
+        var info: UnsafeMutablePointer<jsStreamInfo>?
+        var code = jsErrCode(rawValue: 0)
+        let status = js_GetStreamInfo(&info, handle, name, nil, &code)
+        defer { jsStreamInfo_Destroy(info) }
+        if code == JSStreamNotFoundErr { return nil }
+        try check(status, code, "reading stream \(name)", server: server)
+        guard let config = info?.pointee.Config?.pointee, let subjects = config.Subjects else { return [] }
+        return (0..<Int(config.SubjectsLen)).compactMap { subjects[$0].map { String(cString: $0) } }
     }
 
     // MARK: Consumers
@@ -154,7 +176,21 @@ public final class JetStream: @unchecked Sendable {
     {
         var sub: OpaquePointer?
         var code = jsErrCode(rawValue: 0)
-        // cnats wants a subject for the subscribe call: the filter, else none (the whole stream).
+        // cnats wants a subject for the subscribe call: the filter, else the stream's one subject
+        // (a stream of several subjects can only be read again through a consumer with a filter).
+        var filter = filter
+        if filter == nil {
+            let subjects = try streamSubjects(stream) ?? []
+            guard subjects.count == 1 else {
+                throw JetStreamError(
+                    kind: .unusableConsumer, operation: "reading \(stream) from stream seq \(startSequence)",
+                    statusText: "the stream has \(subjects.count) subjects and the consumer no filter subject",
+                    hint:
+                        "give the consumer a filter subject (--subject) so daybook can read its messages again by sequence"
+                )
+            }
+            filter = subjects[0]
+        }
         let status = withOptionalCString(filter) { filter in
             daybook_pull_subscribe_from(
                 &sub, handle, stream, filter, filter, startSequence, Duration.seconds(60).nanoseconds, &code)

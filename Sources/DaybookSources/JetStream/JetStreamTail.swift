@@ -104,6 +104,7 @@ public final class JetStreamTail: Source {
     private let logger: Logger
     private let crashAfterCommit: Bool
     private let lagGauge: Gauge
+    private let fence: (@Sendable () throws -> Void)?
 
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -126,11 +127,17 @@ public final class JetStreamTail: Source {
         var acks: [JetStreamMessage]
     }
 
-    /// - Parameter clock: the engine clock, read once per batch (wall clock, or `--now`).
+    /// - Parameters:
+    ///   - clock: the engine clock, read once per batch (wall clock, or `--now`).
+    ///   - fence: called in each batch's write transaction before the batch is applied: throwing refuses the
+    ///     batch (nothing of it stored or acknowledged) and ends the run with that error. A cluster
+    ///     partition's writer passes its lease check here (docs/scale-out.md §3), so a writer whose
+    ///     lease has run out stops at its next commit.
     public init(
         _ configuration: Configuration, clock: @escaping @Sendable () -> Timestamp,
-        logger: Logger = Logger(label: "daybook.nats")
+        logger: Logger = Logger(label: "daybook.nats"), fence: (@Sendable () throws -> Void)? = nil
     ) {
+        self.fence = fence
         var configuration = configuration
         configuration.batchSize = min(max(configuration.batchSize, 1), 100_000)
         configuration.maxInFlight = min(max(configuration.maxInFlight, 1), 64)
@@ -432,7 +439,9 @@ public final class JetStreamTail: Source {
         var batch = IngestBatch(
             records: records, source: name, now: clock(),
             checkpoint: SourcePosition(place: .stream(sequence: through), lag: lag).checkpoint(source: name))
+        let fence = self.fence
         batch.checkpointPrecondition = { stored in
+            try fence?()
             let found =
                 try stored.map { bytes -> UInt64 in
                     guard case .stream(let sequence) = try SourcePosition(decoding: bytes).place else { return 0 }

@@ -40,6 +40,25 @@ public final class KeyValue: @unchecked Sendable {
         return Entry(value: value, revision: kvEntry_Revision(entry))
     }
 
+    /// The keys that hold a value now (deleted and expired ones excluded), in no particular order.
+    public func keys() throws(JetStreamError) -> [String] {
+        var list = kvKeysList()
+        let status = kvStore_Keys(&list, handle, nil)
+        defer { kvKeysList_Destroy(&list) }
+        if status == NATS_NOT_FOUND { return [] }
+        try check(status, "listing the keys of bucket \(bucket)", server: context.server)
+        return (0..<Int(list.Count)).compactMap { i in list.Keys?[i].map { String(cString: $0) } }
+    }
+
+    /// How long an entry lives after its last write (the bucket's max age); nil: for ever.
+    public func ttl() throws(JetStreamError) -> Duration? {
+        var status: OpaquePointer?
+        try check(kvStore_Status(&status, handle), "reading the status of bucket \(bucket)", server: context.server)
+        defer { kvStatus_Destroy(status) }
+        let nanoseconds = kvStatus_TTL(status)
+        return nanoseconds > 0 ? .nanoseconds(nanoseconds) : nil
+    }
+
     /// Writes `value` whatever is there; returns the new revision.
     @discardableResult
     public func put(_ key: String, _ value: [UInt8]) throws(JetStreamError) -> UInt64 {

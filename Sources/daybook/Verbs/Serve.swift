@@ -32,8 +32,10 @@ struct Serve: ParsableCommand {
             "Also follow this NDJSON file (as `daybook tail --file`), in this process.", valueName: "path"))
     var tailFile: String?
     @OptionGroup var nats: NATSOptions
+    @OptionGroup var cluster: ClusterServeOptions
 
     func validate() throws {
+        try cluster.validate(tailing: tailFile != nil || nats.isSet)
         try requireRange(port, 0...65535, option: "--port")
         try requireNonEmpty(host, option: "--host")
         try requireNonEmpty(tokenFile, option: "--token-file")
@@ -54,6 +56,10 @@ struct Serve: ParsableCommand {
                 throw UsageError("--token-file \(error)")
             }
         }
+        if cluster.isSet {
+            let service = try cluster.service(data: global.data, host: host, port: port, clock: clock)
+            return try Self.run(service) { "listening on \($0)\n" }
+        }
         try global.store.requireStore()
         DamagedStore.watch(global.data)
         let service = try DaybookService(options, sources: try sources(clock: clock))
@@ -63,11 +69,22 @@ struct Serve: ParsableCommand {
     /// Runs `service` until SIGTERM/SIGINT (or a failure) from this synchronous verb, printing
     /// `line(address)` on standard output once it listens. Also `daybook demo --serve`'s.
     static func run(_ service: DaybookService, line: @escaping @Sendable (String) -> String) throws {
+        try run(line: line) { try await service.run(onListening: $0) }
+    }
+
+    static func run(_ service: ClusterService, line: @escaping @Sendable (String) -> String) throws {
+        try run(line: line) { try await service.run(onListening: $0) }
+    }
+
+    private static func run(
+        line: @escaping @Sendable (String) -> String,
+        _ serve: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
+    ) throws {
         let outcome = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
-                try await service.run { address in
+                try await serve { address in
                     FileHandle.standardOutput.write(Data(line(address).utf8))
                 }
             } catch {
