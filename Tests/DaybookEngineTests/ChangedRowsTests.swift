@@ -51,7 +51,8 @@ import Testing
                     "\(name) \($0): \(a[$0]?.joined(separator: ",") ?? "(none)") vs \(b[$0]?.joined(separator: ",") ?? "(none)")"
                 }
             }
-            return (diff("invoices", invoices, other.invoices) + diff("line_items", lineItems, other.lineItems)
+            return
+                (diff("invoices", invoices, other.invoices) + diff("line_items", lineItems, other.lineItems)
                 + diff("balances", balances, other.balances)).joined(separator: "\n")
         }
     }
@@ -171,17 +172,24 @@ import Testing
         _ = try h.ingest([("inference", "2026-10-04", "\"tokens\": 200")], now: "2026-10-09T00:00:00Z")
         let delta = try h.engine.warehouseExport(asOf: Self.asOf, since: basis)
         #expect(delta.tables.invoices.rows.map { $0[5] } == ["2026-10-04"])
-        #expect(delta.tables.lineItems.rows.map { [$0[2], $0[6], $0[7], $0[9], $0[10]] } == [["tok", "2026-10-04", "500", "5.00", "5.00"]])
+        #expect(
+            delta.tables.lineItems.rows.map { [$0[2], $0[6], $0[7], $0[9], $0[10]] } == [
+                ["tok", "2026-10-04", "500", "5.00", "5.00"]
+            ])
         #expect(delta.tables.balances.rows.map { $0[4] } == (4...9).map { "2026-10-0\($0)" })
-        #expect(delta.tables.balances.rows.first == ["promo", "c", "k", "credit", "2026-10-04", "97.00", "5.00", "92.00"])
+        #expect(
+            delta.tables.balances.rows.first == ["promo", "c", "k", "credit", "2026-10-04", "97.00", "5.00", "92.00"])
         #expect(delta.invoiceChangedSeq == [5] && delta.lineItemChangedSeq == [5])
         #expect(delta.balanceChangedSeq == Array(repeating: 5, count: 6))
         #expect(delta.deletedInvoices.rows.isEmpty && delta.deletedLineItems.rows.isEmpty)
         #expect(delta.deletedBalances.rows.isEmpty)
 
         // Nothing written since: an export since the current position holds nothing.
-        let none = try h.engine.warehouseExport(asOf: Self.asOf, since: ExportBasis(position: delta.position, asOf: Self.asOf))
-        #expect(none.tables.invoices.rows.isEmpty && none.tables.lineItems.rows.isEmpty && none.tables.balances.rows.isEmpty)
+        let none = try h.engine.warehouseExport(
+            asOf: Self.asOf, since: ExportBasis(position: delta.position, asOf: Self.asOf))
+        #expect(
+            none.tables.invoices.rows.isEmpty && none.tables.lineItems.rows.isEmpty && none.tables.balances.rows.isEmpty
+        )
         // One day later: the rows of Oct 10 only (1 invoice, 2 line items, 1 balance), unchanged ones included.
         let later = try h.engine.warehouseExport(
             asOf: Self.asOf.adding(days: 1), since: ExportBasis(position: delta.position, asOf: Self.asOf))
@@ -193,7 +201,10 @@ import Testing
             asOf: Self.asOf.adding(days: -1), since: ExportBasis(position: delta.position, asOf: Self.asOf))
         #expect(earlier.tables.invoices.rows.isEmpty && earlier.tables.lineItems.rows.isEmpty)
         #expect(earlier.deletedInvoices.rows == [["k/2026-10-01", "2026-10-09"]])
-        #expect(earlier.deletedLineItems.rows == [["k/2026-10-01", "gpu", "2026-10-09"], ["k/2026-10-01", "tok", "2026-10-09"]])
+        #expect(
+            earlier.deletedLineItems.rows == [
+                ["k/2026-10-01", "gpu", "2026-10-09"], ["k/2026-10-01", "tok", "2026-10-09"],
+            ])
         #expect(earlier.deletedBalances.rows == [["promo", "2026-10-09"]])
     }
 
@@ -207,7 +218,8 @@ import Testing
         let now = try Timestamp(parsing: "2026-10-09T00:00:00Z")
         let change = try h.engine.applyCatalog(Self.catalog, now: now)
         #expect(change.changed.isEmpty)
-        let repriced = String(decoding: Self.catalog, as: UTF8.self).replacingOccurrences(of: "\"0.50\"", with: "\"0.40\"")
+        let repriced = String(decoding: Self.catalog, as: UTF8.self).replacingOccurrences(
+            of: "\"0.50\"", with: "\"0.40\"")
         let rebuilt = try h.engine.applyCatalog(Array(repriced.utf8), now: now)
         #expect(rebuilt.changed == ["k"])  // the contract was rebuilt …
         let delta = try h.engine.warehouseExport(asOf: Self.asOf, since: basis)
@@ -269,5 +281,14 @@ import Testing
         #expect(throws: ExportBasisError.self) { _ = try h.engine.journalPosition(appendingSeq: 5) }
         // Seq 4 was appended by the batch, the second write (the catalog apply is the first).
         #expect(try h.engine.journalPosition(appendingSeq: 4) == 2)
+    }
+
+    /// A store nothing was ever written to (a cluster partition before its first catalog version
+    /// or event) exports no rows: journal position 0 is also the "before anything" position.
+    @Test func aStoreWithNothingWrittenExportsNoRows() throws {
+        let store = try TemporaryStore()
+        let export = try store.engine.warehouseExport(asOf: Self.asOf)
+        #expect(export.logSeq == 0 && export.position == 0)
+        #expect(Rows(export).count == 0)
     }
 }

@@ -73,7 +73,10 @@ extension Engine {
                 changed = try allRows(asOf: date, txn, view)
             }
             out.tables = changed.tables
-            var seqs: [UInt64: UInt64] = [0: 0, view.state.journalPosition: view.state.lastSeq]
+            // Not a literal with both: in a store nothing was written to, the journal position is
+            // 0 too, and a dictionary literal with a repeated key traps.
+            var seqs: [UInt64: UInt64] = [0: 0]
+            if view.state.journalPosition != 0 { seqs[view.state.journalPosition] = view.state.lastSeq }
             out.invoiceChangedSeq = try logSeqs(of: changed.invoiceStamps, &seqs, txn)
             out.lineItemChangedSeq = try logSeqs(of: changed.lineItemStamps, &seqs, txn)
             out.balanceChangedSeq = try logSeqs(of: changed.balanceStamps, &seqs, txn)
