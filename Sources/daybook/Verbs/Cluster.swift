@@ -22,6 +22,13 @@ struct Publish: ParsableCommand {
     @Option(
         help: ArgumentHelp("The NATS server URL (nats://HOST:PORT, several separated by commas).", valueName: "url"))
     var nats: String
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for the streams' acknowledgements of each chunk of 2,000 events (an ack lost with a stream leader that went away is waited for this long).",
+            valueName: "s"))
+    var ackTimeout = 30
+
+    func validate() throws { try requireRange(ackTimeout, 1...3600, option: "--ack-timeout") }
 
     func run() throws {
         try InputFile.require(file, holding: "a file of events")
@@ -43,7 +50,7 @@ struct Publish: ParsableCommand {
                     FileHandle.standardError.write(Data("\(file): \(record.position): \(why); not published\n".utf8))
                 }
             }
-            try js.waitForAsyncPublishes()
+            try js.waitForAsyncPublishes(timeout: .seconds(ackTimeout))
         }
         print("published \(published) events from \(file) to \(nats)" + (refused > 0 ? "; \(refused) refused" : ""))
         if refused > 0 { throw ExitCode(2) }
