@@ -366,7 +366,12 @@ final class ClusterRun {
             [
                 "serve", "--cluster", natsURL, "--instance", id, "--data", path("instances/\(id)"), "--port", "0",
                 "--postgres", pgURL("cluster"),
-            ] + extra, environment: environment.merging(["DAYBOOK_NOW": Self.now]) { a, _ in a })
+            ] + extra,
+            environment: environment.merging([
+                "DAYBOOK_NOW": Self.now,
+                // A crash reports at once (full symbolication of the debug binary takes minutes).
+                "SWIFT_BACKTRACE": "enable=yes,symbolicate=fast,interactive=no",
+            ]) { a, _ in a })
         guard waitFor(seconds: 30, { process.stdout.contains("listening on ") || !process.isRunning }),
             let line = process.stdout.text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") })
         else {

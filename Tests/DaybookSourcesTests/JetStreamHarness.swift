@@ -198,7 +198,6 @@ func waitFor(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
     return try condition()
 }
 
-
 /// Runs programs and the built `daybook`.
 enum Run {
     struct Result {

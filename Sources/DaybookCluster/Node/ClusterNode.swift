@@ -218,6 +218,7 @@ public final class ClusterNode: Sendable {
             _ = wake.wait(timeout: .now() + .milliseconds(pause.wholeMilliseconds))
         }
         try? instances.delete(instanceKey)
+        leaseBucket.withLock { $0 = nil }  // the connection goes with the last bucket
         publish()
         log.info("instance \(o.instance) left the cluster")
     }

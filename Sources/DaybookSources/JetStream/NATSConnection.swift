@@ -107,3 +107,12 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+extension NATSConnection {
+    /// Tears the NATS client library down, waiting (at most `timeout`) for its threads to end:
+    /// called by a process that used NATS once every connection is closed, right before it exits,
+    /// so that no client thread still runs while the process is torn down.
+    public static func shutDownLibrary(timeout: Duration = .seconds(2)) {
+        _ = nats_CloseAndWait(timeout.milliseconds)
+    }
+}

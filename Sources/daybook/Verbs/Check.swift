@@ -50,7 +50,9 @@ struct Check: ParsableCommand {
 
     func table(_ report: StoreCheckReport) -> Table {
         var table = Table(columns: ["database", "entries", "pages", "depth", "problems"])
-        table.rows = report.databases.map { ["\($0.name)", "\($0.entries)", "\($0.pages)", "\($0.depth)", "\($0.problems)"] }
+        table.rows = report.databases.map {
+            ["\($0.name)", "\($0.entries)", "\($0.pages)", "\($0.depth)", "\($0.problems)"]
+        }
         return table
     }
 

@@ -129,11 +129,13 @@ struct ClusterCommand: ParsableCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Each partition: its stream's messages and sequences, who holds its lease at which epoch, and its stream's leader.",
+                "Each partition: its stream's messages and sequences, who holds its lease at which epoch, its stream's leader, and the owner's checkpoint and lag.",
             discussion: """
                 Reads the cluster's buckets and streams (nothing is written). A partition without a holder \
                 is waiting for an instance (or its last holder's lease is expiring). `leader` is the \
-                nats-server (its server_name) leading the partition's stream, empty while none is elected.
+                nats-server (its server_name) leading the partition's stream, empty while none is elected. \
+                `phase`, `checkpoint` (the stream seq the owner stored last) and `lag` (messages after it) come \
+                from the owner (GET /v1/cluster/partitions), empty when it does not answer.
                 """)
         @Option(help: ArgumentHelp("The NATS server URL.", valueName: "url")) var nats: String
         @OptionGroup var output: FormatOption
@@ -149,20 +151,37 @@ struct ClusterCommand: ParsableCommand {
             let count = try ClusterLayout.partitions(in: stored.value)
             var table = Table(columns: [
                 "partition", "stream", "messages", "first_seq", "last_seq", "owner", "owner_url", "epoch", "leader",
+                "phase", "checkpoint", "lag",
             ])
+            var reported: [String: [Int: [String: Any]]] = [:]  // owner URL → its partitions' rows
             for p in 0..<count {
                 let name = Partitioning.streamName(partition: p)
                 let state = try js.streamState(name)
                 let holder = try PartitionLease.holder(of: p, in: leases)
                 let leader = state == nil ? nil : try js.streamCluster(name)?.leader
+                // What the owner runs: its phase and checkpoint (an owner that does not answer leaves them empty).
+                var run: [String: Any]?
+                if let url = holder?.0.url {
+                    if reported[url] == nil {
+                        let rows = (try? ClusterHTTP.rows(url + "/v1/cluster/partitions")) ?? []
+                        reported[url] = Dictionary(
+                            rows.compactMap { row in (row["partition"] as? Int).map { ($0, row) } },
+                            uniquingKeysWith: { a, _ in a })
+                    }
+                    run = reported[url]?[p]
+                }
+                let checkpoint = (run?["checkpoint"] as? Int).map(UInt64.init)
+                let lag = checkpoint.flatMap { c in state.map { $0.lastSequence > c ? $0.lastSequence - c : 0 } }
                 table.rows.append([
                     "\(p)", name, state.map { "\($0.messages)" } ?? "missing",
                     state.map { "\($0.firstSequence)" } ?? "",
                     state.map { "\($0.lastSequence)" } ?? "", holder?.0.instance ?? "", holder?.0.url ?? "",
-                    holder.map { "\($0.epoch)" } ?? "", leader ?? "",
+                    holder.map { "\($0.epoch)" } ?? "", leader ?? "", run?["phase"] as? String ?? "",
+                    checkpoint.map { "\($0)" } ?? "", lag.map { "\($0)" } ?? "",
                 ])
             }
-            output.emit(table, rightAligned: ["partition", "messages", "first_seq", "last_seq", "epoch"])
+            output.emit(
+                table, rightAligned: ["partition", "messages", "first_seq", "last_seq", "epoch", "checkpoint", "lag"])
         }
     }
 }

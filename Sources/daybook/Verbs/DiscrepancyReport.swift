@@ -1,6 +1,6 @@
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookStore
 import DaybookWorkload
 
 /// Prints open drift for people: a summary per customer, then one row per drifted line item

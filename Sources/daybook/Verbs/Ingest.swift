@@ -17,7 +17,8 @@ struct Ingest: ParsableCommand {
     var batchSize: Int = 20_000
     @Flag(help: "Show a progress line on standard error when it is a terminal (quiet in pipes and with --format json).")
     var progress = false
-    @Flag(help: "Write a line per durably committed batch to standard error: how far the input is stored (for scripts).")
+    @Flag(
+        help: "Write a line per durably committed batch to standard error: how far the input is stored (for scripts).")
     var reportCommits = false
 
     static let batchSizes = 1...1_000_000

@@ -110,7 +110,8 @@ final class ReplayProgressLine {
         last = now
         let seconds = max(0.001, (now - start) / .seconds(1))
         let share = p.totalEvents > 0 ? " (\(p.events * 100 / p.totalEvents)%)" : ""
-        let line = "\r\u{1B}[K\(p.events) of \(p.totalEvents) events\(share), \(Int(Double(p.events) / seconds)) events/s"
+        let line =
+            "\r\u{1B}[K\(p.events) of \(p.totalEvents) events\(share), \(Int(Double(p.events) / seconds)) events/s"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -58,6 +58,7 @@ struct Serve: ParsableCommand {
         }
         if cluster.isSet {
             let service = try cluster.service(data: global.data, host: host, port: port, clock: clock)
+            defer { NATSConnection.shutDownLibrary() }
             return try Self.run(service) { "listening on \($0)\n" }
         }
         try global.store.requireStore()

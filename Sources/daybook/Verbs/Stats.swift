@@ -40,14 +40,18 @@ struct Stats: ParsableCommand {
             return
         }
         let fields = try engine.statsFields()
-        let sources = try engine.sourcePositions().map { ($0.source, $0.position.description, Self.lag($0.source, $0.position)) }
+        let sources = try engine.sourcePositions().map {
+            ($0.source, $0.position.description, Self.lag($0.source, $0.position))
+        }
         switch output.resolved(summary: true) {
         case .json:
             let list = sources.map { s in
                 "{\"source\": \(StrictJSON.quote(s.0)), \"position\": \(StrictJSON.quote(s.1)), \"lag\": \(s.2.map(String.init) ?? "null")}"
             }
-            print("{" + (fields.map { "\"\($0.0)\": \($0.1)" } + ["\"sources\": [" + list.joined(separator: ", ") + "]"])
-                .joined(separator: ", ") + "}")
+            print(
+                "{"
+                    + (fields.map { "\"\($0.0)\": \($0.1)" } + ["\"sources\": [" + list.joined(separator: ", ") + "]"])
+                    .joined(separator: ", ") + "}")
         case .csv:
             print(fields.map(\.0).joined(separator: ",") + "\n" + fields.map { "\($0.1)" }.joined(separator: ","))
         case .table:

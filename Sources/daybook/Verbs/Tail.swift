@@ -10,7 +10,8 @@ import Foundation
 /// and acknowledged, the summary printed, exit 0).
 struct Tail: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Follow a growing NDJSON file (like tail -F), standard input, or a NATS JetStream stream, and ingest what arrives.",
+        abstract:
+            "Follow a growing NDJSON file (like tail -F), standard input, or a NATS JetStream stream, and ingest what arrives.",
         discussion: """
             --file PATH: the file's identity (device, inode), byte offset and line count are committed in the \
             same transaction as the events read up to them, so a restart resumes exactly where the last commit \
@@ -30,7 +31,8 @@ struct Tail: ParsableCommand {
     @Option(help: ArgumentHelp("The NDJSON file to follow.", valueName: "path")) var file: String?
     @Flag(help: "Read standard input until it ends (no checkpoint: see above).") var stdin = false
     @OptionGroup var nats: NATSOptions
-    @Option(help: "Records per batch at most, 1 to 1000000 (with --nats 1 to 100000: one fetch).") var batchSize = 10_000
+    @Option(help: "Records per batch at most, 1 to 1000000 (with --nats 1 to 100000: one fetch).") var batchSize =
+        10_000
     @Option(help: "Submit a batch at the latest this many milliseconds after its first line, 1 to 60000.")
     var windowMs = 50
 
