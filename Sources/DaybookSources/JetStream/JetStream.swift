@@ -38,27 +38,21 @@ public final class JetStream: @unchecked Sendable {
 
     /// The state of stream `name`, nil when there is no such stream.
     public func streamState(_ name: String) throws(JetStreamError) -> StreamState? {
-        var info: UnsafeMutablePointer<jsStreamInfo>?
-        var code = jsErrCode(rawValue: 0)
-        let status = js_GetStreamInfo(&info, handle, name, nil, &code)
-        defer { jsStreamInfo_Destroy(info) }
-        if code == JSStreamNotFoundErr { return nil }
-        try check(status, code, "reading stream \(name)", server: server)
-        let s = info!.pointee.State
-        return StreamState(messages: s.Msgs, firstSequence: s.FirstSeq, lastSequence: s.LastSeq)
+        try withStreamInfo(name) { info in
+            let s = info.State
+            return StreamState(messages: s.Msgs, firstSequence: s.FirstSeq, lastSequence: s.LastSeq)
+        }
     }
 
     /// Where stream `name`'s raft group stands: its leader, its other peers and the replicas it
     /// is configured with; nil when there is no such stream.
     public func streamCluster(_ name: String) throws(JetStreamError) -> StreamCluster? {
-        var info: UnsafeMutablePointer<jsStreamInfo>?
-        var code = jsErrCode(rawValue: 0)
-        let status = js_GetStreamInfo(&info, handle, name, nil, &code)
-        defer { jsStreamInfo_Destroy(info) }
-        if code == JSStreamNotFoundErr { return nil }
-        try check(status, code, "reading stream \(name)", server: server)
-        let configured = Int(info!.pointee.Config?.pointee.Replicas ?? 1)
-        guard let cluster = info!.pointee.Cluster?.pointee else {
+        try withStreamInfo(name) { info in Self.cluster(info) }
+    }
+
+    private static func cluster(_ info: jsStreamInfo) -> StreamCluster {
+        let configured = Int(info.Config?.pointee.Replicas ?? 1)
+        guard let cluster = info.Cluster?.pointee else {
             return StreamCluster(name: nil, leader: nil, replicas: [], configuredReplicas: configured)
         }
         var replicas: [StreamCluster.Peer] = []
@@ -101,14 +95,21 @@ public final class JetStream: @unchecked Sendable {
 
     /// The subjects `stream` holds (its configuration's), nil when there is no such stream.
     public func streamSubjects(_ name: String) throws(JetStreamError) -> [String]? {
+        try withStreamInfo(name) { info in
+            guard let config = info.Config?.pointee, let subjects = config.Subjects else { return [] }
+            return (0..<Int(config.SubjectsLen)).compactMap { subjects[$0].map { String(cString: $0) } }
+        }
+    }
+
+    /// `body` of stream `name`'s info (configuration, state, cluster), nil when there is no such stream.
+    private func withStreamInfo<R>(_ name: String, _ body: (jsStreamInfo) -> R) throws(JetStreamError) -> R? {
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(rawValue: 0)
         let status = js_GetStreamInfo(&info, handle, name, nil, &code)
         defer { jsStreamInfo_Destroy(info) }
         if code == JSStreamNotFoundErr { return nil }
         try check(status, code, "reading stream \(name)", server: server)
-        guard let config = info?.pointee.Config?.pointee, let subjects = config.Subjects else { return [] }
-        return (0..<Int(config.SubjectsLen)).compactMap { subjects[$0].map { String(cString: $0) } }
+        return body(info!.pointee)
     }
 
     // MARK: Consumers
