@@ -47,12 +47,13 @@ struct ClusterHarnessTests {
         let status = try Run.daybook(["cluster", "status", "--nats", cluster.natsURLs, "--format", "csv"])
         #expect(status.status == 0, "\(status.stderr)")
         let lines = status.stdout.split(separator: "\n")
-        #expect(lines.first?.split(separator: ",").last == "leader", "\(status.stdout)")
+        let header = lines.first?.split(separator: ",") ?? []
+        let leader = try #require(header.firstIndex(of: "leader"), "\(status.stdout)")
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         #expect(rows.count == Self.partitions)
         for row in rows {
             let stream = String(row[1])
-            #expect(String(row.last ?? "") == leaders[stream], "\(row) (leaders \(leaders))")
+            #expect(String(row[leader]) == leaders[stream], "\(row) (leaders \(leaders))")
         }
         let harnessStatus = try cluster.status()
         #expect(harnessStatus.allRunning, "\(harnessStatus.output)")

@@ -102,15 +102,15 @@ public struct IngestPipeline: Sendable {
     public var source: String
     public var now: Timestamp
     public var batchSize: Int
-    /// Raw record bytes per batch at most (64 MiB by default; a batch always holds one record).
+    /// Raw record bytes per batch at most (32 MiB by default; a batch always holds one record).
     public var maxBatchBytes: Int
     public var inFlight: Int
-    /// Raw record bytes the batches left in flight while the next one is read stay below (64 MiB by
+    /// Raw record bytes the batches left in flight while the next one is read stay below (32 MiB by
     /// default: batches of the largest records then go one ahead, as small ones go `inFlight - 1`).
     public var maxInFlightBytes: Int
 
-    /// The default bound of a batch's raw bytes: 64 MiB.
-    public static let defaultMaxBatchBytes = 64 << 20
+    /// The default bound of a batch's raw bytes: 32 MiB.
+    public static let defaultMaxBatchBytes = 32 << 20
 
     public init(
         source: String, now: Timestamp, batchSize: Int = 20_000, maxBatchBytes: Int = defaultMaxBatchBytes,

@@ -27,7 +27,7 @@ public final class Writer: Sendable {
     ///
     /// - Parameters:
     ///   - maxGroupRecords: records per shared transaction at most (a group never splits a batch).
-    ///   - maxGroupBytes: raw record bytes per shared transaction at most (64 MiB by default): batches
+    ///   - maxGroupBytes: raw record bytes per shared transaction at most (32 MiB by default): batches
     ///     of large records are not grouped into one huge transaction. A batch larger than this
     ///     still commits, alone.
     public init(
