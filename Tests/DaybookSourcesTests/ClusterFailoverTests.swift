@@ -170,7 +170,18 @@ extension ClusterFailoverTests {
         try harness.start(node: leader)
         // A publish whose acks were lost with the leader stops (exit 1); the same file again stores
         // only what is missing (Nats-Msg-Id), as a producer retrying would.
-        if status != 2 { try run.publish(run.secondHalf) }
+        // The new leader may still be settling: the producer retries, a bounded number of times.
+        if status != 2 {
+            var attempts = 0
+            while true {
+                attempts += 1
+                let r = try Run.daybook(["publish", run.secondHalf, "--nats", run.natsURL, "--ack-timeout", "5"])
+                if r.status == 2 && r.stdout.contains("published") { break }
+                guard attempts < 6 else {
+                    throw HarnessError("publish failed \(attempts) times: \(r.stderr.suffix(500))")
+                }
+            }
+        }
         #expect(try waitFor(seconds: 30) { try harness.leader(of: stream) != nil }, "a new leader")
         let equal = try waitFor(seconds: 120) { try run.warehouse("cluster") == run.single }
         #expect(equal, "the warehouse equals the single node's after the leader of \(stream) was killed")
