@@ -43,7 +43,7 @@ public struct WarehouseReport: Sendable, Hashable {
 /// it commits whole or not at all, so a failed or killed export leaves the previous tables as they
 /// were, and running it again is safe.
 ///
-/// - Full (``exportFull(_:drift:corrections:)``): the rows are bulk-loaded with `COPY … FROM STDIN` into new
+/// - Full (``exportFull(_:drift:corrections:)``): the rows are bulk-loaded (JSON batches, ``insert(count:into:columns:row:)``) into new
 ///   tables in a schema private to the transaction, keyed, then swapped in (the old tables
 ///   dropped, the new ones moved into `invoice_breakdown`) and the `exports` row inserted, all
 ///   before the one commit. A reader sees the old tables or the new ones, never a mix: a reader
@@ -110,8 +110,10 @@ public final class Warehouse: Sendable {
     ///
     /// - Throws: ``WarehouseError`` `.schemaMismatch` when `invoice_breakdown` is not Daybook's.
     public func lastExport() async throws -> WarehouseExportRecord? {
-        guard try await schemaState() == .ours else { return nil }
-        return try await lastExportRow()
+        try await guarded { w in
+            guard try await w.schemaState() == .ours else { return nil }
+            return try await w.lastExportRow()
+        }
     }
 
     /// Replaces the tables with `export` (which must be a full export: no basis), `drift` and
@@ -123,6 +125,12 @@ public final class Warehouse: Sendable {
         corrections: WarehouseCorrections = WarehouseCorrections()
     ) async throws -> WarehouseReport {
         precondition(export.basis == nil, "exportFull takes a full export (no basis)")
+        return try await guarded { try await $0.loadFull(export, drift: drift, corrections: corrections) }
+    }
+
+    private func loadFull(_ export: WarehouseExport, drift: WarehouseDrift, corrections: WarehouseCorrections)
+        async throws -> WarehouseReport
+    {
         let clock = ContinuousClock()
         let began = clock.now
         let schema = WarehouseSchema.self
@@ -137,12 +145,12 @@ public final class Warehouse: Sendable {
             for table in schema.replaced { try await exec(table.create(in: load)) }
             try await exec("SET LOCAL search_path TO \(q(load))")
             var written: [String: Int64] = [:]
-            written["invoices"] = try await copy(export.tables.invoices, export.invoiceChangedSeq, into: "invoices")
-            written["line_items"] = try await copy(
+            written["invoices"] = try await insert(export.tables.invoices, export.invoiceChangedSeq, into: "invoices")
+            written["line_items"] = try await insert(
                 export.tables.lineItems, export.lineItemChangedSeq, into: "line_items")
-            written["balances"] = try await copy(export.tables.balances, export.balanceChangedSeq, into: "balances")
-            written["drift"] = try await copy(rows: drift.cells, into: schema.drift)
-            written["corrections"] = try await copy(rows: corrections.rows, into: schema.corrections)
+            written["balances"] = try await insert(export.tables.balances, export.balanceChangedSeq, into: "balances")
+            written["drift"] = try await insert(rows: drift.cells, into: schema.drift)
+            written["corrections"] = try await insert(rows: corrections.rows, into: schema.corrections)
             for table in schema.replaced { try await exec(table.addPrimaryKey(in: load)) }
             try await swapIn()
             try await exec("DROP SCHEMA \(q(load))")
@@ -166,6 +174,15 @@ public final class Warehouse: Sendable {
         corrections: WarehouseCorrections = WarehouseCorrections(), basedOn last: WarehouseExportRecord
     ) async throws -> WarehouseReport {
         precondition(export.basis != nil, "exportIncremental takes an incremental export (with a basis)")
+        return try await guarded {
+            try await $0.loadIncremental(export, drift: drift, corrections: corrections, basedOn: last)
+        }
+    }
+
+    private func loadIncremental(
+        _ export: WarehouseExport, drift: WarehouseDrift, corrections: WarehouseCorrections,
+        basedOn last: WarehouseExportRecord
+    ) async throws -> WarehouseReport {
         let clock = ContinuousClock()
         let began = clock.now
         let schema = WarehouseSchema.self
@@ -201,7 +218,7 @@ public final class Warehouse: Sendable {
             for (table, rows) in [(schema.drift, drift.cells), (schema.corrections, corrections.rows)] {
                 deleted[table.name] = try await count(
                     "WITH d AS (DELETE FROM \(qualified(table)) RETURNING 1) SELECT count(*) FROM d")
-                written[table.name] = try await copy(rows: rows, into: table)
+                written[table.name] = try await insert(rows: rows, into: table)
                 counts[table.name] = Int64(rows.count)
             }
             try await exec("SET LOCAL search_path TO DEFAULT")
@@ -310,45 +327,54 @@ public final class Warehouse: Sendable {
         }
     }
 
-    /// Streams `table`'s rows with `changedSeq` appended into `name` (on the search path) with
-    /// `COPY … FROM STDIN`; returns the number of rows.
-    func copy(_ table: Table, _ changedSeq: [UInt64], into name: String) async throws -> Int64 {
+    /// Inserts `table`'s rows with `changedSeq` appended into `name` (on the search path); returns
+    /// the number of rows.
+    func insert(_ table: Table, _ changedSeq: [UInt64], into name: String) async throws -> Int64 {
         precondition(
             table.rows.count == changedSeq.count, "\(name): \(table.rows.count) rows, \(changedSeq.count) seqs")
-        return try await copy(count: table.rows.count, into: name, columns: table.columns + ["changed_seq"]) {
-            i, buffer in
-            CopyText.append(table.rows[i].lazy.map { Optional($0) } + [Optional("\(changedSeq[i])")], to: &buffer)
+        return try await insert(count: table.rows.count, into: name, columns: table.columns + ["changed_seq"]) { i in
+            table.rows[i].map { Optional($0) } + [Optional("\(changedSeq[i])")]
         }
     }
 
-    /// Streams `rows` (cells in `table`'s column order, nil for null) into `table` (on the search path).
-    func copy(rows: [[String?]], into table: WarehouseSchema.TableDefinition) async throws -> Int64 {
-        try await copy(count: rows.count, into: table.name, columns: table.columnNames) { i, buffer in
-            CopyText.append(rows[i], to: &buffer)
-        }
+    /// Inserts `rows` (cells in `table`'s column order, nil for null) into `table` (on the search path).
+    func insert(rows: [[String?]], into table: WarehouseSchema.TableDefinition) async throws -> Int64 {
+        try await insert(count: rows.count, into: table.name, columns: table.columnNames) { rows[$0] }
     }
 
-    /// `COPY name (columns) FROM STDIN`, rows made by `row(i, &buffer)`, sent in chunks of about 1 MB.
-    func copy(count: Int, into name: String, columns: [String], row: (Int, inout ByteBuffer) -> Void) async throws
-        -> Int64
-    {
+    /// Bytes of JSON per insert statement.
+    static let insertChunkBytes = 4 << 20
+
+    /// Inserts `count` rows into `name` (on the search path), the cells of row `i` (in `columns`'
+    /// order, nil for null) given by `row(i)`; returns `count`.
+    ///
+    /// The rows travel as one JSON array per statement of about ``insertChunkBytes``:
+    /// `INSERT INTO name (columns) SELECT columns FROM json_populate_recordset(NULL::name, $1)`,
+    /// which feeds every string cell to its column type's input function, as `COPY`'s text format
+    /// does. Not `COPY FROM STDIN`: postgres-nio 1.33 traps (a `preconditionFailure`, the process
+    /// dies) when the connection closes during a `COPY`, and the server ending an older owner's
+    /// session is how partition exports are fenced (docs/decisions.md, "Warehouse loads").
+    func insert(count: Int, into name: String, columns: [String], row: (Int) -> [String?]) async throws -> Int64 {
         guard count > 0 else { return 0 }
-        do {
-            try await connection.copyFrom(table: name, columns: columns, logger: logger) { writer in
-                var buffer = ByteBuffer()
-                buffer.reserveCapacity(1 << 20)
-                for i in 0..<count {
-                    row(i, &buffer)
-                    if buffer.readableBytes >= 1 << 20 {
-                        try await writer.write(buffer)
-                        buffer.clear()
-                    }
-                }
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
-            }
-        } catch {
-            throw WarehouseError.from(error, address: url.address, user: url.user, statement: "COPY \(name)")
+        let keys = columns.map(SQLText.key)
+        let list = columns.map(q).joined(separator: ", ")
+        let sql =
+            "INSERT INTO \(q(name)) (\(list)) SELECT \(list) FROM json_populate_recordset(NULL::\(q(name)), $1::json)"
+        var json: [UInt8] = []
+        json.reserveCapacity(Self.insertChunkBytes + (64 << 10))
+        func send() async throws {
+            json.append(UInt8(ascii: "]"))
+            var binds = PostgresBindings()
+            binds.append(String(decoding: json, as: UTF8.self))
+            json.removeAll(keepingCapacity: true)
+            try await drain(try await run(PostgresQuery(unsafeSQL: sql, binds: binds), "INSERT INTO \(name)"), sql)
         }
+        for i in 0..<count {
+            json.append(UInt8(ascii: json.isEmpty ? "[" : ","))
+            SQLText.appendObject(keys: keys, cells: row(i), to: &json)
+            if json.count >= Self.insertChunkBytes { try await send() }
+        }
+        if !json.isEmpty { try await send() }
         return Int64(count)
     }
 
@@ -359,7 +385,7 @@ public final class Warehouse: Sendable {
         guard !rows.rows.isEmpty else { return (0, 0) }
         let temp = "load_\(table.name)"
         try await exec("CREATE TEMP TABLE \(q(temp)) (LIKE \(qualified(table))) ON COMMIT DROP")
-        _ = try await copy(rows, seqs, into: temp)
+        _ = try await insert(rows, seqs, into: temp)
         let columns = table.columnNames
         let keys = Set(table.key)
         let updates = columns.filter { !keys.contains($0) }.map { "\(q($0)) = EXCLUDED.\(q($0))" }
@@ -385,8 +411,8 @@ public final class Warehouse: Sendable {
         let columns = table.key.map(q).joined(separator: ", ")
         try await exec(
             "CREATE TEMP TABLE \(q(temp)) ON COMMIT DROP AS SELECT \(columns) FROM \(qualified(table)) WITH NO DATA")
-        _ = try await copy(count: keys.rows.count, into: temp, columns: table.key) { i, buffer in
-            CopyText.append(keys.rows[i].lazy.map { Optional($0) }, to: &buffer)
+        _ = try await insert(count: keys.rows.count, into: temp, columns: table.key) { i in
+            keys.rows[i].map { Optional($0) }
         }
         let match = table.key.map { "t.\(q($0)) = g.\(q($0))" }.joined(separator: " AND ")
         return try await count(
@@ -429,13 +455,18 @@ public final class Warehouse: Sendable {
             try await exec("COMMIT")
             return result
         } catch {
-            try? await exec("ROLLBACK")
+            // Not on a closed connection: a statement sent there may never be answered (``guarded``).
+            if !connection.isClosed { try? await exec("ROLLBACK") }
             throw WarehouseError.from(error, address: url.address, user: url.user, statement: "export")
         }
     }
 
     func exec(_ sql: String) async throws {
-        let rows = try await query(sql)
+        try await drain(try await query(sql), sql)
+    }
+
+    /// Reads `rows` to their end (a statement's errors can come with its last message).
+    func drain(_ rows: PostgresRowSequence, _ sql: String) async throws {
         do {
             for try await _ in rows {}
         } catch {

@@ -28,8 +28,8 @@ public struct WarehouseDrift: Sendable, Hashable {
             return row + [
                 r.deltaTotal.formatted(atLeast: d), "\(r.firstDetectedSeq)", "\(r.lastChangedSeq)",
                 "\(r.firstDetectedAt)", "\(r.lastChangedAt)", "\(r.lateEventCount)",
-                CopyText.textArray(r.lateTransactionIDs), CopyText.textArray(r.viaInvoices),
-                CopyText.integerArray(r.catalogVersions),
+                SQLText.textArray(r.lateTransactionIDs), SQLText.textArray(r.viaInvoices),
+                SQLText.integerArray(r.catalogVersions),
             ]
         }
     }

@@ -32,15 +32,20 @@ public final class PostgresCluster: @unchecked Sendable {
     public init() throws {
         bin = try Self.binaries()
         var template = Array((NSTemporaryDirectory() + "/daybook-pg-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: \(String(cString: strerror(errno)))") }
+        guard let made = mkdtemp(&template) else {
+            throw Failure(description: "mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
         directory = String(cString: made)
         if getuid() == 0 {
-            guard let nobody = getpwnam("nobody") else { throw Failure(description: "no user nobody to run PostgreSQL as") }
+            guard let nobody = getpwnam("nobody") else {
+                throw Failure(description: "no user nobody to run PostgreSQL as")
+            }
             chown(directory, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
         }
         port = try Self.freePort()
         try run(
-            "initdb", ["-D", directory + "/data", "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
+            "initdb",
+            ["-D", directory + "/data", "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
         try run(
             "pg_ctl",
             [
@@ -70,6 +75,19 @@ public final class PostgresCluster: @unchecked Sendable {
                 "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-X", "-q", "-A", "-t",
                 "-v", "ON_ERROR_STOP=1", "-c", sql,
             ])
+    }
+
+    /// A `psql` session kept open: statements go in through its standard input as the test sends
+    /// them, so it can hold a transaction (and its locks) open while the test does something else.
+    public func session(applicationName: String, database: String? = nil) throws -> PsqlSession {
+        let argv = [
+            bin + "/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-X", "-q",
+            "-A", "-t", "-v", "ON_ERROR_STOP=1",
+        ]
+        return try PsqlSession(
+            argv: getuid() == 0
+                ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + argv : argv,
+            environment: ["PGAPPNAME": applicationName], directory: directory)
     }
 
     /// `postgres://daybook@127.0.0.1:PORT/DATABASE`.
@@ -102,15 +120,29 @@ public final class PostgresCluster: @unchecked Sendable {
         cArgs.append(nil)
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        guard spawned == 0 else { throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else {
+            throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
+        }
+        // Bounded: a psql waiting on a lock someone never releases must fail the test, not hang it.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let deadline = ContinuousClock.now + .seconds(300)
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if ContinuousClock.now > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                throw Failure(description: "\(program) \(args.joined(separator: " ")) did not end within 300 s")
+            }
+            usleep(2_000)  // a poll interval: the child's exit decides
+        }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            throw Failure(description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)\(errors)")
+            throw Failure(
+                description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)\(errors)")
         }
         return output
     }
@@ -119,10 +151,12 @@ public final class PostgresCluster: @unchecked Sendable {
     private static func binaries() throws -> String {
         if let dir = ProcessInfo.processInfo.environment["DAYBOOK_PG_BIN"] { return dir }
         let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init)
+            .sorted()
         guard let newest = versions.last, FileManager.default.isExecutableFile(atPath: "\(root)/\(newest)/bin/initdb")
         else {
-            throw Failure(description: "no PostgreSQL server under \(root): install Debian's postgresql (./tools/setup)")
+            throw Failure(
+                description: "no PostgreSQL server under \(root): install Debian's postgresql (./tools/setup)")
         }
         return "\(root)/\(newest)/bin"
     }
@@ -138,9 +172,58 @@ public final class PostgresCluster: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw Failure(description: "bind: \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// An open `psql` session (``PostgresCluster/session(applicationName:database:)``).
+public final class PsqlSession: @unchecked Sendable {
+    // @unchecked: used from the test's thread only.
+    private let process = Process()
+    private let input = Pipe()
+    public let stdout: LineCounter
+    public let stderr: LineCounter
+
+    init(argv: [String], environment: [String: String], directory: String) throws {
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardInput = input
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        stdout = LineCounter(out.fileHandleForReading)
+        stderr = LineCounter(err.fileHandleForReading)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Sends `sql` (statements ending in `;`) to the session.
+    public func send(_ sql: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((sql + "\n").utf8))
+    }
+
+    /// Closes the session's input and waits at most `seconds` for psql to end; its exit status, nil
+    /// when it did not end in time (it is then killed).
+    public func finish(seconds: Int = 60) -> Int32? {
+        try? input.fileHandleForWriting.close()
+        guard stdout.waitForEnd(seconds: seconds) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        _ = stderr.waitForEnd(seconds: seconds)
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }

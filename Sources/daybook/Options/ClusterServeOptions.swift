@@ -69,12 +69,14 @@ struct ClusterServeOptions: ParsableArguments {
     {
         var options = ClusterNode.Options(
             natsURL: cluster!, instance: instance!, advertise: advertise, data: data, clock: clock)
-        if let postgres { options.exporter = WarehousePartitionExporter(url: try WarehouseURL(parsing: postgres)) }
-        if let snapshotDir { options.snapshots = SnapshotStore(root: snapshotDir) }
-        options.snapshotInterval = .seconds(snapshotSeconds)
         var logger = Logger(label: "daybook.cluster", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .info
         options.logger = logger
+        if let postgres {
+            options.exporter = WarehousePartitionExporter(url: try WarehouseURL(parsing: postgres), logger: logger)
+        }
+        if let snapshotDir { options.snapshots = SnapshotStore(root: snapshotDir) }
+        options.snapshotInterval = .seconds(snapshotSeconds)
         return ClusterService(node: ClusterNode(options), host: host, port: port, clock: clock)
     }
 }
@@ -83,6 +85,7 @@ struct ClusterServeOptions: ParsableArguments {
 /// per export: exports follow commits at most once a second per partition.
 struct WarehousePartitionExporter: PartitionExporter {
     let url: WarehouseURL
+    let logger: Logger
 
     func export(partition: Int, epoch: UInt64, engine: Engine, customers: [String], asOf: Day) throws {
         let export = try engine.warehouseExport(asOf: asOf)
@@ -90,18 +93,23 @@ struct WarehousePartitionExporter: PartitionExporter {
         let corrections = engine.warehouseCorrections(export)
         let url = self.url
         do {
-            _ = try blocking {
+            let report = try blocking {
                 let warehouse = try await Warehouse.connect(url)
                 do {
-                    let written = try await warehouse.exportPartition(
+                    let report = try await warehouse.exportPartition(
                         export, drift: drift, corrections: corrections, partition: partition, epoch: epoch,
                         customers: customers)
                     await warehouse.close()
-                    return written
+                    return report
                 } catch {
                     await warehouse.close()
                     throw error
                 }
+            }
+            if report.endedStaleSessions > 0 {
+                logger.notice(
+                    "partition \(partition) epoch \(epoch): ended \(report.endedStaleSessions) warehouse session(s) of an older owner"
+                )
             }
         } catch WarehouseError.fenced(let partition, let epoch, let current) {
             throw PartitionFenced(partition: partition, epoch: epoch, current: current)
