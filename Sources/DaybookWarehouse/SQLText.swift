@@ -6,7 +6,7 @@ import Foundation
 enum SQLText {
     /// Appends `{"c1":"v1","c2":null,…}` to `json` (a JSON object of one row: `keys` are the
     /// column names already encoded as `"name":`, nil cells are JSON null).
-    static func appendObject(keys: [[UInt8]], cells: [String?], to json: inout [UInt8]) {
+    static func appendObject(keys: [[UInt8]], cells: some Sequence<String?>, to json: inout [UInt8]) {
         json.append(UInt8(ascii: "{"))
         for (i, cell) in cells.enumerated() {
             if i > 0 { json.append(UInt8(ascii: ",")) }
@@ -36,7 +36,6 @@ enum SQLText {
             case UInt8(ascii: "\""): json.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): json.append(contentsOf: #"\\"#.utf8)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 json.append(contentsOf: #"\u00"#.utf8)
                 json.append(hex[Int(byte >> 4)])
                 json.append(hex[Int(byte & 0xf)])
@@ -45,6 +44,8 @@ enum SQLText {
         }
         json.append(UInt8(ascii: "\""))
     }
+
+    private static let hex = Array("0123456789abcdef".utf8)
 
     /// A `text[]` literal: every element double-quoted, `"` and `\` escaped with a backslash.
     static func textArray(_ items: [String]) -> String {

@@ -332,21 +332,26 @@ public final class Warehouse: Sendable {
     func insert(_ table: Table, _ changedSeq: [UInt64], into name: String) async throws -> Int64 {
         precondition(
             table.rows.count == changedSeq.count, "\(name): \(table.rows.count) rows, \(changedSeq.count) seqs")
-        return try await insert(count: table.rows.count, into: name, columns: table.columns + ["changed_seq"]) { i in
-            table.rows[i].map { Optional($0) } + [Optional("\(changedSeq[i])")]
+        return try await insert(count: table.rows.count, into: name, columns: table.columns + ["changed_seq"]) {
+            i, keys, json in
+            SQLText.appendObject(
+                keys: keys, cells: table.rows[i].lazy.map { Optional($0) } + [Optional("\(changedSeq[i])")], to: &json)
         }
     }
 
     /// Inserts `rows` (cells in `table`'s column order, nil for null) into `table` (on the search path).
     func insert(rows: [[String?]], into table: WarehouseSchema.TableDefinition) async throws -> Int64 {
-        try await insert(count: rows.count, into: table.name, columns: table.columnNames) { rows[$0] }
+        try await insert(count: rows.count, into: table.name, columns: table.columnNames) { i, keys, json in
+            SQLText.appendObject(keys: keys, cells: rows[i], to: &json)
+        }
     }
 
     /// Bytes of JSON per insert statement.
     static let insertChunkBytes = 4 << 20
 
-    /// Inserts `count` rows into `name` (on the search path), the cells of row `i` (in `columns`'
-    /// order, nil for null) given by `row(i)`; returns `count`.
+    /// Inserts `count` rows into `name` (on the search path); `row(i, keys, &json)` appends row `i`
+    /// as a JSON object (``SQLText/appendObject(keys:cells:to:)`` with `keys`, the encoded
+    /// `columns`); returns `count`.
     ///
     /// The rows travel as one JSON array per statement of about ``insertChunkBytes``:
     /// `INSERT INTO name (columns) SELECT columns FROM json_populate_recordset(NULL::name, $1)`,
@@ -354,7 +359,9 @@ public final class Warehouse: Sendable {
     /// does. Not `COPY FROM STDIN`: postgres-nio 1.33 traps (a `preconditionFailure`, the process
     /// dies) when the connection closes during a `COPY`, and the server ending an older owner's
     /// session is how partition exports are fenced (docs/decisions.md, "Warehouse loads").
-    func insert(count: Int, into name: String, columns: [String], row: (Int) -> [String?]) async throws -> Int64 {
+    func insert(
+        count: Int, into name: String, columns: [String], row: (Int, [[UInt8]], inout [UInt8]) -> Void
+    ) async throws -> Int64 {
         guard count > 0 else { return 0 }
         let keys = columns.map(SQLText.key)
         let list = columns.map(q).joined(separator: ", ")
@@ -371,7 +378,7 @@ public final class Warehouse: Sendable {
         }
         for i in 0..<count {
             json.append(UInt8(ascii: json.isEmpty ? "[" : ","))
-            SQLText.appendObject(keys: keys, cells: row(i), to: &json)
+            row(i, keys, &json)
             if json.count >= Self.insertChunkBytes { try await send() }
         }
         if !json.isEmpty { try await send() }
@@ -411,8 +418,8 @@ public final class Warehouse: Sendable {
         let columns = table.key.map(q).joined(separator: ", ")
         try await exec(
             "CREATE TEMP TABLE \(q(temp)) ON COMMIT DROP AS SELECT \(columns) FROM \(qualified(table)) WITH NO DATA")
-        _ = try await insert(count: keys.rows.count, into: temp, columns: table.key) { i in
-            keys.rows[i].map { Optional($0) }
+        _ = try await insert(count: keys.rows.count, into: temp, columns: table.key) { i, names, json in
+            SQLText.appendObject(keys: names, cells: keys.rows[i].lazy.map { Optional($0) }, to: &json)
         }
         let match = table.key.map { "t.\(q($0)) = g.\(q($0))" }.joined(separator: " AND ")
         return try await count(

@@ -30,8 +30,7 @@ public struct WarehouseURL: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``WarehouseError/badURL(_:)`` naming what is wrong.
     public init(parsing text: String) throws(WarehouseError) {
         func bad(_ why: String) -> WarehouseError {
-            .badURL(
-                "--postgres \(Self.redacted(text)): \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+            .badURL("--postgres \(Self.redacted(text)): \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
         guard let parts = URLComponents(string: text) else { throw bad("not a URL") }
         guard let scheme = parts.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
@@ -47,9 +46,7 @@ public struct WarehouseURL: Sendable, Hashable, CustomStringConvertible {
             self.port = 5432
         }
         if let user = parts.user, !user.isEmpty {
-            guard let decoded = user.removingPercentEncoding else {
-                throw bad("the user is not valid percent-encoding")
-            }
+            guard let decoded = user.removingPercentEncoding else { throw bad("the user is not valid percent-encoding") }
             self.user = decoded
         } else {
             self.user = Self.loginName()
@@ -63,9 +60,7 @@ public struct WarehouseURL: Sendable, Hashable, CustomStringConvertible {
         let path = parts.percentEncodedPath
         let name = path.hasPrefix("/") ? String(path.dropFirst()) : path
         guard !name.contains("/") else { throw bad("the path must be one database name") }
-        guard let database = name.removingPercentEncoding else {
-            throw bad("the database is not valid percent-encoding")
-        }
+        guard let database = name.removingPercentEncoding else { throw bad("the database is not valid percent-encoding") }
         self.database = database.isEmpty ? self.user : database
         let loopback = ["localhost", "127.0.0.1", "::1"].contains(self.host.lowercased())
         tls = loopback ? .disable : .prefer

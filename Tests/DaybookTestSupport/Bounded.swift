@@ -23,3 +23,14 @@ public func within<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () asy
         }
     }
 }
+
+/// Polls `condition` (10 ms apart, without holding a thread of the concurrency pool) until it
+/// holds or `seconds` pass; whether it held.
+public func eventually(seconds: Int, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))  // a poll interval: the condition decides
+    }
+    return try condition()
+}

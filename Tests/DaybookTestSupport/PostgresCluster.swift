@@ -85,9 +85,7 @@ public final class PostgresCluster: @unchecked Sendable {
             "-A", "-t", "-v", "ON_ERROR_STOP=1",
         ]
         return try PsqlSession(
-            argv: getuid() == 0
-                ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + argv : argv,
-            environment: ["PGAPPNAME": applicationName], directory: directory)
+            argv: Self.asServerUser(argv), environment: ["PGAPPNAME": applicationName], directory: directory)
     }
 
     /// `postgres://daybook@127.0.0.1:PORT/DATABASE`.
@@ -101,10 +99,7 @@ public final class PostgresCluster: @unchecked Sendable {
     /// (which watches a descriptor of the child for its exit) would ever see it end.
     @discardableResult
     private func run(_ program: String, _ args: [String]) throws -> String {
-        let argv =
-            getuid() == 0
-            ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin + "/" + program] + args
-            : [bin + "/" + program] + args
+        let argv = Self.asServerUser([bin + "/" + program] + args)
         let outputPath = directory + "/\(program).out"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -145,6 +140,11 @@ public final class PostgresCluster: @unchecked Sendable {
                 description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(output)\(errors)")
         }
         return output
+    }
+
+    /// `argv` run as `nobody` when the tests run as root (the cluster's owner), else as it is.
+    private static func asServerUser(_ argv: [String]) -> [String] {
+        getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + argv : argv
     }
 
     /// The newest `/usr/lib/postgresql/N/bin` (Debian's layout), or `$DAYBOOK_PG_BIN`.

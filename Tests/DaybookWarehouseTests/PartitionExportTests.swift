@@ -144,17 +144,6 @@ struct PartitionExportTests {
         )
     }
 
-    /// Polls `condition` (10 ms apart, without holding a thread of the concurrency pool) until it
-    /// holds or `seconds` pass; whether it held.
-    func eventually(seconds: Int, _ condition: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(10))  // a poll interval: the condition decides
-        }
-        return try condition()
-    }
-
     @Test func anOlderOwnerPausedInsideItsTransactionIsEndedAndWhatItHeldGoesWithIt() async throws {
         let h = try Histories()
         let (pg, first, rows) = try await exportedAtEpochFive(h)
