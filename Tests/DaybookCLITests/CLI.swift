@@ -75,6 +75,10 @@ struct CLI {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let writer = Background {
             if let stdin { input.fileHandleForWriting.write(stdin) }
             try? input.fileHandleForWriting.close()
@@ -122,4 +126,3 @@ final class Background: Sendable {
         return result.withLock { $0 ?? Data() }
     }
 }
-

@@ -1,10 +1,10 @@
 import DaybookCore
-import DaybookWorkload
 import DaybookTestSupport
+import DaybookWorkload
 import Foundation
 import Testing
 
-@Suite("daybook CLI end to end")
+@Suite("daybook CLI end to end", .watchdog(seconds: 600))
 struct CLITests {
     static let catalog = """
         {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 34,
@@ -307,7 +307,7 @@ struct CLITests {
 }
 
 /// Help and usage errors: what a person sees before anything runs.
-@Suite("daybook CLI usage")
+@Suite("daybook CLI usage", .watchdog(seconds: 600))
 struct CLIUsageTests {
     /// Every verb and subverb, as typed after `daybook`.
     static let verbs: [[String]] = [

@@ -1,8 +1,9 @@
+import DaybookTestSupport
 import Foundation
 import Testing
 
 /// `daybook export --changed-since SEQ [--since-as-of DATE]` into files (issue 10 item 5).
-@Suite struct ChangedSinceCLITests {
+@Suite(.watchdog(seconds: 600)) struct ChangedSinceCLITests {
     /// NDJSON export files of `dir` by table, each row by its key columns.
     static func tables(_ dir: URL) throws -> [String: [[String]: [String: String]]] {
         let keys = [
@@ -44,7 +45,8 @@ import Testing
             ])
             try #require(gen.status == 0, "\(gen.stderr)")
         }
-        try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: "2026-10-01T00:00:00Z").status == 0)
+        try #require(
+            try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: "2026-10-01T00:00:00Z").status == 0)
         try #require(try cli.run(["ingest", cli.file("a.ndjson").path], now: "2026-10-11T00:00:00Z").status == 0)
         let seq = try Self.lastSeq(cli)
         let first = try cli.run(["export", "--as-of", "2026-10-11", "--out", cli.file("e0").path, "--format", "ndjson"])
@@ -53,7 +55,9 @@ import Testing
         try #require(try cli.run(["ingest", cli.file("b.ndjson").path], now: "2026-10-16T00:00:00Z").status == 0)
 
         for (asOf, dir) in [("2026-10-16", "forward"), ("2026-10-08", "back")] {
-            let full = try cli.run(["export", "--as-of", asOf, "--out", cli.file("full-\(dir)").path, "--format", "ndjson"])
+            let full = try cli.run([
+                "export", "--as-of", asOf, "--out", cli.file("full-\(dir)").path, "--format", "ndjson",
+            ])
             try #require(full.status == 0, "\(full.stderr)")
             let delta = try cli.run([
                 "export", "--as-of", asOf, "--out", cli.file(dir).path, "--format", "ndjson",
@@ -86,9 +90,13 @@ import Testing
         }
 
         // Bad usage: exit 2, saying what to do.
-        let beyond = try cli.run(["export", "--as-of", "2026-10-16", "--out", cli.file("x").path, "--changed-since", "99999999"])
+        let beyond = try cli.run([
+            "export", "--as-of", "2026-10-16", "--out", cli.file("x").path, "--changed-since", "99999999",
+        ])
         #expect(beyond.status == 2 && beyond.stderr.contains("the log ends at seq"))
-        let alone = try cli.run(["export", "--as-of", "2026-10-16", "--out", cli.file("y").path, "--since-as-of", "2026-10-11"])
+        let alone = try cli.run([
+            "export", "--as-of", "2026-10-16", "--out", cli.file("y").path, "--since-as-of", "2026-10-11",
+        ])
         #expect(alone.status == 2 && alone.stderr.contains("--changed-since"))
     }
 }

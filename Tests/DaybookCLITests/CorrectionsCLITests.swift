@@ -6,7 +6,7 @@ import Testing
 /// `export`'s corrections file, run through the binary (SPEC §4 "Corrections", §5). Every
 /// expected value is worked by hand from the catalog (`CorrectionsFixture`): tokens at 0.01 USD,
 /// September of contract k finalized with 400 tokens (4.00).
-@Suite("daybook corrections")
+@Suite("daybook corrections", .watchdog(seconds: 600))
 struct CorrectionsCLITests {
     static let correctionsHeader =
         "correction_id,invoice_id,customer_id,kind,status,line_item_id,quantity_delta,subtotal_delta,"

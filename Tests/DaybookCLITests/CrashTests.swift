@@ -1,7 +1,8 @@
 import DaybookCore
 import DaybookEngine
-import DaybookStore
 import DaybookOutput
+import DaybookStore
+import DaybookTestSupport
 import DaybookWorkload
 import Foundation
 import Testing
@@ -13,7 +14,7 @@ import Testing
 /// Kills `daybook ingest` with SIGKILL in the middle of a run, then checks that every
 /// acknowledged batch is in the store, that the store still equals a rebuild from its log, and
 /// that finishing the ingest gives exactly what an uninterrupted run gives.
-@Suite("Crash safety")
+@Suite("Crash safety", .watchdog(seconds: 600))
 struct CrashTests {
     @Test(arguments: [3, 11])
     func sigkillDuringIngestLosesNothingAcknowledged(killAfterBatches: Int) throws {
@@ -32,7 +33,9 @@ struct CrashTests {
         // Start the ingest with small batches and read its acknowledgments as they come.
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["ingest", usage, "--batch-size", "300", "--report-commits", "--data", cli.store, "--now", now]
+        process.arguments = [
+            "ingest", usage, "--batch-size", "300", "--report-commits", "--data", cli.store, "--now", now,
+        ]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = Pipe()

@@ -1,3 +1,4 @@
+import DaybookTestSupport
 import DaybookWorkload
 import Foundation
 import Synchronization
@@ -84,6 +85,10 @@ func runDaybook(_ args: [String], stderrFile: String, timeout: Int = 60) throws 
     let ended = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in ended.signal() }
     try process.run()
+    Watchdog.adopt(pid: process.processIdentifier)
+    Watchdog.step(
+        "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+    )
     var hung = false
     if ended.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
         hung = true
@@ -162,7 +167,8 @@ struct DamageWorkspace {
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("daybook-damage-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try "{\"transaction_id\": \"damage-probe-1\", \"customer_id\": \"acme\", \"event_type\": \"api_request\", \"timestamp\": \"2026-11-03T10:00:00Z\", \"properties\": {}}\n"
+        try
+            "{\"transaction_id\": \"damage-probe-1\", \"customer_id\": \"acme\", \"event_type\": \"api_request\", \"timestamp\": \"2026-11-03T10:00:00Z\", \"properties\": {}}\n"
             .write(to: root.appendingPathComponent("tiny.ndjson"), atomically: true, encoding: .utf8)
     }
 

@@ -1,8 +1,8 @@
 import DaybookStore
-import LMDB
 import DaybookTestSupport
 import DaybookWorkload
 import Foundation
+import LMDB
 import Synchronization
 import Testing
 
@@ -12,7 +12,7 @@ import Testing
 
 /// Damaged stores (issue 8): every verb refuses one with exit 1 and a message saying so, or
 /// succeeds; none ends by a signal. The verbs run as real processes on copies of a real store.
-@Suite("Damaged stores")
+@Suite("Damaged stores", .watchdog(seconds: 600))
 struct DamagedStoreTests {
     /// How a run's end is judged: exit 0; exit 1 saying the store is damaged (or is not a
     /// Daybook store); exit 2 saying there is no Daybook store. Anything else (a signal, a hang,
@@ -154,12 +154,14 @@ struct DamagedStoreTests {
         for (verb, store) in runs {
             let outcome = try runDaybook(verb + ["--data", store], stderrFile: workspace.path("stderr"))
             #expect(outcome.end == .exit(1), "daybook \(verb[0]): \(outcome.end) \(outcome.stderr)")
-            #expect(outcome.stderr.contains("store damaged: data.mdb is \(truncated.count) bytes, but its meta page says"))
+            #expect(
+                outcome.stderr.contains("store damaged: data.mdb is \(truncated.count) bytes, but its meta page says"))
             #expect(outcome.stderr.contains("restore from backup"))
         }
         // The write verbs wrote nothing.
         for i in 0..<2 {
-            #expect(try Data(contentsOf: URL(fileURLWithPath: workspace.path("write-\(i)/data.mdb"))) == Data(truncated))
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: workspace.path("write-\(i)/data.mdb"))) == Data(truncated))
         }
     }
 
@@ -264,13 +266,15 @@ struct DamagedStoreTests {
         let fill = try CLI.execute(probe, ["fill", store, "0", "10", "16", "\(1 << 20)"])
         try #require(fill.status == 0, "\(fill.stderr)")
         let before = try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb"))
-        var verbs = DamageFixture.readVerbs(out: workspace.path("out")) + DamageFixture.writeVerbs(tinyFile: workspace.tinyFile)
+        var verbs =
+            DamageFixture.readVerbs(out: workspace.path("out")) + DamageFixture.writeVerbs(tinyFile: workspace.tinyFile)
         verbs.append(["catalog", "apply", try CLI(data: workspace.root).exampleCatalog()])
         for verb in verbs {
             let outcome = try runDaybook(verb + ["--data", store], stderrFile: workspace.path("stderr"))
             #expect(outcome.end == .exit(1), "daybook \(verb[0]): \(outcome.end) \(outcome.stderr)")
             #expect(
-                outcome.stderr.contains("not a Daybook store: \(store) holds an LMDB environment without Daybook's databases"))
+                outcome.stderr.contains(
+                    "not a Daybook store: \(store) holds an LMDB environment without Daybook's databases"))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")) == before)
     }
@@ -293,7 +297,9 @@ struct DamagedStoreTests {
         let dangling = try workspace.store("dangling", base)
         do {
             let store = try Store(path: dangling)
-            try store.env.write { txn in try txn.put(Array("no-such-event".utf8), Keys.seq(999_999), in: store.transactions) }
+            try store.env.write { txn in
+                try txn.put(Array("no-such-event".utf8), Keys.seq(999_999), in: store.transactions)
+            }
         }
         let found = try CLI.daybook(["check", "--data", dangling, "--format", "table"])
         #expect(found.status == 1)

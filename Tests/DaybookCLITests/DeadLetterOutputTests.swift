@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `daybook dead-letters`: every dead letter printable, whatever its size or bytes.
-@Suite("daybook dead-letters output")
+@Suite("daybook dead-letters output", .watchdog(seconds: 600))
 struct DeadLetterOutputTests {
     /// A store with the CLI tests' catalog; `lines` ingested as one NDJSON file.
     static func store(_ cli: CLI, lines: [Data]) throws -> CLI.Result {

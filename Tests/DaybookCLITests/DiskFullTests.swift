@@ -13,7 +13,7 @@ import TmpfsSupport
 
 /// `daybook` on a full disk (a small tmpfs, which needs root) and with records far larger than
 /// an event: clear errors naming the store, nothing acknowledged lost, memory bounded.
-@Suite("Full disk and large records")
+@Suite("Full disk and large records", .watchdog(seconds: 600))
 struct DiskFullTests {
     static let now = "2026-10-11T00:00:00Z"
 
@@ -204,6 +204,7 @@ enum Measured {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        closeInheritedDescriptors(&actions)
         let argv = ([executable.path] + args).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

@@ -4,7 +4,7 @@ import Testing
 
 /// Exit codes and messages of SPEC §7 through the built binary: 0 ok, 1 runtime error, 2 bad usage
 /// or invalid input; a message names the path and what is wrong, never a raw Foundation error.
-@Suite("daybook exit codes and messages")
+@Suite("daybook exit codes and messages", .watchdog(seconds: 600))
 struct ExitCodeTests {
     /// A store with a catalog, ready for ingest.
     static func store(_ cli: CLI) throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// `daybook explain`: the events and arithmetic behind one breakdown row, as a person reads it
 /// (table) and as a script reads it (one JSON object), and its usage errors (exit 2).
-@Suite("daybook explain")
+@Suite("daybook explain", .watchdog(seconds: 600))
 struct ExplainCLITests {
     /// Tokens in two tiers (100 at 0.10, then 0.05) and a 2.00 credit.
     static let catalog = """

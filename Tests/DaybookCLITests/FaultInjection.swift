@@ -1,8 +1,8 @@
 import DaybookCore
 import DaybookStore
+import DaybookTestSupport
 import DaybookWorkload
 import Dispatch
-import DaybookTestSupport
 import Foundation
 import LMDB
 
@@ -53,6 +53,10 @@ final class Victim {
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         startedAt = monotonicNanoseconds()
         let out = self.out
         stdoutReader = Background { out.fileHandleForReading.readDataToEndOfFile() }

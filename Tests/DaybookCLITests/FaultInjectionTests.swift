@@ -1,8 +1,8 @@
 import DaybookCore
 import DaybookEngine
 import DaybookStore
-import DaybookWorkload
 import DaybookTestSupport
+import DaybookWorkload
 import Foundation
 import LMDB
 import Testing
@@ -21,7 +21,7 @@ import Testing
 ///
 /// `DAYBOOK_FAULT_KILLS` sets the kills per verb (20 by default, the CI figure; `tools/fault-inject`
 /// runs 100), `DAYBOOK_FAULT_SEED` replays the random choices of a run (each test prints its seed).
-@Suite("Fault injection: SIGKILL at random moments")
+@Suite("Fault injection: SIGKILL at random moments", .watchdog(seconds: 600))
 struct FaultInjectionTests {
     static let now = "2026-10-15T00:00:00Z"
     static let asOf = "2026-10-15"
@@ -72,7 +72,8 @@ struct FaultInjectionTests {
 
         let ingest = { (cli: CLI) -> [String] in
             [
-                "ingest", usage, "--batch-size", "\(batchSize)", "--report-commits", "--format", "json", "--data", cli.store,
+                "ingest", usage, "--batch-size", "\(batchSize)", "--report-commits", "--format", "json", "--data",
+                cli.store,
                 "--now", Self.now,
             ]
         }

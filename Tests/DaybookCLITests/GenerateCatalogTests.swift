@@ -1,9 +1,10 @@
+import DaybookTestSupport
 import Foundation
 import Testing
 
 /// `daybook generate --customer-count N --catalog-out FILE` (issue 11): a catalog for many
 /// generated customers that applies and covers every generated event.
-@Suite("generate --catalog-out")
+@Suite("generate --catalog-out", .watchdog(seconds: 600))
 struct GenerateCatalogTests {
     @Test func theGeneratedCatalogAppliesAndBillsEveryGeneratedCustomer() throws {
         let cli = try CLI()

@@ -4,7 +4,7 @@ import Testing
 
 /// The golden scenario of `shared/examples/golden`: an independent implementation of the spec
 /// produced `expected/`; our export must equal it byte for byte.
-@Suite("Golden scenario")
+@Suite("Golden scenario", .watchdog(seconds: 600))
 struct GoldenScenarioTests {
     struct Step: Decodable {
         var ingest: String?

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `daybook discrepancies --invoice ID --causes`: every late event of one invoice, streamed.
-@Suite("daybook discrepancies --causes")
+@Suite("daybook discrepancies --causes", .watchdog(seconds: 600))
 struct LateEventsCLITests {
     static let catalog = """
         {"currency": "USD", "currency_decimals": 2, "max_lateness_days": 60, "finalization_grace_hours": 24,

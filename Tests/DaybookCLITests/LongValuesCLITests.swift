@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Issue 8, item 1, as filed: a valid event with a long property value must not block ingest.
-@Suite("daybook ingest of long values")
+@Suite("daybook ingest of long values", .watchdog(seconds: 600))
 struct LongValuesCLITests {
     @Test func aUniqueCountValueOf500BytesIsAcceptedAndCounted() throws {
         let cli = try CLI()

@@ -5,7 +5,7 @@ import Testing
 /// The test helper that runs child processes (`CLI.execute`) must drain standard output and
 /// standard error at the same time and feed standard input alongside: a child that fills one pipe
 /// (64 KiB on Linux) while the helper waits on another would otherwise hang the suite.
-@Suite("CLI test helper: child pipes")
+@Suite("CLI test helper: child pipes", .watchdog(seconds: 600))
 struct ProcessRunnerTests {
     static let shell = URL(fileURLWithPath: "/bin/sh")
     /// 2 MiB of "e\n" lines (and of "o\n"), far more than a pipe buffer holds.

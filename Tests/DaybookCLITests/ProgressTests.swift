@@ -3,14 +3,15 @@ import Foundation
 import Testing
 
 /// `ingest --progress`: a progress line on a terminal, nothing in a pipe or with `--format json`.
-@Suite("Ingest progress line")
+@Suite("Ingest progress line", .watchdog(seconds: 600))
 struct ProgressTests {
     @Test func progressShowsOnATerminalAndStaysQuietInPipesAndJSON() throws {
         let cli = try CLI()
         defer { cli.remove() }
         let usage = cli.file("usage.ndjson").path
         try #require(
-            try cli.run(["generate", "--seed", "2", "--days", "5", "--events-per-day", "100", "--out", usage]).status == 0)
+            try cli.run(["generate", "--seed", "2", "--days", "5", "--events-per-day", "100", "--out", usage]).status
+                == 0)
         try #require(try cli.run(["catalog", "apply", try cli.exampleCatalog()], now: "2026-10-06").status == 0)
         let piped = try cli.run(["ingest", usage, "--progress", "--batch-size", "200"], now: "2026-10-06")
         #expect(piped.status == 0)

@@ -10,7 +10,9 @@ import Testing
 @discardableResult
 private func mountTool(_ tool: String, _ args: [String]) -> Bool {
     let url = URL(fileURLWithPath: "/bin/\(tool)")
-    guard FileManager.default.isExecutableFile(atPath: url.path), let r = try? CLI.execute(url, args) else { return false }
+    guard FileManager.default.isExecutableFile(atPath: url.path), let r = try? CLI.execute(url, args) else {
+        return false
+    }
     return r.status == 0
 }
 
@@ -52,13 +54,14 @@ private let setpriv = "/usr/bin/setpriv"
 private let canDropPrivileges = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: setpriv)
 
 /// Issue 8 item 9: a store on a read-only file system (or read-only to the user) can be read.
-@Suite("Read-only stores")
+@Suite("Read-only stores", .watchdog(seconds: 600))
 struct ReadOnlyStoreTests {
     static func readVerbs(_ out: String) -> [[String]] {
         [
             ["stats"], ["invoices", "--now", DamageFixture.now, "--format", "csv"],
             ["breakdown", "--invoice", DamageFixture.invoice, "--now", DamageFixture.now, "--format", "csv"],
-            ["discrepancies", "--format", "json"], ["dead-letters", "--format", "csv"], ["unbilled", "--format", "csv"],
+            ["discrepancies", "--format", "json"], ["dead-letters", "--format", "csv"],
+            ["unbilled", "--format", "csv"],
             ["export", "--as-of", "2026-11-01", "--out", out], ["check", "--format", "json"],
         ]
     }
@@ -66,7 +69,9 @@ struct ReadOnlyStoreTests {
     // Needs a tmpfs remounted read-only: root with mount(8) rights. Elsewhere the test is skipped
     // with this reason (the permission test below covers read-only files without a mount).
     @Test(
-        .enabled(if: ScratchMount.available, "cannot mount a tmpfs and remount it read-only here (needs root and mount rights)")
+        .enabled(
+            if: ScratchMount.available,
+            "cannot mount a tmpfs and remount it read-only here (needs root and mount rights)")
     )
     func storeOnAReadOnlyFileSystemIsReadAndWritesSayWhy() throws {
         let base = try DamageFixture.base.get()

@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// `daybook replay --into DIR [--as-of-seq N | --as-of TIME]` as a user runs it (issue 10).
-@Suite("replay --into")
+@Suite("replay --into", .watchdog(seconds: 600))
 struct ReplayIntoTests {
     /// The golden scenario, replayed: to the end, every read verb on the replay prints what it
     /// prints on the live store; to seq 0 (before any event), nothing is billed yet but the catalog
@@ -30,11 +30,16 @@ struct ReplayIntoTests {
         let zero = cli.file("zero").path
         #expect(try cli.run(["replay", "--as-of-seq", "0", "--into", zero], now: now).status == 0)
         let stats = try CLI.daybook(["stats", "--format", "json", "--data", zero, "--now", now])
-        #expect(stats.stdout.contains("\"last_seq\": 0") && stats.stdout.contains("\"catalog_version\": 1"), "\(stats.stdout)")
+        #expect(
+            stats.stdout.contains("\"last_seq\": 0") && stats.stdout.contains("\"catalog_version\": 1"),
+            "\(stats.stdout)")
 
         let usage: [([String], String)] = [
             (["replay", "--as-of-seq", "3"], "need --into DIR"),
-            (["replay", "--as-of-seq", "3", "--as-of", "2026-01-01T00:00:00Z", "--into", cli.file("x").path], "not both"),
+            (
+                ["replay", "--as-of-seq", "3", "--as-of", "2026-01-01T00:00:00Z", "--into", cli.file("x").path],
+                "not both"
+            ),
             (["replay", "--verify", "--into", cli.file("y").path], "takes no --into"),
             (["replay", "--into", end], "not an empty directory"),
             (["replay"], "replay needs a mode"),
@@ -92,7 +97,8 @@ struct ReplayIntoTests {
     private func playGolden(_ cli: CLI) throws -> String {
         let g = CLI.goldenDirectory
         var now = "2026-01-01T00:00:00Z"
-        try #require(try cli.run(["catalog", "apply", g.appendingPathComponent("catalog.json").path], now: now).status == 0)
+        try #require(
+            try cli.run(["catalog", "apply", g.appendingPathComponent("catalog.json").path], now: now).status == 0)
         let script = try JSONSerialization.jsonObject(with: Data(contentsOf: g.appendingPathComponent("script.json")))
         for step in try #require(script as? [[String: String]]) {
             if let file = step["ingest"], let at = step["now"] {

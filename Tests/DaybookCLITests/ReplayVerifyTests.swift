@@ -12,7 +12,7 @@ import Testing
 
 /// `daybook replay --verify` on a store that another process is writing, on a store whose
 /// breakdown really differs from its log, and on a damaged store (issue 8).
-@Suite("replay --verify")
+@Suite("replay --verify", .watchdog(seconds: 600))
 struct ReplayVerifyTests {
     /// A real `daybook ingest` commits a batch every few milliseconds while `replay --verify` runs
     /// 20 times in other processes. Each run compares one read snapshot with a rebuild of that
@@ -34,7 +34,9 @@ struct ReplayVerifyTests {
 
         let ingest = Process()
         ingest.executableURL = CLI.binary
-        ingest.arguments = ["ingest", usage, "--batch-size", "10", "--report-commits", "--data", cli.store, "--now", now]
+        ingest.arguments = [
+            "ingest", usage, "--batch-size", "10", "--report-commits", "--data", cli.store, "--now", now,
+        ]
         let err = Pipe()
         ingest.standardError = err
         ingest.standardOutput = FileHandle.nullDevice

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// Two processes on one store: a long-running ingest and another process's catalog change.
-@Suite("Service behaviour across processes")
+@Suite("Service behaviour across processes", .watchdog(seconds: 600))
 struct ServiceTests {
     /// While another process holds LMDB's write transaction open, read verbs answer at once with
     /// the state of the last commit (MVCC read transactions, no write lock at open), including
@@ -130,7 +130,8 @@ struct ServiceTests {
         for (name, expected) in withV2 {
             let mine = got[name, default: ""].split(separator: "\n"), theirs = expected.split(separator: "\n")
             let differing = zip(mine, theirs).filter { $0 != $1 }.count + abs(mine.count - theirs.count)
-            #expect(differing == 0, "\(name).csv: \(differing) rows differ from a from-scratch run with the new catalog")
+            #expect(
+                differing == 0, "\(name).csv: \(differing) rows differ from a from-scratch run with the new catalog")
         }
         #expect(try CLI.run(["replay", "--verify", "--data", cli.store, "--now", now]).status == 0)
     }

@@ -1,6 +1,7 @@
 import DaybookCore
 import DaybookEngine
 import DaybookStore
+import DaybookTestSupport
 import DaybookWorkload
 import Foundation
 import Testing
@@ -8,7 +9,7 @@ import Testing
 /// `daybook stats --state-hash` as a user runs it: a store copied with `daybook backup` mid-history
 /// and given the later events prints the hash of the store it was copied from and of a store
 /// that had every event from the start; a store that lacks events prints another.
-@Suite("stats --state-hash")
+@Suite("stats --state-hash", .watchdog(seconds: 600))
 struct StateHashCLITests {
     @Test func aBackupGivenTheLaterEventsPrintsTheSameHashAsTheStoreRebuiltFromTheStart() throws {
         let cli = try CLI()

@@ -9,7 +9,7 @@ import Testing
 /// `daybook tail --file` and `--stdin` as real processes: a growing file followed like `tail -F`,
 /// checkpoints that commit with their events, restarts and SIGKILLs that never lose or double
 /// anything.
-@Suite("Tail a file")
+@Suite("Tail a file", .watchdog(seconds: 600))
 struct TailFileTests {
     static let now = "2026-10-21T00:00:00Z"
 
@@ -56,7 +56,9 @@ struct TailFileTests {
             let outText = out.fileHandleForReading.readDataToEndOfFile()
             let e = errText.wait()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: outText, as: UTF8.self), String(decoding: e, as: UTF8.self))
+            return (
+                process.terminationStatus, String(decoding: outText, as: UTF8.self), String(decoding: e, as: UTF8.self)
+            )
         }
 
         func kill9() {
@@ -95,7 +97,9 @@ struct TailFileTests {
         let three = UInt64(lines[0...2].reduce(0) { $0 + $1.utf8.count + 1 })
         try #require(
             waitUntil(seconds: 30) {
-                guard case .file(_, _, let offset, let count)? = try? Self.position(cli, path)?.place else { return false }
+                guard case .file(_, _, let offset, let count)? = try? Self.position(cli, path)?.place else {
+                    return false
+                }
                 return offset == three && count == 3
             }, "the three complete lines commit, the checkpoint stops before the partial one")
         #expect(try Self.counters(cli).events == 3)
@@ -125,7 +129,9 @@ struct TailFileTests {
         old.write(Data((lines[2] + "\n").utf8))
         try old.close()
         try Self.append(path, lines[3] + "\n" + lines[4] + "\n")
-        try #require(waitUntil(seconds: 30) { (try? Self.counters(cli).events) == 5 }, "the old file's last line and the new file")
+        try #require(
+            waitUntil(seconds: 30) { (try? Self.counters(cli).events) == 5 },
+            "the old file's last line and the new file")
         // Truncation: the same file starts again.
         let handle = try #require(FileHandle(forWritingAtPath: path))
         try handle.truncate(atOffset: 0)
@@ -290,7 +296,9 @@ struct TailFileTests {
         defer { tail.kill9() }
         try #require(
             waitUntil(seconds: 120) {
-                guard case .file(_, _, let offset, let count)? = try? Self.position(cli, path)?.place else { return false }
+                guard case .file(_, _, let offset, let count)? = try? Self.position(cli, path)?.place else {
+                    return false
+                }
                 return offset == UInt64(second.utf8.count) && count == secondLines
             }, "the tail catches up to the end of the new file (\(total) bytes in all)")
         #expect(try tail.terminate().status == 0)

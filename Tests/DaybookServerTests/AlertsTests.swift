@@ -5,7 +5,7 @@ import Testing
 /// Balance alerts on a running `daybook serve` (issue 11): `GET /v1/alerts`, `daybook alerts`
 /// and `daybook_balance_days_left`, re-evaluated from the live state at each request, so a
 /// backdated batch moves them with nothing else run.
-@Suite("Balance alerts")
+@Suite("Balance alerts", .watchdog(seconds: 600))
 struct AlertsTests {
     /// Customer `neo`, contract `neo-k` from 2026-09-01 (monthly), tokens at a flat 0.01 (1,000
     /// tokens bill 10.00), a GPU product nobody uses. Balances, in draw order: `neo-welcome`, a

@@ -10,7 +10,7 @@ import Testing
 /// The dashboard in a real browser: Debian's `chromium`, headless, against a real `daybook serve`
 /// on the demo store. Each page must load without a console message, draw its charts, and carry
 /// the numbers the JSON read API of the same server gives.
-@Suite("dashboard through daybook serve and headless Chromium", .serialized)
+@Suite("dashboard through daybook serve and headless Chromium", .serialized, .watchdog(seconds: 600))
 struct BrowserTests {
     /// The demo's last clock (`daybook demo`: the backfill of Nov 3).
     static let now = "2026-11-03T09:00:00Z"
@@ -47,6 +47,10 @@ struct BrowserTests {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let stdout = LineCounter(out.fileHandleForReading)
         let stderr = LineCounter(err.fileHandleForReading)
         defer {
@@ -244,6 +248,10 @@ struct BrowserTests {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let stdout = LineCounter(out.fileHandleForReading)
         defer {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }

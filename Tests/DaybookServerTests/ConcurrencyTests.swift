@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// Many clients on the one writer (SPEC §7, issue 9 acceptance).
-@Suite("Concurrent clients")
+@Suite("Concurrent clients", .watchdog(seconds: 600))
 struct ConcurrencyTests {
     /// What the clients saw, summed.
     struct Totals {

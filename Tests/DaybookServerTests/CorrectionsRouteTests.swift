@@ -4,7 +4,7 @@ import Testing
 
 /// `GET /v1/corrections` (SPEC §7: the JSON of `daybook corrections --format json`), on a real
 /// `daybook serve`, checked against hand-worked values.
-@Suite("GET /v1/corrections")
+@Suite("GET /v1/corrections", .watchdog(seconds: 600))
 struct CorrectionsRouteTests {
     /// ``CorrectionsFixture``: September (c: 100 tokens, 1.00) ingested on Sep 20; the server's clock is Oct 5. Over HTTP:
     /// October usage (its batch finalizes September), then 50 late tokens of Sep 10 (+0.50): a

@@ -1,3 +1,4 @@
+import DaybookTestSupport
 import Foundation
 import Testing
 
@@ -53,6 +54,10 @@ enum Fixture {
         process.standardInput = input
         process.standardOutput = output
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let writer = Thread {
             input.fileHandleForWriting.write(Data(bytes))
             try? input.fileHandleForWriting.close()
@@ -104,6 +109,10 @@ enum Prometheus {
         python.standardOutput = out
         python.standardError = err
         try python.run()
+        Watchdog.adopt(pid: python.processIdentifier)
+        Watchdog.step(
+            "started \((python.executableURL?.lastPathComponent ?? "") + " " + (python.arguments ?? []).joined(separator: " ")) (pid \(python.processIdentifier))"
+        )
         let parsed = out.fileHandleForReading.readDataToEndOfFile()
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         python.waitUntilExit()

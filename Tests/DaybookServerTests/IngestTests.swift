@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `POST /v1/ingest` against a real `daybook serve` (SPEC §7).
-@Suite("POST /v1/ingest")
+@Suite("POST /v1/ingest", .watchdog(seconds: 600))
 struct IngestTests {
     /// A request with malformed events stores the valid ones and reports each bad one in place;
     /// sent again, the valid ones are duplicates answered with their original seqs.

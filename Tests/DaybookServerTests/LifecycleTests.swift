@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// Shutdown, a catalog applied by another process, the port, and tails in the server process.
-@Suite("Serve lifecycle")
+@Suite("Serve lifecycle", .watchdog(seconds: 600))
 struct LifecycleTests {
     /// SIGTERM while 16 clients stream batches: the requests in flight are answered (200) after
     /// their commit, the process exits 0, and every acknowledged event is in the store.

@@ -62,6 +62,10 @@ enum Daybook {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
         Thread {
@@ -126,6 +130,10 @@ final class ServeProcess {
         process.standardInput = FileHandle.nullDevice
         let process = self.process
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         let stdout = LineCounter(out.fileHandleForReading)
         let stderr = LineCounter(err.fileHandleForReading)
         self.stdout = stdout
@@ -178,4 +186,3 @@ struct ServeFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 }
-

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The read API and `/metrics` (SPEC §7).
-@Suite("Read API and metrics")
+@Suite("Read API and metrics", .watchdog(seconds: 600))
 struct ReadAndMetricsTests {
     /// A store with finalized September invoices, October usage and drift: September is
     /// finalized by the first ingest (the clock is in October), then late September usage

@@ -1,12 +1,13 @@
 import DaybookCluster
 import DaybookCore
 import DaybookSources
+import DaybookTestSupport
 import Foundation
 import Testing
 
 /// `daybook cluster init` and `daybook publish` against a real nats-server with the partition
 /// mapping (docs/scale-out.md §1).
-@Suite("Cluster setup and publishing")
+@Suite("Cluster setup and publishing", .watchdog(seconds: 600))
 struct ClusterCLITests {
     @Test func initIsIdempotentAndPublishPlacesEveryEventOnItsPartitionOnce() throws {
         let partitioning = Partitioning(count: 8)

@@ -12,7 +12,7 @@ import Testing
 /// PostgreSQL (docs/scale-out.md §3–5): an instance killed mid-stream is replaced by the other
 /// within the lease TTL plus replay, and the warehouse ends equal to a single node's export of the
 /// same events; an instance paused past its lease is fenced when it wakes.
-@Suite("Cluster failover", .serialized)
+@Suite("Cluster failover", .serialized, .watchdog(seconds: 600))
 struct ClusterFailoverTests {
     @Test func killNineAnInstanceMidStreamAndTheOtherTakesOverWithTheSameWarehouse() throws {
         let run = try ClusterRun()
@@ -171,10 +171,21 @@ extension ClusterFailoverTests {
         // A publish whose acks were lost with the leader stops (exit 1); the same file again stores
         // only what is missing (Nats-Msg-Id), as a producer retrying would.
         // The new leader may still be settling: the producer retries, a bounded number of times.
+        // Each attempt waits until every stream has a leader again: without one the stream answers
+        // a publish with "no responders" at once, and the attempts would be spent in a second.
+        let js = try harness.connect()
+        func everyStreamLed() -> Bool {
+            waitFor(seconds: 60) {
+                (0..<run.partitions).allSatisfy {
+                    (try? js.streamLeader(Partitioning.streamName(partition: $0))) != nil
+                }
+            }
+        }
         if status != 2 {
             var attempts = 0
             while true {
                 attempts += 1
+                #expect(everyStreamLed(), "every stream has a leader within 60 s of the restart")
                 let r = try Run.daybook(["publish", run.secondHalf, "--nats", run.natsURL, "--ack-timeout", "5"])
                 if r.status == 2 && r.stdout.contains("published") { break }
                 guard attempts < 6 else {
@@ -182,7 +193,7 @@ extension ClusterFailoverTests {
                 }
             }
         }
-        #expect(try waitFor(seconds: 30) { try harness.leader(of: stream) != nil }, "a new leader")
+        #expect(everyStreamLed(), "a new leader")
         let equal = try waitFor(seconds: 120) { try run.warehouse("cluster") == run.single }
         #expect(equal, "the warehouse equals the single node's after the leader of \(stream) was killed")
         if !equal { run.explainDifference() }

@@ -62,6 +62,9 @@ final class ClusterHarness: @unchecked Sendable {
             "\(instances)", "--daybook", Run.daybook.path,
         ]
         if !postgres { args.append("--no-postgres") }
+        // At a test's bound the watchdog kills the cluster's daemons (they are not our children).
+        let env = directory.appendingPathComponent("cluster.env").path, marker = directory.path
+        Watchdog.atBound { Self.killDaemons(listedIn: env, marker: marker) }
         do {
             try script(args, timeout: 180)
             try reload()
@@ -167,6 +170,19 @@ final class ClusterHarness: @unchecked Sendable {
             let close = stat.range(of: ") ", options: .backwards)
         else { return false }
         return !stat[close.upperBound...].hasPrefix("Z")
+    }
+
+    /// SIGKILL of every process `cluster.env` lists whose command line names the cluster's directory.
+    private static func killDaemons(listedIn env: String, marker: String) {
+        let text = (try? String(contentsOfFile: env, encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "="), line[..<equals].hasSuffix("PID"),
+                let pid = Int32(line[line.index(after: equals)...].filter(\.isNumber)),
+                let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: cmdline, as: UTF8.self).contains(marker)
+            else { continue }
+            Glibc.kill(pid, SIGKILL)
+        }
     }
 
     // MARK: Running the script

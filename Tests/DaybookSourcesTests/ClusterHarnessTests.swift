@@ -8,7 +8,7 @@ import Testing
 
 /// The 3-node harness (`tools/cluster`, docs/scale-out.md §7) and what R3 streams promise through a
 /// stream leader's SIGKILL. Serialized: each test runs three nats-servers on a 2-core machine.
-@Suite("Cluster harness: three nats-servers", .serialized)
+@Suite("Cluster harness: three nats-servers", .serialized, .watchdog(seconds: 600))
 struct ClusterHarnessTests {
     static let partitions = 8
 

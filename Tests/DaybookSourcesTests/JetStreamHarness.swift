@@ -91,6 +91,8 @@ final class NATSServer: @unchecked Sendable {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step("nats-server started on port \(port) (pid \(process.processIdentifier))")
         self.process = process
         let output = LineCounter(pipe.fileHandleForReading)
         self.output = output
@@ -104,7 +106,7 @@ final class NATSServer: @unchecked Sendable {
     /// SIGKILL, and waits for the process to end. Idempotent.
     func kill() {
         guard let process else { return }
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { killWithItsGroup(process.processIdentifier) }
         process.waitUntilExit()
         self.process = nil
     }
@@ -189,7 +191,10 @@ func httpGet(_ address: Substring, _ path: String) throws -> String {
 
 /// Polls `condition` every 10 ms until it holds or `seconds` pass; whether it held.
 @discardableResult
-func waitFor(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+func waitFor(
+    seconds: Double, file: StaticString = #fileID, line: UInt = #line, _ condition: () throws -> Bool
+) rethrows -> Bool {
+    Watchdog.step("waiting at most \(seconds) s (\(file):\(line))")
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try condition() { return true }
@@ -222,9 +227,12 @@ enum Run {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "running \(([executable] + args).joined(separator: " ").prefix(300)) (pid \(process.processIdentifier))")
         let stdout = LineCounter(out.fileHandleForReading), stderr = LineCounter(err.fileHandleForReading)
         if !stdout.waitForEnd(seconds: timeout) {
-            kill(process.processIdentifier, SIGKILL)
+            killWithItsGroup(process.processIdentifier)
             _ = stdout.waitForEnd()
         }
         _ = stderr.waitForEnd()
@@ -255,6 +263,8 @@ final class DaybookProcess: @unchecked Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step("started daybook \(args.joined(separator: " ").prefix(300)) (pid \(process.processIdentifier))")
         stdout = LineCounter(out.fileHandleForReading)
         stderr = LineCounter(err.fileHandleForReading)
     }
@@ -266,7 +276,7 @@ final class DaybookProcess: @unchecked Sendable {
 
     /// SIGKILL and wait. Idempotent.
     func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { killWithItsGroup(process.processIdentifier) }
         process.waitUntilExit()
     }
 

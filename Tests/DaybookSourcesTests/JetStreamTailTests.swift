@@ -16,7 +16,7 @@ import TmpfsSupport
 ///
 /// Every test compares with what a clean `daybook ingest` of the same lines gives: the export
 /// byte for byte, and the counters of `daybook stats`.
-@Suite("JetStream tail", .serialized)
+@Suite("JetStream tail", .serialized, .watchdog(seconds: 600))
 struct JetStreamTailTests {
     static let stream = "USAGE"
     static let subject = "usage.events"

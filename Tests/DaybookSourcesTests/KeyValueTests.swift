@@ -1,8 +1,9 @@
 import DaybookSources
+import DaybookTestSupport
 import Testing
 
 /// The key-value operations leases are made of, against a real nats-server (docs/scale-out.md §3).
-@Suite("JetStream key-value buckets")
+@Suite("JetStream key-value buckets", .watchdog(seconds: 600))
 struct KeyValueTests {
     @Test func createOnlyWhenAbsentUpdateOnlyAtTheRevisionDeleteFreesTheKey() throws {
         let server = try NATSServer()

@@ -1,9 +1,10 @@
 import DaybookCluster
 import DaybookSources
+import DaybookTestSupport
 import Testing
 
 /// Partition leases against a real nats-server (docs/scale-out.md §3).
-@Suite("Partition leases")
+@Suite("Partition leases", .watchdog(seconds: 600))
 struct LeaseTests {
     @Test func oneHolderAtATimeEpochsGrowAndReleaseIsOnlyOurs() throws {
         let server = try NATSServer()

@@ -1,10 +1,11 @@
 import DaybookCluster
 import DaybookSources
+import DaybookTestSupport
 import Testing
 
 /// Daybook's partition function against the real thing: nats-server's subject mapping
 /// `partition(P,1)` (docs/scale-out.md §1).
-@Suite("Partition placement by nats-server")
+@Suite("Partition placement by nats-server", .watchdog(seconds: 600))
 struct PartitionPlacementTests {
     @Test func swiftsPartitionIsWhereTheServerPlaces10000Customers() throws {
         let partitioning = Partitioning(count: 32)

@@ -1,10 +1,11 @@
 import DaybookCluster
 import DaybookSources
+import DaybookTestSupport
 import Testing
 
 /// `ReplayHorizon.check` against what a real nats-server reports for a stream whose retention
 /// removed messages (docs/scale-out.md §4 "Refusal").
-@Suite("Replay horizon on a real stream", .serialized)
+@Suite("Replay horizon on a real stream", .serialized, .watchdog(seconds: 600))
 struct ReplayHorizonTests {
     /// A stream limited to 10 messages, given 20: it holds 11 … 20. A partition whose checkpoint
     /// is 0 or 5 would need messages the stream no longer has: refused, naming them; checkpoints

@@ -59,3 +59,27 @@ public final class LineCounter: Sendable {
     /// Waits until the writing end is closed (the child ended), at most `seconds`.
     public func waitForEnd(seconds: Int = 30) -> Bool { ended.wait(timeout: .now() + .seconds(seconds)) == .success }
 }
+
+/// SIGKILL of `pid` and of its process group, when it leads one (Foundation's `Process` starts every
+/// child as the leader of its own group): what the child started goes too. A crashing Swift
+/// program spawns `swift-backtrace`, which inherits the child's descriptors, among them the one
+/// Foundation watches for the child's exit; left running after its target is killed, it can wait
+/// for ever, and Foundation then never sees the child end.
+public func killWithItsGroup(_ pid: Int32) {
+    guard pid > 0 else { return }
+    if getpgid(pid) == pid { kill(-pid, SIGKILL) }
+    kill(pid, SIGKILL)
+}
+
+/// Adds "close every descriptor from 3 up" to `actions` (glibc's
+/// `posix_spawn_file_actions_addclosefrom_np`, looked up at run time: Swift's Glibc module hides
+/// it). Without it a child spawned directly inherits every descriptor the test process has open at
+/// that instant, among them the end of a socket pair by which Foundation sees another child exit:
+/// a long-lived child (PostgreSQL's postmaster) holding one makes that other child look alive for
+/// ever, and a test waiting for it hangs.
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+    else { preconditionFailure("glibc 2.34+ is needed (posix_spawn_file_actions_addclosefrom_np)") }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+}

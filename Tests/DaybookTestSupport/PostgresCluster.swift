@@ -53,6 +53,12 @@ public final class PostgresCluster: @unchecked Sendable {
                 "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off -c synchronous_commit=off",
                 "start",
             ])
+        // The postmaster is pg_ctl's grandchild: adopted by its command line (naming the directory).
+        if let pidFile = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8),
+            let pid = pidFile.split(separator: "\n").first.flatMap({ Int32($0) })
+        {
+            Watchdog.adopt(pid: pid, marker: URL(fileURLWithPath: directory).lastPathComponent)
+        }
     }
 
     deinit { stop() }
@@ -110,6 +116,7 @@ public final class PostgresCluster: @unchecked Sendable {
         // warn there ("could not change directory"), which must not mix into query results.
         let errorPath = directory + "/\(program).err"
         posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        closeInheritedDescriptors(&actions)
         var cArgs = argv.map { strdup($0) }
         defer { cArgs.forEach { free($0) } }
         cArgs.append(nil)
@@ -118,6 +125,8 @@ public final class PostgresCluster: @unchecked Sendable {
         guard spawned == 0 else {
             throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
+        Watchdog.adopt(pid: pid)
+        Watchdog.step("\(program) \(args.joined(separator: " ").prefix(300)) (pid \(pid))")
         // Bounded: a psql waiting on a lock someone never releases must fail the test, not hang it.
         var status: Int32 = 0
         let deadline = ContinuousClock.now + .seconds(300)
@@ -199,6 +208,7 @@ public final class PsqlSession: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
         stdout = LineCounter(out.fileHandleForReading)
         stderr = LineCounter(err.fileHandleForReading)
     }

@@ -12,7 +12,7 @@ import Synchronization
 import Testing
 
 /// `daybook export --postgres` (SPEC §5) against a real PostgreSQL each test starts (PostgresCluster).
-@Suite("Warehouse export to PostgreSQL")
+@Suite("Warehouse export to PostgreSQL", .watchdog(seconds: 600))
 struct WarehouseExportTests {
     /// The loaded tables equal the CSV export row for row, with the spec's types and keys; the
     /// drift table holds the discrepancy report; a second full export leaves the same tables.
@@ -72,7 +72,8 @@ struct WarehouseExportTests {
         // The exports row: as-of date, log seq, row counts.
         let state = try engine.warehouseExport(asOf: asOf)
         let row = try pg.psql(
-            "select kind, as_of, log_seq, invoices_rows, line_items_rows, balances_rows, drift_rows from invoice_breakdown.exports")
+            "select kind, as_of, log_seq, invoices_rows, line_items_rows, balances_rows, drift_rows from invoice_breakdown.exports"
+        )
         #expect(
             row
                 == "full|2026-10-09|\(state.logSeq)|\(files.invoices.rows.count)|\(files.lineItems.rows.count)|"
@@ -127,7 +128,9 @@ struct WarehouseExportTests {
 
         // The full export is the CSV export; the incremental ones equal it, changed_seq included.
         let files = try history.engine.export(asOf: day("2026-10-15"))
-        #expect(try WarehouseDump.csv(pg, WarehouseDump.lineItems, database: "complete") == TableWriter.csv(files.lineItems))
+        #expect(
+            try WarehouseDump.csv(pg, WarehouseDump.lineItems, database: "complete") == TableWriter.csv(files.lineItems)
+        )
         let expected = try WarehouseDump.all(pg, database: "complete")
         for database in ["incremental", "since"] {
             let actual = try WarehouseDump.all(pg, database: database)
@@ -139,7 +142,8 @@ struct WarehouseExportTests {
         }
         // The seats rows are gone, not left behind by the upsert.
         #expect(
-            try pg.psql("select count(*) from invoice_breakdown.line_items where product_id = 'seats'", database: "incremental")
+            try pg.psql(
+                "select count(*) from invoice_breakdown.line_items where product_id = 'seats'", database: "incremental")
                 == "0\n")
         // Cost follows the change: fewer rows written than the tables hold, deletions reported.
         let counts = try pg.psql(
@@ -276,7 +280,8 @@ struct WarehouseExportTests {
         try history.generate(from: "2026-09-01", days: 12, seed: 9)
         let data = history.store.path
         func export(_ extra: [String], url: String? = nil) throws -> DaybookRun {
-            try DaybookRun.run(["export", "--as-of", "2026-09-10", "--postgres", url ?? pg.url, "--data", data] + extra)
+            try DaybookRun.run(
+                ["export", "--as-of", "2026-09-10", "--postgres", url ?? pg.url, "--data", data] + extra)
         }
         let bad = try export([], url: "mysql://x@127.0.0.1/db")
         #expect(bad.status == 2 && bad.stderr.contains("postgres://"), "\(bad.stderr)")

@@ -36,7 +36,9 @@ final class BillingHistory {
 
     func ingest(_ lines: [String], now: Day) throws {
         batches += 1
-        let records = lines.enumerated().map { i, line in IngestRecord(bytes: Array(line.utf8), position: "\(batches):\(i)") }
+        let records = lines.enumerated().map { i, line in
+            IngestRecord(bytes: Array(line.utf8), position: "\(batches):\(i)")
+        }
         _ = try engine.ingest(records, source: "test", now: Timestamp(day: now))
     }
 
@@ -85,8 +87,10 @@ enum WarehouseDump {
             "invoice_id", "customer_id", "line_item_id", "finalized_quantity", "finalized_subtotal",
             "finalized_credits_applied", "finalized_commits_applied", "finalized_total", "current_quantity",
             "current_subtotal", "current_credits_applied", "current_commits_applied", "current_total", "delta_total",
-            "first_detected_seq", "last_changed_seq", "late_event_count", "array_to_string(late_transaction_ids, ' ') AS late_transaction_ids",
-            "array_to_string(via_invoices, ' ') AS via_invoices", "array_to_string(catalog_versions, ' ') AS catalog_versions",
+            "first_detected_seq", "last_changed_seq", "late_event_count",
+            "array_to_string(late_transaction_ids, ' ') AS late_transaction_ids",
+            "array_to_string(via_invoices, ' ') AS via_invoices",
+            "array_to_string(catalog_versions, ' ') AS catalog_versions",
         ], dates: [], order: ["invoice_id", "line_item_id"])
     static let corrections = Shape(
         name: "corrections",
@@ -102,7 +106,8 @@ enum WarehouseDump {
         throws -> String
     {
         var select = shape.columns.map { c in
-            shape.dates.contains(c) ? "to_char(\(c), 'YYYY-MM-DD') AS \(c)" : c.contains(" AS ") ? c : "\(c)::text AS \(c)"
+            shape.dates.contains(c)
+                ? "to_char(\(c), 'YYYY-MM-DD') AS \(c)" : c.contains(" AS ") ? c : "\(c)::text AS \(c)"
         }
         if changedSeq { select.append("changed_seq") }
         let order = shape.order.map { shape.dates.contains($0) ? $0 : "\($0) COLLATE \"C\"" }.joined(separator: ", ")
@@ -151,6 +156,10 @@ struct DaybookRun {
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.step(
+            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
+        )
         return (process, out, err)
     }
 
