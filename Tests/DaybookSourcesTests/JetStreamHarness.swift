@@ -284,15 +284,32 @@ final class DaybookProcess: @unchecked Sendable {
     /// did not end in time (it is then killed).
     func terminate(seconds: Int = 30) -> Int32? {
         Glibc.kill(process.processIdentifier, SIGTERM)
-        let ended = waitFor(seconds: Double(seconds)) { !process.isRunning }
+        var ended = waitFor(seconds: Double(seconds)) { !process.isRunning }
+        if !ended && stderr.contains("Backtracing from") {
+            // It crashed: swift-backtrace is writing the report (minutes for a debug binary).
+            ended = waitFor(seconds: 240) { !process.isRunning }
+        }
         guard ended else {
             kill()
+            report("did not end within \(seconds) s of SIGTERM (killed)")
             return nil
         }
         process.waitUntilExit()
         _ = stdout.waitForEnd()
         _ = stderr.waitForEnd()
+        if process.terminationStatus != 0 {
+            report(
+                "ended with \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus) after SIGTERM"
+            )
+        }
         return process.terminationStatus
+    }
+
+    /// Prints how the process ended and the end of its standard error (a crash's report is there):
+    /// a failed expectation on the status alone would say nothing more.
+    private func report(_ what: String) {
+        let arguments = (process.arguments ?? []).prefix(4).joined(separator: " ")
+        print("daybook \(arguments) (pid \(pid)) \(what); its stderr ends:\n\(stderr.text.suffix(6000))")
     }
 
     /// Waits for the process to end by itself, at most `seconds`; its status, nil if it did not.
