@@ -117,6 +117,15 @@ public final class ClusterNode: Sendable {
         let holder = LeaseHolder(instance: o.instance, url: advertise)
         let instanceKey = "instances.\(o.instance)"
         var held: [Int: (lease: PartitionLease, runner: PartitionRunner, leaving: Bool)] = [:]
+        /// Runners no longer held whose threads may still be closing their stores (a runner is
+        /// `isFinished` before its writer is closed, and a lost lease drops it at once): waited for
+        /// before the partition runs again here and before `run` returns, so a store is never open
+        /// twice and the process never exits under a thread still closing one.
+        var retired: [Int: [PartitionRunner]] = [:]
+        func retire(_ p: Int) {
+            if let runner = held[p]?.runner { retired[p, default: []].append(runner) }
+            held[p] = nil
+        }
         /// A partition whose runner failed (retention gap, damaged store, …) is tried again after a pause.
         var retryAt: [Int: ContinuousClock.Instant] = [:]
         log.info(
@@ -159,7 +168,7 @@ public final class ClusterNode: Sendable {
                     if last.phase != .fenced { try? h.lease.release() }
                     failures.withLock { $0[p] = last }
                     retryAt[p] = started + .seconds(5)
-                    held[p] = nil
+                    retire(p)
                     continue
                 }
                 do {
@@ -168,7 +177,7 @@ public final class ClusterNode: Sendable {
                     } else if !LeaseValidity.ignoresLoss {
                         log.error("partition \(p): lease lost (epoch \(h.runner.validity.epoch)); stopping its writer")
                         h.runner.stop(.now)
-                        held[p] = nil
+                        retire(p)
                         continue
                     }
                 } catch {
@@ -176,7 +185,7 @@ public final class ClusterNode: Sendable {
                         log.error(
                             "partition \(p): the lease could not be renewed in time (\(error)); stopping its writer")
                         h.runner.stop(.now)
-                        held[p] = nil
+                        retire(p)
                         continue
                     }
                 }
@@ -188,12 +197,16 @@ public final class ClusterNode: Sendable {
                 if held[p]?.leaving == true && h.runner.isFinished {
                     try? h.lease.release()
                     h.runner.validity.revoke()
-                    held[p] = nil
+                    retire(p)
                 }
             }
             // 3. Take the leases of assigned partitions nobody holds.
-            for p in assigned.sorted() where held[p] == nil && !isStopping && retryAt[p].map({ $0 <= started }) ?? true
-            {
+            for (p, runners) in retired {
+                let running = runners.filter { !$0.wait(timeout: .zero) }
+                retired[p] = running.isEmpty ? nil : running
+            }
+            for p in assigned.sorted()
+            where held[p] == nil && retired[p] == nil && !isStopping && retryAt[p].map({ $0 <= started }) ?? true {
                 let lease = PartitionLease(leases, partition: p, holder: holder)
                 let attempt = ContinuousClock.now
                 guard let epoch = try? lease.acquire() else { continue }
@@ -216,6 +229,9 @@ public final class ClusterNode: Sendable {
             // While handing off, tick often: a lease is released as soon as its runner is done.
             let pause = isStopping ? min(tick, .milliseconds(200)) : tick
             _ = wake.wait(timeout: .now() + .milliseconds(pause.wholeMilliseconds))
+        }
+        for runner in retired.values.joined() where !runner.wait(timeout: .seconds(60)) {
+            log.error("partition \(runner.partition): its runner did not end within 60 s of its stop")
         }
         try? instances.delete(instanceKey)
         leaseBucket.withLock { $0 = nil }  // the connection goes with the last bucket

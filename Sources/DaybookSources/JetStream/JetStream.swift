@@ -14,7 +14,7 @@ public final class JetStream: @unchecked Sendable {
         self.handle = handle
     }
 
-    deinit { jsCtx_Destroy(handle) }
+    deinit { connection.destroyAfterClose(.context(handle)) }  // see NATSConnection.destroyAfterClose
 
     // MARK: Streams
 

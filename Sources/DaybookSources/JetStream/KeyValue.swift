@@ -23,7 +23,7 @@ public final class KeyValue: @unchecked Sendable {
         self.bucket = bucket
     }
 
-    deinit { kvStore_Destroy(handle) }
+    deinit { context.connection.destroyAfterClose(.keyValue(handle)) }  // see NATSConnection.destroyAfterClose
 
     /// The key's value, nil when it has none (never written, deleted, or expired).
     public func get(_ key: String) throws(JetStreamError) -> Entry? {

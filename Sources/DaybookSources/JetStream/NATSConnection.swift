@@ -1,4 +1,5 @@
 internal import CNATS
+import Synchronization
 
 /// A connection to a NATS server (cnats `natsConnection`) that reconnects forever after a loss.
 ///
@@ -60,7 +61,57 @@ public final class NATSConnection: @unchecked Sendable {
 
     deinit {
         natsConnection_Destroy(handle)
+        destroyParked()
         natsOptions_Destroy(options)
+    }
+
+    // MARK: Destruction after the close
+
+    /// A cnats object of this connection whose destruction waits for the connection's close.
+    enum Parked {
+        case subscription(OpaquePointer)
+        case keyValue(OpaquePointer)
+        case context(OpaquePointer)
+    }
+
+    private struct ParkedObjects: @unchecked Sendable {
+        // @unchecked: the pointers are only destroyed, once, under the mutex.
+        var objects: [Parked] = []
+        var closed = false
+    }
+
+    private let parked = Mutex(ParkedObjects())
+
+    /// Destroys `object` now if the connection is closed, else when it closes (``close()`` or the
+    /// last reference).
+    ///
+    /// Why: cnats 3.4 (Debian's) can crash its read loop when a message arrives for a subscription
+    /// another thread is destroying (nats.c #637, fixed in 3.6): a pull request's late reply or a
+    /// publish ack racing the subscription's or the JetStream context's destruction ended a `serve
+    /// --cluster` process with SIGSEGV in `natsConn_processMsg` while it handed its partitions off.
+    /// After the close no read loop runs, so nothing can race.
+    func destroyAfterClose(_ object: Parked) {
+        let now = parked.withLock { p -> Bool in
+            if !p.closed { p.objects.append(object) }
+            return p.closed
+        }
+        if now { Self.destroy([object]) }
+    }
+
+    private func destroyParked() {
+        let objects = parked.withLock { p -> [Parked] in
+            p.closed = true
+            defer { p.objects = [] }
+            return p.objects
+        }
+        Self.destroy(objects)
+    }
+
+    /// Subscriptions first, then key-value handles, then contexts (a handle made from a context goes before it).
+    private static func destroy(_ objects: [Parked]) {
+        for case .subscription(let sub) in objects { natsSubscription_Destroy(sub) }
+        for case .keyValue(let kv) in objects { kvStore_Destroy(kv) }
+        for case .context(let js) in objects { jsCtx_Destroy(js) }
     }
 
     /// Whether the connection is up right now.
@@ -80,6 +131,7 @@ public final class NATSConnection: @unchecked Sendable {
     public func close() {
         if isConnected { _ = natsConnection_FlushTimeout(handle, 2000) }
         natsConnection_Close(handle)
+        destroyParked()
     }
 
     /// A JetStream context on this connection; its API requests wait at most `requestTimeout`.

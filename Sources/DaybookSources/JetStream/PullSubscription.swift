@@ -19,8 +19,10 @@ public final class PullSubscription: @unchecked Sendable {
     }
 
     deinit {
+        // Unsubscribing is safe while messages arrive (the handle stays allocated); freeing it waits
+        // for the connection's close (see `NATSConnection.destroyAfterClose`).
         if ownsConsumer && !unsubscribed { _ = natsSubscription_Unsubscribe(handle) }
-        natsSubscription_Destroy(handle)
+        context.connection.destroyAfterClose(.subscription(handle))
     }
 
     /// Up to `max` messages, waiting at most `timeout` for the first; an empty array when none
