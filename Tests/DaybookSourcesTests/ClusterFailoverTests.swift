@@ -391,8 +391,9 @@ final class ClusterRun {
             ] + extra,
             environment: environment.merging([
                 "DAYBOOK_NOW": Self.now,
-                // A crash reports at once (full symbolication of the debug binary takes minutes).
-                "SWIFT_BACKTRACE": "enable=yes,symbolicate=fast,interactive=no",
+                // A crash reports at once: addresses and image offsets only (symbolicating the debug
+                // binary takes minutes; gdb's `info symbol` names them afterwards).
+                "SWIFT_BACKTRACE": "enable=yes,symbolicate=off,interactive=no,threads=all",
             ]) { a, _ in a })
         guard waitFor(seconds: 30, { process.stdout.contains("listening on ") || !process.isRunning }),
             let line = process.stdout.text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") })

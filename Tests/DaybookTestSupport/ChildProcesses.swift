@@ -31,6 +31,9 @@ public enum TestBinaries {
 public final class LineCounter: Sendable {
     public let lines = Mutex<[String]>([])
     public let ended = DispatchSemaphore(value: 0)
+    /// What came after the last newline so far (a crash report's "Backtracing from …" line has
+    /// none until the backtrace is written).
+    private let unterminated = Mutex("")
 
     public init(_ handle: FileHandle) {
         Thread { [self] in
@@ -44,18 +47,26 @@ public final class LineCounter: Sendable {
                     lines.withLock { $0.append(line) }
                     buffer.removeSubrange(buffer.startIndex...nl)
                 }
+                let rest = String(decoding: buffer, as: UTF8.self)
+                unterminated.withLock { $0 = rest }
             }
             if !buffer.isEmpty { lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
+            unterminated.withLock { $0 = "" }
             ended.signal()
         }.start()
     }
 
     /// Lines read so far.
     public var count: Int { lines.withLock { $0.count } }
-    /// Whether a line read so far contains `text`.
-    public func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
-    /// The lines read so far, joined by newlines.
-    public var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    /// Whether a line read so far (the unterminated last one included) contains `text`.
+    public func contains(_ text: String) -> Bool {
+        lines.withLock { $0.contains { $0.contains(text) } } || unterminated.withLock { $0.contains(text) }
+    }
+    /// The lines read so far (the unterminated last one included), joined by newlines.
+    public var text: String {
+        let rest = unterminated.withLock { $0 }
+        return lines.withLock { $0.joined(separator: "\n") } + (rest.isEmpty ? "" : "\n" + rest)
+    }
     /// Waits until the writing end is closed (the child ended), at most `seconds`.
     public func waitForEnd(seconds: Int = 30) -> Bool { ended.wait(timeout: .now() + .seconds(seconds)) == .success }
 }

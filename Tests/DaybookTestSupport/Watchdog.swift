@@ -25,6 +25,12 @@ public struct Watchdog: TestTrait, SuiteTrait, TestScoping {
     public var seconds: Int
     public var isRecursive: Bool { true }
 
+    /// The bound for suites of async tests. Swift Testing starts every async test at once, and
+    /// they wait for the concurrency pool's two threads while synchronous tests hold them (which is
+    /// what keeps a few dozen process-spawning tests from running at the same time): their wall
+    /// time includes that wait, several minutes on two cores.
+    public static let asyncBound = 1500
+
     /// After a bound is reached and the test's processes are killed, how long the test may take to
     /// end before the whole test process is ended.
     public static let grace = 120

@@ -9,7 +9,7 @@ import Testing
 
 /// Partition exports into one warehouse, fenced by lease epochs (docs/scale-out.md §5), against
 /// a real PostgreSQL.
-@Suite("Fenced partition exports", .watchdog(seconds: 600))
+@Suite("Fenced partition exports", .watchdog(seconds: Watchdog.asyncBound))
 struct PartitionExportTests {
     /// acme on one partition's store, globex on another's, the same events as one store holding both.
     final class Histories {

@@ -7,7 +7,7 @@ import Testing
 
 /// `invoice_breakdown.corrections` (SPEC §5): every correction × line item, loaded by full and
 /// incremental exports, checked against hand-worked values.
-@Suite("Warehouse corrections", .watchdog(seconds: 600))
+@Suite("Warehouse corrections", .watchdog(seconds: Watchdog.asyncBound))
 struct WarehouseCorrectionsTests {
     static func event(_ id: String, _ customer: String, _ date: String, tokens: Int) -> [String] {
         [CorrectionsFixture.event(id, customer, date, tokens: tokens)]

@@ -12,7 +12,7 @@ import Synchronization
 import Testing
 
 /// `daybook export --postgres` (SPEC §5) against a real PostgreSQL each test starts (PostgresCluster).
-@Suite("Warehouse export to PostgreSQL", .watchdog(seconds: 600))
+@Suite("Warehouse export to PostgreSQL", .watchdog(seconds: Watchdog.asyncBound))
 struct WarehouseExportTests {
     /// The loaded tables equal the CSV export row for row, with the spec's types and keys; the
     /// drift table holds the discrepancy report; a second full export leaves the same tables.
