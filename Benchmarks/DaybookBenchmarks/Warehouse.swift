@@ -108,7 +108,7 @@ func registerWarehouse() {
         let clock = ContinuousClock()
         let read = clock.now
         let export = try engine.warehouseExport(asOf: WarehouseFixture.asOf)
-        let drift = try engine.warehouseDrift()
+        let drift = engine.warehouseDrift(export)
         let readTime = clock.now - read
         let warehouse = try await Warehouse.connect(try WarehouseURL(parsing: pg.url))
         benchmark.startMeasurement()
@@ -130,8 +130,8 @@ func registerWarehouse() {
         guard let engine = fixture.engine, let pg = fixture.cluster else { throw BenchError("warehouse: no fixture") }
         let warehouse = try await Warehouse.connect(try WarehouseURL(parsing: pg.url))
         if try await warehouse.lastExport() == nil {
-            _ = try await warehouse.exportFull(
-                try engine.warehouseExport(asOf: WarehouseFixture.asOf), drift: try engine.warehouseDrift())
+            let first = try engine.warehouseExport(asOf: WarehouseFixture.asOf)
+            _ = try await warehouse.exportFull(first, drift: engine.warehouseDrift(first))
         }
         let late = fixture.lateRecords()
         _ = try engine.ingest(late, source: "late", now: Timestamp(day: WarehouseFixture.asOf))
@@ -142,7 +142,7 @@ func registerWarehouse() {
         let export = try engine.warehouseExport(
             asOf: WarehouseFixture.asOf, since: ExportBasis(position: last.position, asOf: last.asOf))
         let read = clock.now - began
-        let result = try await warehouse.exportIncremental(export, drift: try engine.warehouseDrift(), basedOn: last)
+        let result = try await warehouse.exportIncremental(export, drift: engine.warehouseDrift(export), basedOn: last)
         let total = clock.now - began
         benchmark.stopMeasurement()
         await warehouse.close()
