@@ -75,10 +75,7 @@ struct CLI {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let writer = Background {
             if let stdin { input.fileHandleForWriting.write(stdin) }
             try? input.fileHandleForWriting.close()

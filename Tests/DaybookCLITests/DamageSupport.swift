@@ -85,10 +85,7 @@ func runDaybook(_ args: [String], stderrFile: String, timeout: Int = 60) throws 
     let ended = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in ended.signal() }
     try process.run()
-    Watchdog.adopt(pid: process.processIdentifier)
-    Watchdog.step(
-        "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-    )
+    Watchdog.adopt(process)
     var hung = false
     if ended.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
         hung = true

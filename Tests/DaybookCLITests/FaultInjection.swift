@@ -53,10 +53,7 @@ final class Victim {
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         startedAt = monotonicNanoseconds()
         let out = self.out
         stdoutReader = Background { out.fileHandleForReading.readDataToEndOfFile() }

@@ -47,10 +47,7 @@ struct BrowserTests {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let stdout = LineCounter(out.fileHandleForReading)
         let stderr = LineCounter(err.fileHandleForReading)
         defer {
@@ -248,10 +245,7 @@ struct BrowserTests {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let stdout = LineCounter(out.fileHandleForReading)
         defer {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -54,10 +54,7 @@ enum Fixture {
         process.standardInput = input
         process.standardOutput = output
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let writer = Thread {
             input.fileHandleForWriting.write(Data(bytes))
             try? input.fileHandleForWriting.close()
@@ -109,10 +106,7 @@ enum Prometheus {
         python.standardOutput = out
         python.standardError = err
         try python.run()
-        Watchdog.adopt(pid: python.processIdentifier)
-        Watchdog.step(
-            "started \((python.executableURL?.lastPathComponent ?? "") + " " + (python.arguments ?? []).joined(separator: " ")) (pid \(python.processIdentifier))"
-        )
+        Watchdog.adopt(python)
         let parsed = out.fileHandleForReading.readDataToEndOfFile()
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         python.waitUntilExit()

@@ -62,10 +62,7 @@ enum Daybook {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
         Thread {
@@ -130,10 +127,7 @@ final class ServeProcess {
         process.standardInput = FileHandle.nullDevice
         let process = self.process
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "started \((process.executableURL?.lastPathComponent ?? "") + " " + (process.arguments ?? []).joined(separator: " ")) (pid \(process.processIdentifier))"
-        )
+        Watchdog.adopt(process)
         let stdout = LineCounter(out.fileHandleForReading)
         let stderr = LineCounter(err.fileHandleForReading)
         self.stdout = stdout

@@ -129,7 +129,7 @@ final class ClusterHarness: @unchecked Sendable {
         guard let node = nodes.first(where: { $0.name == name }) else { throw HarnessError("no node \(name)") }
         if let pid = node.pid, Self.isRunning(pid),
             let config = environment["NATS_\(name.uppercased())_CONFIG"],
-            (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.contains(config) == true
+            commandLine(of: pid)?.contains(config) == true
         {
             Glibc.kill(pid, SIGKILL)
         }
@@ -166,10 +166,8 @@ final class ClusterHarness: @unchecked Sendable {
 
     /// Whether `pid` is a live process (a zombie waiting to be reaped counts as ended).
     static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.range(of: ") ", options: .backwards)
-        else { return false }
-        return !stat[close.upperBound...].hasPrefix("Z")
+        guard let stat = ProcessStat(pid) else { return false }
+        return stat.state != "Z"
     }
 
     /// SIGKILL of every process `cluster.env` lists whose command line names the cluster's directory.
@@ -178,8 +176,7 @@ final class ClusterHarness: @unchecked Sendable {
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "="), line[..<equals].hasSuffix("PID"),
                 let pid = Int32(line[line.index(after: equals)...].filter(\.isNumber)),
-                let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                String(decoding: cmdline, as: UTF8.self).contains(marker)
+                commandLine(of: pid)?.contains(marker) == true
             else { continue }
             Glibc.kill(pid, SIGKILL)
         }

@@ -91,8 +91,7 @@ final class NATSServer: @unchecked Sendable {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step("nats-server started on port \(port) (pid \(process.processIdentifier))")
+        Watchdog.adopt(process)
         self.process = process
         let output = LineCounter(pipe.fileHandleForReading)
         self.output = output
@@ -227,9 +226,7 @@ enum Run {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step(
-            "running \(([executable] + args).joined(separator: " ").prefix(300)) (pid \(process.processIdentifier))")
+        Watchdog.adopt(process)
         let stdout = LineCounter(out.fileHandleForReading), stderr = LineCounter(err.fileHandleForReading)
         if !stdout.waitForEnd(seconds: timeout) {
             killWithItsGroup(process.processIdentifier)
@@ -263,8 +260,7 @@ final class DaybookProcess: @unchecked Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
-        Watchdog.step("started daybook \(args.joined(separator: " ").prefix(300)) (pid \(process.processIdentifier))")
+        Watchdog.adopt(process)
         stdout = LineCounter(out.fileHandleForReading)
         stderr = LineCounter(err.fileHandleForReading)
     }

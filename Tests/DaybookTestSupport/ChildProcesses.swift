@@ -94,3 +94,27 @@ public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_
     else { preconditionFailure("glibc 2.34+ is needed (posix_spawn_file_actions_addclosefrom_np)") }
     _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
 }
+
+/// A process's state and parent, from `/proc/PID/stat`; nil when there is no such process.
+public struct ProcessStat {
+    /// R, S, D (in the kernel), T (stopped), Z (ended, not yet reaped), …
+    public var state: Character
+    public var parent: Int32
+
+    public init?(_ pid: Int32) {
+        // "pid (comm) state ppid …": the command may hold spaces and parentheses, so from the last ") ".
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.range(of: ") ", options: .backwards)
+        else { return nil }
+        let fields = stat[close.upperBound...].split(separator: " ")
+        guard fields.count > 1, let state = fields[0].first, let parent = Int32(fields[1]) else { return nil }
+        self.state = state
+        self.parent = parent
+    }
+}
+
+/// A process's command line, its arguments joined by spaces; nil when there is no such process.
+public func commandLine(of pid: Int32) -> String? {
+    guard let bytes = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+    return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+}

@@ -125,8 +125,7 @@ public final class PostgresCluster: @unchecked Sendable {
         guard spawned == 0 else {
             throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
-        Watchdog.adopt(pid: pid)
-        Watchdog.step("\(program) \(args.joined(separator: " ").prefix(300)) (pid \(pid))")
+        Watchdog.adopt(pid: pid, command: argv.joined(separator: " "))
         // Bounded: a psql waiting on a lock someone never releases must fail the test, not hang it.
         var status: Int32 = 0
         let deadline = ContinuousClock.now + .seconds(300)
@@ -208,7 +207,7 @@ public final class PsqlSession: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        Watchdog.adopt(pid: process.processIdentifier)
+        Watchdog.adopt(process)
         stdout = LineCounter(out.fileHandleForReading)
         stderr = LineCounter(err.fileHandleForReading)
     }

@@ -65,8 +65,17 @@ public struct Watchdog: TestTrait, SuiteTrait, TestScoping {
     /// A process the current test started, killed (SIGKILL) at its bound. `marker`: text its
     /// command line contains, checked before the kill (for a daemon that is not a direct child);
     /// without it the process must still be a child of this one, so a reused pid is never hit.
-    public static func adopt(pid: Int32, marker: String? = nil) {
-        current?.adopt(pid: pid, marker: marker)
+    /// `command`, when given, is recorded as the step "started COMMAND (pid PID)".
+    public static func adopt(pid: Int32, marker: String? = nil, command: String? = nil) {
+        guard let current else { return }
+        current.adopt(pid: pid, marker: marker)
+        if let command { current.record("started \(command.prefix(300)) (pid \(pid))") }
+    }
+
+    /// A child just started with `Process.run()`: adopted, and its command line recorded as a step.
+    public static func adopt(_ process: Process) {
+        let command = ([process.executableURL?.path ?? ""] + (process.arguments ?? [])).joined(separator: " ")
+        adopt(pid: process.processIdentifier, command: command)
     }
 
     /// Run at the current test's bound, on the watchdog's thread (e.g. killing a cluster's daemons).
@@ -130,18 +139,13 @@ public struct Watchdog: TestTrait, SuiteTrait, TestScoping {
 /// the kernel), command line; read from /proc.
 private func processTable(extra: [Int32]) -> String {
     struct Entry {
-        var pid: Int32, parent: Int32, state: Substring, command: String
+        var pid: Int32, parent: Int32, state: Character, command: String
     }
     var entries: [Int32: Entry] = [:]
     for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.range(of: ") ", options: .backwards)
-        else { continue }
-        let fields = stat[close.upperBound...].split(separator: " ")
-        guard fields.count > 1, let parent = Int32(fields[1]) else { continue }
-        let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
-        let command = String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-        entries[pid] = Entry(pid: pid, parent: parent, state: fields[0], command: String(command.prefix(240)))
+        guard let pid = Int32(name), let stat = ProcessStat(pid) else { continue }
+        entries[pid] = Entry(
+            pid: pid, parent: stat.parent, state: stat.state, command: String((commandLine(of: pid) ?? "").prefix(240)))
     }
     var shown = Set(extra.filter { entries[$0] != nil })
     var frontier = [getpid()]
@@ -213,14 +217,7 @@ final class Watched: Sendable {
     /// Whether `pid` is still the process that was adopted (see ``Watchdog/adopt(pid:marker:)``).
     private static func isOurs(_ pid: Int32, marker: String?) -> Bool {
         guard pid > 0 else { return false }
-        if let marker {
-            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(marker)
-        }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.range(of: ") ", options: .backwards)
-        else { return false }
-        let fields = stat[close.upperBound...].split(separator: " ")
-        return fields.count > 1 && Int32(fields[1]) == getpid()
+        if let marker { return commandLine(of: pid)?.contains(marker) ?? false }
+        return ProcessStat(pid)?.parent == getpid()
     }
 }
