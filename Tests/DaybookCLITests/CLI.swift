@@ -102,24 +102,3 @@ struct CLI {
         return url.path
     }
 }
-
-/// Work on a thread of its own (not a shared pool, which blocking reads could starve), joined by `wait()`.
-final class Background: Sendable {
-    private let result = Mutex<Data?>(nil)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () -> Data) {
-        let thread = Thread { [self] in
-            let value = work()
-            result.withLock { $0 = value }
-            done.signal()
-        }
-        thread.start()
-    }
-
-    /// Blocks until the work has finished; returns what it produced.
-    func wait() -> Data {
-        done.wait()
-        return result.withLock { $0 ?? Data() }
-    }
-}

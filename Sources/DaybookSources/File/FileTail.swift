@@ -98,7 +98,9 @@ public final class FileTail: Source {
                     reader = try Reader(path: path, identity: identity, offset: r.offset, lines: r.lines)
                 } else {
                     if let r = resume, r.identity == identity {
-                        logger.warning("\(path) is shorter than its checkpoint (\(r.offset) bytes): truncated, reading from the start")
+                        logger.warning(
+                            "\(path) is shorter than its checkpoint (\(r.offset) bytes): truncated, reading from the start"
+                        )
                     } else if resume != nil {
                         logger.warning(
                             "\(path) is not the file checkpointed last and that file is not beside it: reading \(path) from the start"
@@ -136,7 +138,15 @@ public final class FileTail: Source {
                     continue
                 }
             } else if now != nil || r.rotatedAway {
-                // Another file under the path: finish the old one once it is quiet.
+                // Another file under the path: finish the old one once it is quiet. Read it once
+                // more first: the read that found its end may be long past (a flush can wait on
+                // commits), and the producer may have written its last lines and renamed it since.
+                let before = r.offset
+                let late = try r.read()
+                if r.offset != before {
+                    submitter.add(late, position: r.position)
+                    continue
+                }
                 if r.quietFor(settings.rotationQuiet) {
                     let last = r.finish()
                     submitter.add(last, position: r.position)
@@ -178,7 +188,8 @@ public final class FileTail: Source {
             }
             // The file opened must be the one identified (it may have been replaced in between).
             guard let opened = FileIdentity(handle: handle), opened == identity else {
-                throw FileTailError(path: path, message: "the file changed while it was being opened; start the tail again")
+                throw FileTailError(
+                    path: path, message: "the file changed while it was being opened; start the tail again")
             }
             try handle.seek(toOffset: offset)
             self.handle = handle
