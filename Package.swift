@@ -47,18 +47,21 @@ let package = Package(
         .target(name: "DaybookEngine", dependencies: ["DaybookCore", "DaybookStore", "DaybookOutput", "LMDB"]),
         // A seeded synthetic workload and the example catalog (demo, benchmarks, tests).
         .target(name: "DaybookWorkload", dependencies: ["DaybookCore"]),
-        // C: Debian's libnats-dev (cnats 3.4), found through pkg-config. Only DaybookSources imports it.
+        // C: Debian's libnats-dev (cnats 3.4), found through pkg-config. Only the NATS target imports it.
         .systemLibrary(
             name: "CNATS",
             pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
+        // A thin safe layer over cnats: connection, JetStream streams and pull consumers, the
+        // key-value store. With LMDB, the only place of C pointer code besides the parsers.
+        .target(name: "NATS", dependencies: ["CNATS"]),
         // Sources that feed the one writer, exactly once: a growing file (tail -F), standard input,
         // a NATS JetStream durable pull consumer. Metrics through the swift-metrics API only.
         .target(
             name: "DaybookSources",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "CNATS",
+                "DaybookCore", "DaybookEngine", "NATS",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,7 +71,8 @@ let package = Package(
         .target(
             name: "DaybookServer",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources", "DaybookDashboard", "DaybookCluster",
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookSources", "DaybookDashboard",
+                "DaybookCluster", "NATS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -89,23 +93,28 @@ let package = Package(
         ),
         // The dashboard (issue 11): HTML pages with server-drawn SVG charts over the engine's read
         // models. Pure rendering, no I/O of its own; the server routes to it.
-        .target(name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
+        .target(
+            name: "DaybookDashboard", dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput"]),
         // The command-line tool: parses arguments, calls the engine.
         // The cluster layer (docs/scale-out.md): partitions, leases, snapshots over JetStream.
         .target(
             name: "DaybookCluster",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "NATS",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "daybook",
             dependencies: [
                 "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookSources", "DaybookServer",
-                "DaybookWarehouse", "DaybookCluster",
+                "DaybookWarehouse", "DaybookCluster", "NATS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Test support: temporary stores, event and catalog builders.
         .target(
-            name: "DaybookTestSupport", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload"],
+            name: "DaybookTestSupport",
+            dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload"],
             path: "Tests/DaybookTestSupport"),
         // A helper the tests run as a second process (holding a write, growing the map, ...).
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/Tools/lmdb-probe"),
@@ -115,12 +124,16 @@ let package = Package(
         .testTarget(name: "DaybookCoreTests", dependencies: ["DaybookCore"]),
         .testTarget(
             name: "DaybookClusterTests",
-            dependencies: ["DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookWorkload"]
+            dependencies: ["DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookWorkload", "NATS"]
         ),
-        .testTarget(name: "DaybookEngineTests", dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
+        .testTarget(
+            name: "DaybookEngineTests",
+            dependencies: ["DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport"]),
         .testTarget(
             name: "DaybookCLITests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload", "DaybookTestSupport", "daybook",
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWorkload",
+                "DaybookTestSupport", "daybook",
                 "lmdb-probe", "TmpfsSupport",
             ],
             exclude: ["Fixtures"]
@@ -129,29 +142,38 @@ let package = Package(
         .testTarget(
             name: "DaybookSourcesTests",
             dependencies: [
-                "DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources", "DaybookTestSupport", "DaybookWorkload",
+                "DaybookCluster", "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookSources",
+                "DaybookTestSupport", "DaybookWorkload", "NATS",
                 "TmpfsSupport", "daybook",
             ]
         ),
         // A JetStream helper for benchmarks and by-hand runs: create a stream, publish a file, measure
         // catch-up and freshness against a store (tools/bench-jetstream).
         .executableTarget(
-            name: "nats-probe", dependencies: ["DaybookSources", "DaybookEngine", "DaybookStore", "DaybookWorkload"], path: "Tests/Tools/nats-probe"),
+            name: "nats-probe",
+            dependencies: ["DaybookSources", "NATS", "DaybookEngine", "DaybookStore", "DaybookWorkload"],
+            path: "Tests/Tools/nats-probe"),
         // The dashboard's pages rendered from stores with known data, numbers read back from the HTML.
         .testTarget(
             name: "DaybookDashboardTests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookDashboard", "DaybookTestSupport"]
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookDashboard",
+                "DaybookTestSupport",
+            ]
         ),
         // The HTTP service against real `daybook serve` processes the tests start.
         .testTarget(
             name: "DaybookServerTests",
-            dependencies: ["DaybookCore", "DaybookEngine", "DaybookStore", "DaybookServer", "DaybookTestSupport", "daybook"]
+            dependencies: [
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookServer", "DaybookTestSupport", "daybook",
+            ]
         ),
         // The warehouse export against a real PostgreSQL the tests start (PostgresCluster).
         .testTarget(
             name: "DaybookWarehouseTests",
             dependencies: [
-                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWarehouse", "DaybookTestSupport",
+                "DaybookCore", "DaybookEngine", "DaybookStore", "DaybookOutput", "DaybookWarehouse",
+                "DaybookTestSupport",
                 "DaybookWorkload", "daybook",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

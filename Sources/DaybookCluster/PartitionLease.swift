@@ -1,4 +1,5 @@
 import DaybookSources
+import NATS
 
 /// Who holds a partition: the instance id and the URL it answers reads on.
 public struct LeaseHolder: Sendable, Hashable {

@@ -408,24 +408,20 @@ enum Durable {
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw .snapshotIO(path: destination, operation: "creating", reason: text(errno)) }
         defer { close(output) }
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
+        let reader = FileHandle(fileDescriptor: input, closeOnDealloc: false)
+        let writer = FileHandle(fileDescriptor: output, closeOnDealloc: false)
         while true {
-            let n = read(input, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .snapshotIO(path: source, operation: "reading", reason: text(errno))
+            let chunk: Data
+            do {
+                guard let read = try reader.read(upToCount: 1 << 20), !read.isEmpty else { break }
+                chunk = read
+            } catch {
+                throw .snapshotIO(path: source, operation: "reading", reason: error.localizedDescription)
             }
-            if n == 0 { break }
-            var written = 0
-            while written < n {
-                let w = write(output, buffer + written, n - written)
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw .snapshotIO(path: destination, operation: "writing", reason: text(errno))
-                }
-                written += w
+            do {
+                try writer.write(contentsOf: chunk)
+            } catch {
+                throw .snapshotIO(path: destination, operation: "writing", reason: error.localizedDescription)
             }
         }
         guard fsync(output) == 0 else {

@@ -3,6 +3,7 @@ import DaybookCore
 import DaybookSources
 import DaybookTestSupport
 import Foundation
+import NATS
 import Testing
 
 /// `daybook cluster init` and `daybook publish` against a real nats-server with the partition

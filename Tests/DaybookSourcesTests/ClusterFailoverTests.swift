@@ -2,6 +2,7 @@ import DaybookCluster
 import DaybookSources
 import DaybookTestSupport
 import Foundation
+import NATS
 import Testing
 
 #if canImport(Glibc)

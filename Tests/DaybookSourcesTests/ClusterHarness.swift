@@ -1,6 +1,7 @@
 import DaybookSources
 import DaybookTestSupport
 import Foundation
+import NATS
 
 #if canImport(Glibc)
     import Glibc

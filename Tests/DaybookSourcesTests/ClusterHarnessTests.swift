@@ -4,6 +4,7 @@ import DaybookSources
 import DaybookTestSupport
 import DaybookWorkload
 import Foundation
+import NATS
 import Testing
 
 /// The 3-node harness (`tools/cluster`, docs/scale-out.md §7) and what R3 streams promise through a

@@ -5,6 +5,7 @@ import DaybookStore
 import DaybookTestSupport
 import DaybookWorkload
 import Foundation
+import NATS
 import Synchronization
 import Testing
 

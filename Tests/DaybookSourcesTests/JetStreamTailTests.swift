@@ -4,6 +4,7 @@ import DaybookSources
 import DaybookTestSupport
 import DaybookWorkload
 import Foundation
+import NATS
 import Testing
 import TmpfsSupport
 

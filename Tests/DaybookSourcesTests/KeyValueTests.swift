@@ -1,5 +1,6 @@
 import DaybookSources
 import DaybookTestSupport
+import NATS
 import Testing
 
 /// The key-value operations leases are made of, against a real nats-server (docs/scale-out.md §3).

@@ -1,6 +1,7 @@
 import DaybookCluster
 import DaybookSources
 import DaybookTestSupport
+import NATS
 import Testing
 
 /// Partition leases against a real nats-server (docs/scale-out.md §3).

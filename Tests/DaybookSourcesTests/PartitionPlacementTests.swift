@@ -1,6 +1,7 @@
 import DaybookCluster
 import DaybookSources
 import DaybookTestSupport
+import NATS
 import Testing
 
 /// Daybook's partition function against the real thing: nats-server's subject mapping

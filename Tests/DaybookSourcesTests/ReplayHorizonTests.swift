@@ -1,6 +1,7 @@
 import DaybookCluster
 import DaybookSources
 import DaybookTestSupport
+import NATS
 import Testing
 
 /// `ReplayHorizon.check` against what a real nats-server reports for a stream whose retention

@@ -1,5 +1,6 @@
 import DaybookCore
 import DaybookSources
+import NATS
 import Synchronization
 
 /// The catalog versions of a cluster, from the `daybook-catalog` bucket (docs/scale-out.md §2):

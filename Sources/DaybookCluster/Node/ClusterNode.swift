@@ -3,6 +3,7 @@ import DaybookEngine
 import DaybookSources
 import Foundation
 import Logging
+import NATS
 import Synchronization
 
 /// One instance of a partitioned cluster: `daybook serve --cluster URL --instance ID`

@@ -4,6 +4,7 @@ import DaybookSources
 import DaybookStore
 import Foundation
 import Logging
+import NATS
 import Synchronization
 
 /// Exports one partition's rows to the warehouse, fenced by the lease's epoch

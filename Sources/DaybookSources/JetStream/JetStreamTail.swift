@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Logging
 import Metrics
+import NATS
 import Synchronization
 
 /// `daybook tail --nats`: a durable JetStream pull consumer feeding the writer, exactly once.

@@ -7,6 +7,7 @@ import DaybookSources
 import DaybookStore
 import DaybookWorkload
 import Foundation
+import NATS
 
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

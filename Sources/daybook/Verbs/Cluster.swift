@@ -5,6 +5,7 @@ import DaybookEngine
 import DaybookOutput
 import DaybookSources
 import Foundation
+import NATS
 
 /// `daybook publish FILE --nats URL`: events into a partitioned cluster (docs/scale-out.md §1).
 struct Publish: ParsableCommand {

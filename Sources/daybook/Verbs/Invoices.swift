@@ -7,6 +7,7 @@ import DaybookSources
 import DaybookStore
 import DaybookWorkload
 import Foundation
+import NATS
 
 struct Invoices: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List invoices with status and period totals.")

@@ -6,6 +6,7 @@ import DaybookSources
 import DaybookStore
 import Dispatch
 import Foundation
+import NATS
 import Synchronization
 
 struct Serve: ParsableCommand {

@@ -18,6 +18,7 @@ import DaybookSources
 import DaybookStore
 import DaybookWorkload
 import Foundation
+import NATS
 
 #if canImport(Glibc)
     import Glibc

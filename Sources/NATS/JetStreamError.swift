@@ -52,7 +52,8 @@ public struct JetStreamError: Error, Sendable, CustomStringConvertible {
         return text + "; " + hint
     }
 
-    init(
+    /// An error that did not come from a cnats call (a consumer that cannot be used, a timeout).
+    package init(
         kind: Kind, operation: String, status: Int32 = 0, statusText: String, jetStreamCode: Int32 = 0,
         detail: String = "", hint: String
     ) {

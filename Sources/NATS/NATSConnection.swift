@@ -148,7 +148,7 @@ public final class NATSConnection: @unchecked Sendable {
 
 extension Duration {
     /// Whole milliseconds (rounded down), as cnats takes timeouts.
-    var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
