@@ -40,6 +40,17 @@ enum BackdatedDayMetric {
     static let duckdbQueryMs = BenchmarkMetric.custom(
         "duckdb query ms", polarity: .prefersLarger, useScalingFactor: false)
     static let speedup = BenchmarkMetric.custom("speedup ×", polarity: .prefersLarger, useScalingFactor: false)
+    /// User + system CPU of the whole process during the call (every core): steadier than the
+    /// wall clock on a shared machine, and what a change to the parse or the writer moves.
+    static let engineCPUMs = BenchmarkMetric.custom("engine CPU ms", polarity: .prefersSmaller, useScalingFactor: false)
+}
+
+/// User + system CPU time of this process so far, in milliseconds.
+func processCPUMilliseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func ms(_ t: timeval) -> Double { Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
+    return ms(usage.ru_utime) + ms(usage.ru_stime)
 }
 
 /// What one run of full_recompute.py reported.
@@ -271,9 +282,11 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
         var summary = IngestSummary()
         let sampler = try MemorySampler()
         benchmark.startMeasurement()
+        let cpuBefore = processCPUMilliseconds()
         let ms =
             try seconds { summary = try engine.ingest(batches: batches, source: "backdated-day", now: Self.now) }
             * 1000
+        let cpu = processCPUMilliseconds() - cpuBefore
         benchmark.stopMeasurement()
         let peaks = sampler.stop()
         let after = try counters(engine)
@@ -288,6 +301,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
         if duckdb == nil { duckdb = try recompute(engine) }  // once per process, after the warm-up call
         let duck = duckdb!
         benchmark.measurement(BackdatedDayMetric.engineMs, Int(ms.rounded()))
+        benchmark.measurement(BackdatedDayMetric.engineCPUMs, Int(cpu.rounded()))
         benchmark.measurement(MemoryMetric.peakHeap, peaks.heapMiB)
         benchmark.measurement(MemoryMetric.peakMap, peaks.mapMiB)
         benchmark.measurement(DaybookMetric.lineItemDaysEvaluated, delta("line_item_days_evaluated"))
@@ -325,6 +339,7 @@ func registerBackdatedDay() {
             configuration: .init(
                 metrics: [
                     .wallClock, .peakMemoryResident, .mallocCountTotal, BackdatedDayMetric.engineMs,
+                    BackdatedDayMetric.engineCPUMs,
                     MemoryMetric.peakHeap, MemoryMetric.peakMap, DaybookMetric.historyEvents,
                     DaybookMetric.lineItemDaysEvaluated, DaybookMetric.drawDownDaysEvaluated,
                     DaybookMetric.eventsReread, BackdatedDayMetric.duckdbMs, BackdatedDayMetric.duckdbQueryMs,

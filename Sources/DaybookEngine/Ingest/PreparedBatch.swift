@@ -155,7 +155,9 @@ struct PreparedChunk: Sendable {
     var records: [PreparedRecord] = []
     /// This slice's own customer days, cells and contributions (numbered in the slice).
     var billing: BatchBilling {
-        get { tables.billing }
+        // Borrowed, not copied: a getter would retain and release its four arrays at every read
+        // (the writer reads a contribution through it per accepted event).
+        _read { yield tables.billing }
         _modify { yield &tables.billing }
     }
     private var tables = BillingTables()
@@ -163,6 +165,11 @@ struct PreparedChunk: Sendable {
     var customerDays: [Int32] = []
     var cells: [Int32] = []
     private var lastCustomerDay: (customer: String, day: Day, index: Int32)?
+    /// The first event types seen in this slice and their metrics: a batch has a handful of types,
+    /// and comparing short strings is cheaper than hashing one per event.
+    private var metricsByType: [(eventType: String, metrics: [Metric]?)] = []
+    /// The current event's outcomes, one per metric of its type (reused: no array per event).
+    private var outcomes: [MetricOutcome] = []
 
     init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
         records.reserveCapacity(slice.count)
@@ -180,10 +187,14 @@ struct PreparedChunk: Sendable {
             ).encoded()
             // The usual shape is read in place; anything else goes through the full parser.
             let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes) { event in
-                let metrics = plan.metricsByEventType[event.eventType]
+                let metrics = metrics(of: event.eventType, plan)
+                outcomes.removeAll(keepingCapacity: true)
+                if let metrics {
+                    for m in metrics.indices { outcomes.append(metrics[m].evaluate(event)) }
+                }
                 return bill(
                     transactionID: event.transactionID, customer: event.customerID, eventType: event.eventType,
-                    timestamp: event.timestamp, metrics: metrics, outcomes: metrics?.map { $0.evaluate(event) },
+                    timestamp: event.timestamp, metrics: metrics, outcomes: metrics == nil ? nil : outcomes,
                     plan: plan, logRecord: logRecord)
             }
             if let fast {
@@ -193,7 +204,7 @@ struct PreparedChunk: Sendable {
             switch UsageEvent.parse(record.bytes[...]) {
             case .failure(let invalid): records.append(.invalid(invalid))
             case .success(let event):
-                let metrics = plan.metricsByEventType[event.eventType]
+                let metrics = metrics(of: event.eventType, plan)
                 records.append(
                     .valid(
                         bill(
@@ -236,6 +247,14 @@ struct PreparedChunk: Sendable {
             customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count),
             rejections: rejections,
             logRecord: logRecord)
+    }
+
+    private mutating func metrics(of eventType: String, _ plan: PricingPlan) -> [Metric]? {
+        for i in metricsByType.indices where metricsByType[i].eventType == eventType { return metricsByType[i].metrics }
+        let metrics = plan.metricsByEventType[eventType]
+        // Bounded: input with thousands of types (unknown ones are dead-lettered) falls back to hashing.
+        if metricsByType.count < 16 { metricsByType.append((eventType, metrics)) }
+        return metrics
     }
 
     private mutating func internCustomerDay(_ customer: String, _ day: Day, _ plan: PricingPlan) -> Int32 {
