@@ -251,11 +251,14 @@ private struct FastScanner {
         }
         guard let tid, let customer, let type, let timestamp else { return nil }
         var properties: [(key: Range<Int>, value: Value)] = []
-        if sawProperties, let props {
-            properties.reserveCapacity(props.count)
-            for (key, v) in props {
+        if sawProperties, props != nil {
+            // The members' own array, kept (no second array per event); nulls are dropped in place.
+            properties = props!
+            props = nil
+            var nulls = false
+            for (_, v) in properties {
                 switch v.kind {
-                case .null: continue
+                case .null: nulls = true
                 case .string:
                     guard v.range.count <= UsageEvent.maxPropertyBytes else { return nil }
                 case .number:
@@ -265,8 +268,8 @@ private struct FastScanner {
                 case .trueValue, .falseValue: break
                 case .object: return nil
                 }
-                properties.append((key, v))
             }
+            if nulls { properties.removeAll { $0.value.kind == .null } }
         }
         return FastEvent(
             transactionID: tid, customerID: customer, eventType: type, timestamp: timestamp, b: b,
