@@ -7,8 +7,9 @@
 /// are identical by construction; `FastPathTests` checks that differentially.
 extension UsageEvent {
     static func parseFast(_ b: UnsafeBufferPointer<UInt8>) -> UsageEvent? {
+        var scratch = FastScratch()
         var p = FastScanner(b: b)
-        guard let event = p.scan() else { return nil }
+        guard let event = p.scan(&scratch) else { return nil }
         return event.event()
     }
 
@@ -19,13 +20,30 @@ extension UsageEvent {
     /// ``parse(_:)`` decides. Whatever `body` computes from the event (``Metric/evaluate(_:)-6n4tq``)
     /// equals what it computes from the parsed ``UsageEvent``.
     public static func withFastEvent<R>(_ bytes: [UInt8], _ body: (borrowing FastEvent) -> R) -> R? {
+        var scratch = FastScratch()
+        return withFastEvent(bytes, scratch: &scratch, body)
+    }
+
+    /// ``withFastEvent(_:_:)`` with the scanner's member lists kept in `scratch` between calls, so
+    /// that a loop over many records allocates none of them per record.
+    public static func withFastEvent<R>(
+        _ bytes: [UInt8], scratch: inout FastScratch, _ body: (borrowing FastEvent) -> R
+    ) -> R? {
         guard bytes.count <= maxRecordBytes else { return nil }
         return bytes.withUnsafeBufferPointer { b in
             var p = FastScanner(b: b)
-            guard let event = p.scan() else { return nil }
+            guard let event = p.scan(&scratch) else { return nil }
             return body(event)
         }
     }
+}
+
+/// The fast scanner's working lists (an event's top-level and `properties` members), reused
+/// from one record to the next by ``UsageEvent/withFastEvent(_:scratch:_:)``.
+public struct FastScratch {
+    fileprivate var top: [(key: Range<Int>, value: FastScanner.Value)] = []
+    fileprivate var nested: [(key: Range<Int>, value: FastScanner.Value)] = []
+    public init() {}
 }
 
 /// An event of the fast path's shape, read in place from its record's bytes: valid only inside
@@ -173,60 +191,64 @@ private struct FastScanner {
 
     func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
 
-    /// Members of a flat object; `properties` (at top level only) may be an object, parsed into `nested`.
-    mutating func members(topLevel: Bool, nested: inout [(key: Range<Int>, value: Value)]?)
-        -> [(key: Range<Int>, value: Value)]?
-    {
-        guard i < b.count, b[i] == 0x7B else { return nil }
+    /// The members of a flat object, into `out` (emptied first); at top level, `properties` may be
+    /// an object, whose members go into `nested` (`sawNested` then true). False when not certain.
+    mutating func members(
+        topLevel: Bool, into out: inout [(key: Range<Int>, value: Value)],
+        nested: inout [(key: Range<Int>, value: Value)], sawNested: inout Bool
+    ) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        guard i < b.count, b[i] == 0x7B else { return false }
         i += 1
-        var out: [(key: Range<Int>, value: Value)] = []
-        out.reserveCapacity(8)
         skipSpace()
         if i < b.count, b[i] == 0x7D {
             i += 1
-            return out
+            return true
         }
         while true {
             skipSpace()
-            guard let key = string() else { return nil }
-            if key.count > 1024 || out.count >= 100 { return nil }
-            for m in out where equal(m.key, key) { return nil }  // repeated key: the strict parser reports it
+            guard let key = string() else { return false }
+            if key.count > 1024 || out.count >= 100 { return false }
+            for m in out where equal(m.key, key) { return false }  // repeated key: the strict parser reports it
             skipSpace()
-            guard i < b.count, b[i] == 0x3A else { return nil }
+            guard i < b.count, b[i] == 0x3A else { return false }
             i += 1
             skipSpace()
             let isProperties = topLevel && equal(key, "properties")
-            guard let v = value(allowObject: isProperties) else { return nil }
+            guard let v = value(allowObject: isProperties) else { return false }
             if v.kind == .object {
-                var none: [(key: Range<Int>, value: Value)]? = nil
-                guard let inner = members(topLevel: false, nested: &none) else { return nil }
-                nested = inner
+                var none: [(key: Range<Int>, value: Value)] = []
+                var noneSeen = false
+                guard members(topLevel: false, into: &nested, nested: &none, sawNested: &noneSeen) else { return false }
+                sawNested = true
             }
             out.append((key, v))
             skipSpace()
-            guard i < b.count else { return nil }
+            guard i < b.count else { return false }
             if b[i] == 0x2C {
                 i += 1
                 continue
             }
             if b[i] == 0x7D {
                 i += 1
-                return out
+                return true
             }
-            return nil
+            return false
         }
     }
 
     /// Everything the fast path checks, without building the event: nil when not certain.
-    mutating func scan() -> FastEvent? {
+    mutating func scan(_ scratch: inout FastScratch) -> FastEvent? {
         skipSpace()
-        var props: [(key: Range<Int>, value: Value)]?
-        guard let top = members(topLevel: true, nested: &props) else { return nil }
+        var sawNested = false
+        guard members(topLevel: true, into: &scratch.top, nested: &scratch.nested, sawNested: &sawNested) else {
+            return nil
+        }
         skipSpace()
         guard i == b.count else { return nil }
         var tid: String?, customer: String?, type: String?, timestamp: Timestamp?
         var sawProperties = false
-        for (key, v) in top {
+        for (key, v) in scratch.top {
             func id() -> String? {
                 guard v.kind == .string, (1...UsageEvent.maxIDBytes).contains(v.range.count) else { return nil }
                 return text(v.range)
@@ -251,10 +273,10 @@ private struct FastScanner {
         }
         guard let tid, let customer, let type, let timestamp else { return nil }
         var properties: [(key: Range<Int>, value: Value)] = []
-        if sawProperties, props != nil {
-            // The members' own array, kept (no second array per event); nulls are dropped in place.
-            properties = props!
-            props = nil
+        if sawProperties, sawNested {
+            // The scratch list itself (no array per event; unique again once the event is gone);
+            // nulls are dropped in place.
+            properties = scratch.nested
             var nulls = false
             for (_, v) in properties {
                 switch v.kind {

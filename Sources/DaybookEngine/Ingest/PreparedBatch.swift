@@ -173,6 +173,7 @@ struct PreparedChunk: Sendable {
 
     init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
         records.reserveCapacity(slice.count)
+        var scratch = FastScratch()  // the scanner's lists, reused for every record of the slice
         for record in slice {
             if record.length > record.bytes.count {
                 // A line longer than the reader keeps: only its start is here (and in the dead letter).
@@ -186,7 +187,7 @@ struct PreparedChunk: Sendable {
                 seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes
             ).encoded()
             // The usual shape is read in place; anything else goes through the full parser.
-            let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes) { event in
+            let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes, scratch: &scratch) { event in
                 let metrics = metrics(of: event.eventType, plan)
                 outcomes.removeAll(keepingCapacity: true)
                 if let metrics {
