@@ -13,12 +13,24 @@ public struct LoggedEvent: Sendable, Hashable {
     public var raw: [UInt8]
 
     package func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: raw.count + source.utf8.count + 32)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.count + source.utf8.count + 32)
+        Self.encode(ingestTime: ingestTime, source: source, position: position, raw: raw, into: &bytes)
+        return bytes
+    }
+
+    /// Appends the encoding of a log entry to `bytes` (what ``encoded()`` returns), without the
+    /// entry or an array of its own: ingest lays a slice's entries end to end in one buffer.
+    package static func encode(
+        ingestTime: Timestamp, source: String, position: String, raw: [UInt8], into bytes: inout [UInt8]
+    ) {
+        var w = ByteWriter(capacity: 0)
+        swap(&w.bytes, &bytes)
+        defer { swap(&w.bytes, &bytes) }
         w.timestamp(ingestTime)
         w.string(source)
         w.string(position)
         w.blob(raw)
-        return w.bytes
     }
 
     package init(seq: UInt64, ingestTime: Timestamp, source: String, position: String, raw: [UInt8]) {
@@ -198,8 +210,9 @@ public struct Snapshot: Sendable, Hashable {
         return w.bytes
     }
 
-    package init(invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line])
-    {
+    package init(
+        invoiceID: String, customerID: String, contractID: String, finalizedAt: Timestamp, seq: UInt64, lines: [Line]
+    ) {
         self.invoiceID = invoiceID
         self.customerID = customerID
         self.contractID = contractID

@@ -125,11 +125,15 @@ func addressSpaceAvailable(_ size: Int) -> Bool {
 }
 
 /// Lends `bytes` to C as an `MDB_val` for the duration of body.
-func withValue<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrows -> R {
+func withValue<R>(_ bytes: ArraySlice<UInt8>, _ body: (inout MDB_val) throws -> R) rethrows -> R {
     try bytes.withUnsafeBytes { buffer in
         var value = MDB_val(mv_size: buffer.count, mv_data: UnsafeMutableRawPointer(mutating: buffer.baseAddress))
         return try body(&value)
     }
+}
+
+func withValue<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrows -> R {
+    try withValue(bytes[...], body)
 }
 
 /// `seq` as an 8-byte big-endian `MDB_val`, valid during `body` (a seq key or value without an array).

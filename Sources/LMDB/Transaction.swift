@@ -35,7 +35,10 @@ public struct Transaction: ~Copyable {
     let bounds: MapBounds
 
     /// The value stored under `key`, copied out, or nil when absent. In a dupSort database, the first value.
-    public func get(_ key: [UInt8], in db: Database) throws -> [UInt8]? {
+    public func get(_ key: [UInt8], in db: Database) throws -> [UInt8]? { try get(key[...], in: db) }
+
+    /// ``get(_:in:)`` with the key a slice of a larger buffer (no array of its own).
+    public func get(_ key: ArraySlice<UInt8>, in db: Database) throws -> [UInt8]? {
         try validate(db, "mdb_get")
         let (txn, bounds, readOnly) = (pointer, self.bounds, isReadOnly)
         return try withValue(key) { key throws(LMDBError) -> [UInt8]? in
@@ -48,7 +51,10 @@ public struct Transaction: ~Copyable {
     }
 
     /// Whether `key` is present (without copying its value).
-    public func contains(_ key: [UInt8], in db: Database) throws -> Bool {
+    public func contains(_ key: [UInt8], in db: Database) throws -> Bool { try contains(key[...], in: db) }
+
+    /// ``contains(_:in:)`` with the key a slice of a larger buffer (no array of its own).
+    public func contains(_ key: ArraySlice<UInt8>, in db: Database) throws -> Bool {
         try validate(db, "mdb_get")
         let txn = pointer
         return try withValue(key) { key throws(LMDBError) -> Bool in
@@ -79,6 +85,11 @@ public struct Transaction: ~Copyable {
 
     /// Stores `value` under the 8-byte big-endian key `seq` (a log's key), without building the key.
     public func put(seq: UInt64, _ value: [UInt8], in db: Database, flags: PutFlags = []) throws {
+        try put(seq: seq, value[...], in: db, flags: flags)
+    }
+
+    /// ``put(seq:_:in:flags:)`` with the value a slice of a larger buffer (no array of its own).
+    public func put(seq: UInt64, _ value: ArraySlice<UInt8>, in db: Database, flags: PutFlags = []) throws {
         try requireWritable("mdb_put")
         try validate(db, "mdb_put")
         let txn = pointer
@@ -89,6 +100,11 @@ public struct Transaction: ~Copyable {
 
     /// ``insertIfAbsent(_:_:in:)`` with the 8-byte big-endian value `seq`, without building it.
     public func insertIfAbsent(_ key: [UInt8], seq: UInt64, in db: Database) throws -> Bool {
+        try insertIfAbsent(key[...], seq: seq, in: db)
+    }
+
+    /// ``insertIfAbsent(_:seq:in:)`` with the key a slice of a larger buffer (no array of its own).
+    public func insertIfAbsent(_ key: ArraySlice<UInt8>, seq: UInt64, in db: Database) throws -> Bool {
         try requireWritable("mdb_put")
         try validate(db, "mdb_put")
         let txn = pointer

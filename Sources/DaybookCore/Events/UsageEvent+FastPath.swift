@@ -49,7 +49,12 @@ public struct FastScratch {
 /// An event of the fast path's shape, read in place from its record's bytes: valid only inside
 /// ``UsageEvent/withFastEvent(_:_:)``'s closure (it cannot be copied out of it).
 public struct FastEvent: ~Copyable {
-    public let transactionID: String
+    /// Where the id's bytes are in the record (no escapes: they are its UTF-8 bytes).
+    fileprivate let transactionIDRange: Range<Int>
+    /// The transaction id (built on demand: ``appendTransactionID(to:)`` copies its bytes without a `String`).
+    public var transactionID: String {
+        String(decoding: UnsafeBufferPointer(rebasing: b[transactionIDRange]), as: UTF8.self)
+    }
     public let customerID: String
     public let eventType: String
     public let timestamp: Timestamp
@@ -58,6 +63,11 @@ public struct FastEvent: ~Copyable {
     fileprivate let properties: [(key: Range<Int>, value: FastScanner.Value)]
 
     public var day: Day { timestamp.day }
+
+    /// Appends the transaction id's UTF-8 bytes to `bytes`.
+    public func appendTransactionID(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[transactionIDRange]))
+    }
 
     /// The property `name`, decoded as the parsed event holds it; nil when absent or null.
     func property(_ name: String) -> PropertyValue? {
@@ -246,7 +256,7 @@ private struct FastScanner {
         }
         skipSpace()
         guard i == b.count else { return nil }
-        var tid: String?, customer: String?, type: String?, timestamp: Timestamp?
+        var tid: Range<Int>?, customer: String?, type: String?, timestamp: Timestamp?
         var sawProperties = false
         for (key, v) in scratch.top {
             func id() -> String? {
@@ -254,8 +264,8 @@ private struct FastScanner {
                 return text(v.range)
             }
             if equal(key, "transaction_id") {
-                guard let s = id() else { return nil }
-                tid = s
+                guard v.kind == .string, (1...UsageEvent.maxIDBytes).contains(v.range.count) else { return nil }
+                tid = v.range
             } else if equal(key, "customer_id") {
                 guard let s = id() else { return nil }
                 customer = s
@@ -294,7 +304,7 @@ private struct FastScanner {
             if nulls { properties.removeAll { $0.value.kind == .null } }
         }
         return FastEvent(
-            transactionID: tid, customerID: customer, eventType: type, timestamp: timestamp, b: b,
+            transactionIDRange: tid, customerID: customer, eventType: type, timestamp: timestamp, b: b,
             properties: properties)
     }
 }

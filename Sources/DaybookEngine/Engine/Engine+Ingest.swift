@@ -94,22 +94,21 @@ extension Engine {
         let wantsResults = prepared.batch.wantsResults
         if wantsResults { summary.results.reserveCapacity(records.count) }
         /// The seq the log gave `tid` (a duplicate's original), read only when results are asked for.
-        func originalSeq(_ tid: [UInt8]) throws -> UInt64? {
+        func originalSeq(_ tid: ArraySlice<UInt8>) throws -> UInt64? {
             try txn.get(tid, in: store.transactions).map { Keys.readSeq($0) }
         }
         let billing = prepared.billing
         var accepted = AcceptedEvents(billing)
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         var index = 0
-        for chunk in prepared.chunks {
-            for item in chunk.records {
+        for (c, chunk) in prepared.chunks.enumerated() {
+            for slot in chunk.order {
                 let i = index  // the record itself is read only for dead letters and errors
                 index += 1
                 // Whatever fails while storing one record names it: a batch that keeps failing is found by its line.
                 do {
-                    let event: ValidRecord
-                    switch item {
-                    case .invalid(let invalid):
+                    guard slot >= 0 else {
+                        let invalid = chunk.invalids[Int(-1 - slot)]
                         try deadLetter(records[i], invalid, source: source, now: now, &state, txn)
                         summary.deadLettered += 1
                         if wantsResults {
@@ -120,18 +119,19 @@ extension Engine {
                                     reason: invalid.description))
                         }
                         continue
-                    case .valid(let valid): event = valid
                     }
+                    let v = Int(slot)
+                    let id = chunk.ids[v]
+                    func transactionID() -> String { String(decoding: id, as: UTF8.self) }
                     // SPEC §1 order: a logged id is a duplicate before lateness is looked at. (The
                     // transaction sees its own writes: a repeat inside this batch is found too.)
-                    if let late = window.rejection(event.timestamp) {
-                        if try txn.contains(event.idKey, in: store.transactions) {
+                    if let late = window.rejection(chunk.timestamps[v]) {
+                        if try txn.contains(id, in: store.transactions) {
                             summary.duplicates += 1
                             if wantsResults {
                                 summary.results.append(
                                     RecordResult(
-                                        status: .duplicate, transactionID: event.transactionID,
-                                        seq: try originalSeq(event.idKey)))
+                                        status: .duplicate, transactionID: transactionID(), seq: try originalSeq(id)))
                             }
                             continue
                         }
@@ -140,37 +140,35 @@ extension Engine {
                         if wantsResults {
                             summary.results.append(
                                 RecordResult(
-                                    status: .deadLettered, transactionID: event.transactionID, reason: late.description)
-                            )
+                                    status: .deadLettered, transactionID: transactionID(), reason: late.description))
                         }
                         continue
                     }
                     // On time: one B-tree descent both checks and records the id.
-                    guard try txn.insertIfAbsent(event.idKey, seq: state.lastSeq + 1, in: store.transactions) else {
+                    guard try txn.insertIfAbsent(id, seq: state.lastSeq + 1, in: store.transactions) else {
                         summary.duplicates += 1
                         if wantsResults {
                             summary.results.append(
                                 RecordResult(
-                                    status: .duplicate, transactionID: event.transactionID,
-                                    seq: try originalSeq(event.idKey)
-                                ))
+                                    status: .duplicate, transactionID: transactionID(), seq: try originalSeq(id)))
                         }
                         continue
                     }
-                    let seq = try appendLog(event.logRecord, rejections: event.rejections, &state, txn)
-                    accepted.add(event, of: chunk, seq: seq)
-                    summary.metricRejections += event.rejections.count
+                    let rejections = chunk.rejections(of: v)
+                    let seq = try appendLog(chunk.logRecords[v], rejections: rejections, &state, txn)
+                    accepted.add(v, of: chunk, number: c, seq: seq)
+                    summary.metricRejections += rejections.count
                     summary.accepted += 1
                     if wantsResults {
                         summary.results.append(
-                            RecordResult(status: .accepted, transactionID: event.transactionID, seq: seq))
+                            RecordResult(status: .accepted, transactionID: transactionID(), seq: seq))
                     }
                 } catch {
                     throw IngestError.record(source: source, position: records[i].position, underlying: error)
                 }
             }
         }
-        try accepted.apply(to: ws, self, &state, txn)
+        try accepted.apply(to: ws, self, &state, txn, chunks: prepared.chunks)
         if let checkpoint = prepared.batch.checkpoint {
             try store.saveCheckpoint(source: checkpoint.source, checkpoint.value, txn)
         }
@@ -185,7 +183,8 @@ extension Engine {
     /// next seq, with its metric rejections: what ingest and replay both write for every event
     /// that enters the log. Returns the seq.
     func appendLog(
-        _ logRecord: [UInt8], rejections: [(metric: String, why: ValueRejection)], _ state: inout EngineState,
+        _ logRecord: ArraySlice<UInt8>, rejections: ArraySlice<(metric: String, why: ValueRejection)>,
+        _ state: inout EngineState,
         _ txn: borrowing Transaction
     ) throws -> UInt64 {
         state.lastSeq += 1
@@ -208,7 +207,7 @@ extension Engine {
             metric, outcome -> (metric: String, why: ValueRejection)? in
             if case .rejected(let why) = outcome { (metric.id, why) } else { nil }
         }
-        let seq = try appendLog(logRecord, rejections: rejections, &state, txn)
+        let seq = try appendLog(logRecord[...], rejections: rejections[...], &state, txn)
         try txn.put(Keys.customerDay(event.customerID, day: event.day, seq: seq), [], in: store.byDay)
         if let h = state.horizon, event.day > h { try advanceHorizon(ws, &state, to: event.day, txn) }
         try ws.apply(event, seq: seq, outcomes: outcomes, txn)

@@ -18,7 +18,7 @@ struct AcceptedEvents {
     /// Per customer day: the seqs of its accepted events, ascending.
     private var seqs: [[UInt64]]
     /// Accepted events whose type the day's contract bills (late events if the invoice is final).
-    private var billed: [(seq: UInt64, event: ValidRecord, customerDay: Int32)] = []
+    private var billed: [(seq: UInt64, chunk: Int32, event: Int32, customerDay: Int32)] = []
     private var lastDay: Day?
 
     init(_ billing: BatchBilling) {
@@ -28,16 +28,16 @@ struct AcceptedEvents {
         seqs = Array(repeating: [], count: billing.customerDays.count)
     }
 
-    /// Counts an accepted event of `chunk`, logged as `seq`.
-    mutating func add(_ event: ValidRecord, of chunk: PreparedChunk, seq: UInt64) {
-        let customerDay = chunk.customerDays[Int(event.customerDay)]
+    /// Counts valid event `v` of `chunk` (the batch's chunk `number`), accepted and logged as `seq`.
+    mutating func add(_ v: Int, of chunk: PreparedChunk, number: Int, seq: UInt64) {
+        let customerDay = chunk.customerDays[Int(chunk.eventCustomerDays[v])]
         let cd = Int(customerDay)
         seqs[cd].append(seq)
         let day = billing.customerDays[cd].day
         if lastDay.map({ day > $0 }) ?? true { lastDay = day }
-        if event.billsType { billed.append((seq, event, customerDay)) }
-        for i in event.contributions {
-            let (local, value) = chunk.billing.contributions[Int(i)]
+        if chunk.billsType[v] { billed.append((seq, Int32(number), Int32(v), customerDay)) }
+        for i in chunk.contributions(of: v) {
+            let (local, value) = chunk.billing.contributions[i]
             let cell = chunk.cells[Int(local)]
             let c = Int(cell)
             switch value {
@@ -60,7 +60,8 @@ struct AcceptedEvents {
     /// Writes the `by_day` entries and applies the aggregated contributions to the working set
     /// (materializing invoices and advancing the horizon as the events one by one would).
     func apply(
-        to ws: WorkingSet, _ engine: Engine, _ state: inout EngineState, _ txn: borrowing Transaction
+        to ws: WorkingSet, _ engine: Engine, _ state: inout EngineState, _ txn: borrowing Transaction,
+        chunks: [PreparedChunk]
     ) throws {
         let store = ws.store
         if let h = state.horizon, let lastDay, lastDay > h { try engine.advanceHorizon(ws, &state, to: lastDay, txn) }
@@ -73,7 +74,8 @@ struct AcceptedEvents {
         }
         for billed in billed {
             try ws.noteLateEvent(
-                entries[Int(billed.customerDay)]!, seq: billed.seq, transactionID: billed.event.transactionID, txn)
+                entries[Int(billed.customerDay)]!, seq: billed.seq,
+                transactionID: String(decoding: chunks[Int(billed.chunk)].ids[Int(billed.event)], as: UTF8.self), txn)
         }
         for (c, cell) in billing.cells.enumerated() where touched[c] {
             let entry = entries[Int(cell.customerDay)]!

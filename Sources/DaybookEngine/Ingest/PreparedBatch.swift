@@ -18,46 +18,30 @@ struct PreparedBatch: Sendable {
     var billing: BatchBilling
 }
 
-/// A record after the pure part of ingest: invalid, or a valid event ready for the writer.
-enum PreparedRecord: Sendable {
-    case invalid(InvalidEvent)
-    case valid(ValidRecord)
-}
+/// Byte strings of one slice laid end to end in one buffer (ids, log records): no array per
+/// record, and the writer reads each as a slice of the buffer.
+struct ByteColumn: Sendable {
+    /// The strings, end to end (append a string's bytes, then ``endString()``).
+    var bytes: [UInt8] = []
+    /// Where each string ends in `bytes`.
+    private var ends: [Int] = []
 
-/// What the writer needs of a valid event: its id, its time (for lateness), its encoded log
-/// entry, where it bills (interned in the batch's ``BatchBilling``) and its metric rejections.
-/// The event's properties are gone: they were evaluated in the parallel phase.
-/// A class: the writer reads each record once, and a struct of strings and arrays would be
-/// retained and released field by field at every copy out of its batch.
-final class ValidRecord: Sendable {
-    /// The id's UTF-8 bytes: the key of the `transactions` index.
-    let idKey: [UInt8]
-    /// The id as text, for record results and late events (the exact inverse of `idKey`).
-    var transactionID: String { String(decoding: idKey, as: UTF8.self) }
-    let timestamp: Timestamp
-    /// Index into the chunk's customer days (``PreparedChunk/customerDays`` maps it to the batch's).
-    let customerDay: Int32
-    /// Whether the day's contract bills the event's type: such an event, billed to a finalized
-    /// invoice, is a late event (a cause of drift), even when no metric matched it.
-    let billsType: Bool
-    /// The record's contributions: `chunk.billing.contributions[contributions]`.
-    let contributions: Range<Int32>
-    /// (metric id, why) for each metric of the event's type that rejected its value.
-    let rejections: [(metric: String, why: ValueRejection)]
-    let logRecord: [UInt8]
+    var count: Int { ends.count }
 
-    init(
-        idKey: [UInt8], timestamp: Timestamp, customerDay: Int32, billsType: Bool,
-        contributions: Range<Int32>, rejections: [(metric: String, why: ValueRejection)], logRecord: [UInt8]
-    ) {
-        self.idKey = idKey
-        self.timestamp = timestamp
-        self.customerDay = customerDay
-        self.billsType = billsType
-        self.contributions = contributions
-        self.rejections = rejections
-        self.logRecord = logRecord
+    subscript(i: Int) -> ArraySlice<UInt8> { bytes[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+
+    mutating func reserve(strings: Int, bytes: Int) {
+        ends.reserveCapacity(strings)
+        self.bytes.reserveCapacity(bytes)
     }
+
+    mutating func append(_ string: some Collection<UInt8>) {
+        bytes.append(contentsOf: string)
+        ends.append(bytes.count)
+    }
+
+    /// Ends the string written straight into ``bytes`` since the last one ended.
+    mutating func endString() { ends.append(bytes.count) }
 }
 
 /// The interned billing of one batch.
@@ -151,8 +135,33 @@ struct BillingTables {
 
 /// Records of one slice of a batch, prepared on one core with their own interning tables
 /// (merged into the batch's afterwards).
+///
+/// The valid events are stored column by column, not as an object each: the writer walks them by
+/// index, with no allocation per event here and no reference counting per event there (issue 12).
 struct PreparedChunk: Sendable {
-    var records: [PreparedRecord] = []
+    /// Per record of the slice, in input order: the index of its valid event in the columns
+    /// below, or `-1 - i` for `invalids[i]`.
+    var order: [Int32] = []
+    var invalids: [InvalidEvent] = []
+    /// Per valid event: the id's UTF-8 bytes (the key of the `transactions` index).
+    var ids = ByteColumn()
+    /// Per valid event: its encoded log entry.
+    var logRecords = ByteColumn()
+    /// Per valid event: its time (for lateness).
+    var timestamps: [Timestamp] = []
+    /// Per valid event: the index of its customer day in this slice (``customerDays`` maps it to the batch's).
+    var eventCustomerDays: [Int32] = []
+    /// Per valid event: whether the day's contract bills the event's type. Such an event, billed to
+    /// a finalized invoice, is a late event (a cause of drift), even when no metric matched it.
+    var billsType: [Bool] = []
+    /// Per valid event: where its contributions end in `billing.contributions` (they start where
+    /// the previous event's end).
+    var contributionEnds: [Int32] = []
+    /// Per valid event: where its metric rejections end in `rejections`.
+    var rejectionEnds: [Int32] = []
+    /// (metric id, why) for each metric of an event's type that rejected its value.
+    var rejections: [(metric: String, why: ValueRejection)] = []
+
     /// This slice's own customer days, cells and contributions (numbered in the slice).
     var billing: BatchBilling {
         // Borrowed, not copied: a getter would retain and release its four arrays at every read
@@ -171,8 +180,26 @@ struct PreparedChunk: Sendable {
     /// The current event's outcomes, one per metric of its type (reused: no array per event).
     private var outcomes: [MetricOutcome] = []
 
+    /// The contributions of valid event `v` in `billing.contributions`.
+    func contributions(of v: Int) -> Range<Int> {
+        (v == 0 ? 0 : Int(contributionEnds[v - 1]))..<Int(contributionEnds[v])
+    }
+
+    /// The metric rejections of valid event `v`.
+    func rejections(of v: Int) -> ArraySlice<(metric: String, why: ValueRejection)> {
+        rejections[(v == 0 ? 0 : Int(rejectionEnds[v - 1]))..<Int(rejectionEnds[v])]
+    }
+
     init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
-        records.reserveCapacity(slice.count)
+        order.reserveCapacity(slice.count)
+        timestamps.reserveCapacity(slice.count)
+        eventCustomerDays.reserveCapacity(slice.count)
+        billsType.reserveCapacity(slice.count)
+        contributionEnds.reserveCapacity(slice.count)
+        rejectionEnds.reserveCapacity(slice.count)
+        let bytes = slice.reduce(0) { $0 + $1.bytes.count }
+        ids.reserve(strings: slice.count, bytes: slice.count * 24)
+        logRecords.reserve(strings: slice.count, bytes: bytes + slice.count * (source.utf8.count + 24))
         var scratch = FastScratch()  // the scanner's lists, reused for every record of the slice
         for record in slice {
             if record.length > record.bytes.count {
@@ -180,51 +207,55 @@ struct PreparedChunk: Sendable {
                 var invalid = UsageEvent.tooLarge(record.length)
                 invalid.message +=
                     "; the dead letter keeps its first \(record.bytes.count) bytes, the whole record is at \(record.position) of the source"
-                records.append(.invalid(invalid))
+                addInvalid(invalid)
                 continue
             }
-            let logRecord = LoggedEvent(
-                seq: 0, ingestTime: now, source: source, position: record.position, raw: record.bytes
-            ).encoded()
             // The usual shape is read in place; anything else goes through the full parser.
-            let fast: ValidRecord? = UsageEvent.withFastEvent(record.bytes, scratch: &scratch) { event in
+            let fast: Bool? = UsageEvent.withFastEvent(record.bytes, scratch: &scratch) { event in
                 let metrics = metrics(of: event.eventType, plan)
                 outcomes.removeAll(keepingCapacity: true)
                 if let metrics {
                     for m in metrics.indices { outcomes.append(metrics[m].evaluate(event)) }
                 }
-                return bill(
-                    transactionID: event.transactionID, customer: event.customerID, eventType: event.eventType,
-                    timestamp: event.timestamp, metrics: metrics, outcomes: metrics == nil ? nil : outcomes,
-                    plan: plan, logRecord: logRecord)
+                event.appendTransactionID(to: &ids.bytes)
+                ids.endString()
+                bill(
+                    customer: event.customerID, eventType: event.eventType, timestamp: event.timestamp,
+                    metrics: metrics, outcomes: metrics == nil ? nil : outcomes, plan: plan)
+                return true
             }
-            if let fast {
-                records.append(.valid(fast))
-                continue
+            if fast == nil {
+                switch UsageEvent.parse(record.bytes[...]) {
+                case .failure(let invalid):
+                    addInvalid(invalid)
+                    continue
+                case .success(let event):
+                    let metrics = metrics(of: event.eventType, plan)
+                    ids.append(event.transactionID.utf8)
+                    bill(
+                        customer: event.customerID, eventType: event.eventType, timestamp: event.timestamp,
+                        metrics: metrics, outcomes: metrics?.map { $0.evaluate(event) }, plan: plan)
+                }
             }
-            switch UsageEvent.parse(record.bytes[...]) {
-            case .failure(let invalid): records.append(.invalid(invalid))
-            case .success(let event):
-                let metrics = metrics(of: event.eventType, plan)
-                records.append(
-                    .valid(
-                        bill(
-                            transactionID: event.transactionID, customer: event.customerID,
-                            eventType: event.eventType, timestamp: event.timestamp, metrics: metrics,
-                            outcomes: metrics?.map { $0.evaluate(event) }, plan: plan, logRecord: logRecord)))
-            }
+            LoggedEvent.encode(
+                ingestTime: now, source: source, position: record.position, raw: record.bytes, into: &logRecords.bytes)
+            logRecords.endString()
         }
     }
 
-    /// `outcomes`: the event evaluated against `metrics`, its type's metrics (nil: none).
+    private mutating func addInvalid(_ invalid: InvalidEvent) {
+        order.append(-1 - Int32(invalids.count))
+        invalids.append(invalid)
+    }
+
+    /// Adds a valid event (its id already in `ids`; the caller adds its log record). `outcomes`:
+    /// the event evaluated against `metrics`, its type's metrics (nil: none).
     private mutating func bill(
-        transactionID: String, customer: String, eventType: String, timestamp: Timestamp, metrics: [Metric]?,
-        outcomes: [MetricOutcome]?, plan: PricingPlan, logRecord: [UInt8]
-    ) -> ValidRecord {
+        customer: String, eventType: String, timestamp: Timestamp, metrics: [Metric]?,
+        outcomes: [MetricOutcome]?, plan: PricingPlan
+    ) {
         let day = timestamp.day
         let cd = internCustomerDay(customer, day, plan)
-        let first = Int32(billing.contributions.count)
-        var rejections: [(metric: String, why: ValueRejection)] = []
         var billsType = false
         if let metrics, let outcomes {
             for (i, outcome) in outcomes.enumerated() {
@@ -243,13 +274,13 @@ struct PreparedChunk: Sendable {
                 }
             }
         }
-        return ValidRecord(
-            idKey: Array(transactionID.utf8), timestamp: timestamp,
-            customerDay: cd, billsType: billsType, contributions: first..<Int32(billing.contributions.count),
-            rejections: rejections,
-            logRecord: logRecord)
+        order.append(Int32(timestamps.count))
+        timestamps.append(timestamp)
+        eventCustomerDays.append(cd)
+        self.billsType.append(billsType)
+        contributionEnds.append(Int32(billing.contributions.count))
+        rejectionEnds.append(Int32(rejections.count))
     }
-
     private mutating func metrics(of eventType: String, _ plan: PricingPlan) -> [Metric]? {
         for i in metricsByType.indices where metricsByType[i].eventType == eventType { return metricsByType[i].metrics }
         let metrics = plan.metricsByEventType[eventType]
