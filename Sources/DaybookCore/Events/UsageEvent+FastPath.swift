@@ -259,13 +259,14 @@ private struct FastScanner {
         var tid: Range<Int>?, customer: String?, type: String?, timestamp: Timestamp?
         var sawProperties = false
         for (key, v) in scratch.top {
-            func id() -> String? {
+            func idRange() -> Range<Int>? {
                 guard v.kind == .string, (1...UsageEvent.maxIDBytes).contains(v.range.count) else { return nil }
-                return text(v.range)
+                return v.range
             }
+            func id() -> String? { idRange().map(text) }
             if equal(key, "transaction_id") {
-                guard v.kind == .string, (1...UsageEvent.maxIDBytes).contains(v.range.count) else { return nil }
-                tid = v.range
+                guard let r = idRange() else { return nil }
+                tid = r
             } else if equal(key, "customer_id") {
                 guard let s = id() else { return nil }
                 customer = s

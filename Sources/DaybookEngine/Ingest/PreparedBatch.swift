@@ -18,6 +18,10 @@ struct PreparedBatch: Sendable {
     var billing: BatchBilling
 }
 
+/// Item `i`'s range in a list laid end to end, given where each item ends: it starts where item
+/// `i - 1` ends.
+func span(_ i: Int, ends: [some BinaryInteger]) -> Range<Int> { (i == 0 ? 0 : Int(ends[i - 1]))..<Int(ends[i]) }
+
 /// Byte strings of one slice laid end to end in one buffer (ids, log records): no array per
 /// record, and the writer reads each as a slice of the buffer.
 struct ByteColumn: Sendable {
@@ -28,7 +32,7 @@ struct ByteColumn: Sendable {
 
     var count: Int { ends.count }
 
-    subscript(i: Int) -> ArraySlice<UInt8> { bytes[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+    subscript(i: Int) -> ArraySlice<UInt8> { bytes[span(i, ends: ends)] }
 
     mutating func reserve(strings: Int, bytes: Int) {
         ends.reserveCapacity(strings)
@@ -181,13 +185,11 @@ struct PreparedChunk: Sendable {
     private var outcomes: [MetricOutcome] = []
 
     /// The contributions of valid event `v` in `billing.contributions`.
-    func contributions(of v: Int) -> Range<Int> {
-        (v == 0 ? 0 : Int(contributionEnds[v - 1]))..<Int(contributionEnds[v])
-    }
+    func contributions(of v: Int) -> Range<Int> { span(v, ends: contributionEnds) }
 
     /// The metric rejections of valid event `v`.
     func rejections(of v: Int) -> ArraySlice<(metric: String, why: ValueRejection)> {
-        rejections[(v == 0 ? 0 : Int(rejectionEnds[v - 1]))..<Int(rejectionEnds[v])]
+        rejections[span(v, ends: rejectionEnds)]
     }
 
     init(_ slice: ArraySlice<IngestRecord>, source: String, now: Timestamp, plan: PricingPlan) {
