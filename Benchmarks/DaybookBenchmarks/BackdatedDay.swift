@@ -8,8 +8,9 @@
 // `BackdatedFixture` (the standard rate card, a commit each), built with `ingestHistory`, whose
 // lines are also written to `history.ndjson` beside the store. Each iteration ingests 40,000 new
 // events (fresh transaction ids), all dated 2026-10-22, ten days before the clock (2026-11-01,
-// within the 34 days of lateness, in the open October invoices), through
-// `Engine.ingest(batches:)` in batches of 20,000 (what `daybook ingest` submits), durable.
+// within the 34 days of lateness, in the open October invoices), submitted to a durable `Writer`
+// (the path of `daybook ingest`, `tail` and the server) as two batches of 20,000 (what
+// `daybook ingest` submits), and waited for until both have committed.
 // Measured: the ingest call (engine time, commits included), its recompute counters, and peak heap
 // and map memory sampled during it. Once per process, after the warm-up call, DuckDB
 // (`Benchmarks/duckdb/full_recompute.py`, `pip install duckdb`) loads history.ndjson and the
@@ -160,7 +161,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
     /// Where the measured store lives (a copy when the history is kept) and backdated.ndjson.
     private var work: String?
     private var copied = false
-    private var engine: Engine?
+    private var writer: Writer?
     private var iteration = 0
     private var duckdb: DuckDBRecompute?
 
@@ -171,7 +172,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
     }
 
     func prepare() throws {
-        guard engine == nil else { return }
+        guard writer == nil else { return }
         try requireDuckDB()  // before building a history the comparison could not use
         let kept = ProcessInfo.processInfo.environment["DAYBOOK_BENCH_HISTORY_\(label)"]
         let store = try prepareSharedStore(kind: "day", suffix: label, kept: kept, build: build(at:))
@@ -188,7 +189,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
         }
         self.work = work
         try LineFile(path: work + "/backdated.ndjson").close()
-        engine = try Engine(path: work + "/store")  // durable, as in production
+        writer = try Writer(path: work + "/store")  // durable, as in production
         report("\(name): \(summary)")
     }
 
@@ -216,7 +217,8 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
     }
 
     func teardown() {
-        engine = nil
+        writer?.close()
+        writer = nil
         if copied, let work { removeDirectory(work) }
         if !copied, let path { removeDirectory(path) }  // the run's own history: no other process uses it
         work = nil
@@ -238,15 +240,16 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
     }()
 
     /// DuckDB over the history and the backdated days so far, its cells checked against Daybook.
-    private func recompute(_ engine: Engine) throws -> DuckDBRecompute {
+    private func recompute(_ writer: Writer) throws -> DuckDBRecompute {
         guard let path, let work else { throw BenchError("\(name): not prepared") }
         let result = try duckdbRecompute(
             [path + "/history.ndjson", work + "/backdated.ndjson"], cells: Self.checkedCells.map(\.cell))
-        let events = Int(try counters(engine)["events"] ?? 0)
+        let events = Int(try writer.perform { try counters($0) }["events"] ?? 0)
         guard result.inputRows == events else {
             throw BenchError("\(name): DuckDB loaded \(result.inputRows) rows, the store holds \(events) events")
         }
-        let breakdown = try engine.breakdown(invoiceID: "\(Self.customers[0])-2026/2026-10-01", now: Self.now)
+        let invoice = "\(Self.customers[0])-2026/2026-10-01"
+        let breakdown = try writer.perform { try $0.breakdown(invoiceID: invoice, now: Self.now) }
         let dayColumn = breakdown.columns.firstIndex(of: "day")!
         let itemColumn = breakdown.columns.firstIndex(of: "line_item_id")!
         let quantityColumn = breakdown.columns.firstIndex(of: "quantity")!
@@ -269,7 +272,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
     }
 
     func run(_ benchmark: Benchmark) throws {
-        guard let engine, let work else { throw BenchError("\(name): history was not built") }
+        guard let writer, let work else { throw BenchError("\(name): history was not built") }
         iteration += 1
         let lines = spreadEvents(
             count: Self.dayEvents, customers: Self.customers, start: Self.backdatedDay, days: 1,
@@ -278,18 +281,18 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
         let batches = stride(from: 0, to: all.count, by: Self.batch).map {
             Array(all[$0..<min($0 + Self.batch, all.count)])
         }
-        let before = try counters(engine)
+        let before = try writer.perform { try counters($0) }
         var summary = IngestSummary()
         let sampler = try MemorySampler()
         benchmark.startMeasurement()
         let cpuBefore = processCPUMilliseconds()
         let ms =
-            try seconds { summary = try engine.ingest(batches: batches, source: "backdated-day", now: Self.now) }
+            try seconds { summary = try Self.submit(batches, to: writer) }
             * 1000
         let cpu = processCPUMilliseconds() - cpuBefore
         benchmark.stopMeasurement()
         let peaks = sampler.stop()
-        let after = try counters(engine)
+        let after = try writer.perform { try counters($0) }
         guard summary.accepted == all.count else {
             throw BenchError("\(name): expected \(all.count) accepted, got \(summary.json)")
         }
@@ -298,7 +301,7 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
         try out.close()
 
         func delta(_ key: String) -> Int { Int((after[key] ?? 0) - (before[key] ?? 0)) }
-        if duckdb == nil { duckdb = try recompute(engine) }  // once per process, after the warm-up call
+        if duckdb == nil { duckdb = try recompute(writer) }  // once per process, after the warm-up call
         let duck = duckdb!
         benchmark.measurement(BackdatedDayMetric.engineMs, Int(ms.rounded()))
         benchmark.measurement(BackdatedDayMetric.engineCPUMs, Int(cpu.rounded()))
@@ -318,6 +321,24 @@ final class BackdatedDayFixture: SharedStoreFixture, @unchecked Sendable {
                 + "Δ events_reread \(delta("events_reread")); \(peaks); DuckDB "
                 + "\(String(format: "%.0f", duck.totalSeconds * 1000)) ms = "
                 + "\(String(format: "%.0f", duck.totalSeconds * 1000 / ms))×")
+    }
+}
+
+extension BackdatedDayFixture {
+    /// Submits the batches together and waits until every one has committed: their summaries, added up.
+    static func submit(_ batches: [[IngestRecord]], to writer: Writer) throws -> IngestSummary {
+        let results = Mutex<[Result<IngestSummary, any Error>]>([])
+        let done = DispatchSemaphore(value: 0)
+        for records in batches {
+            writer.submit(IngestBatch(records: records, source: "backdated-day", now: now)) { result in
+                results.withLock { $0.append(result) }
+                done.signal()
+            }
+        }
+        for _ in batches { done.wait() }
+        var total = IngestSummary()
+        for result in results.withLock({ $0 }) { total += try result.get() }
+        return total
     }
 }
 

@@ -1,9 +1,7 @@
 import DaybookCore
 import DaybookOutput
 import DaybookStore
-import Dispatch
 import LMDB
-import Synchronization
 
 extension Engine {
     // MARK: Ingest
@@ -18,7 +16,7 @@ extension Engine {
         checkpoint: Checkpoint? = nil
     ) throws -> IngestSummary {
         let batch = IngestBatch(records: records, source: source, now: now, checkpoint: checkpoint)
-        return try write([Self.prepare(batch, plan: plan)])[0]
+        return try write([PreparedBatch(batch, plan: plan)])[0]
     }
 
     /// Ingests consecutive batches, each in its own durable transaction, preparing the next
@@ -31,23 +29,17 @@ extension Engine {
         var total = IngestSummary()
         // An empty input still runs one (empty) batch: the clock's finalization check and horizon.
         let all = batches.isEmpty ? [[]] : batches
-        var prepared = Self.prepare(IngestBatch(records: all[0], source: source, now: now), plan: plan)
+        func prepare(_ i: Int) -> PreparedBatch {
+            PreparedBatch(IngestBatch(records: all[i], source: source, now: now), plan: plan)
+        }
+        var next = prepare(0)
         for i in all.indices {
-            let ahead = Mutex<PreparedBatch?>(nil)
-            let group = DispatchGroup()
-            if i + 1 < all.count {
-                let next = IngestBatch(records: all[i + 1], source: source, now: now)
-                let plan = self.plan
-                DispatchQueue.global().async(group: group) {
-                    let result = Self.prepare(next, plan: plan)
-                    ahead.withLock { $0 = result }
-                }
-            }
-            let summary = try write([prepared])[0]
+            let current = next
+            // Queued behind the current batch's slices: prepared while the current batch is written.
+            if i + 1 < all.count { next = prepare(i + 1) }
+            let summary = try write([current])[0]
             total += summary
             try committed(all[i], summary)
-            group.wait()
-            if let next = ahead.withLock({ $0 }) { prepared = next }
         }
         return total
     }
@@ -55,15 +47,26 @@ extension Engine {
     /// The serial part of ingest: one durable write transaction for the batches (group commit),
     /// each applied in order with its own finalization check, checkpoint and summary. A batch
     /// prepared with another catalog version than the one stored is evaluated again first.
-    func write(_ batches: [PreparedBatch]) throws -> [IngestSummary] {
+    ///
+    /// After the last of `batches`, `more` is asked for another batch to add to the same
+    /// transaction (nil: commit now): a writer with more input ready extends the group instead of
+    /// paying another commit. Each batch it returns gets a summary, in order after `batches`'.
+    func write(_ batches: [PreparedBatch], more: () -> PreparedBatch? = { nil }) throws -> [IngestSummary] {
         let now = batches.first?.batch.now ?? Timestamp(seconds: 0)
         let estimate = batches.reduce(Self.transactionOverheadBytes) { $0 + $1.batch.estimatedStoreBytes }
+        var group = batches
         return try transaction(now: now, reserving: estimate) { txn, ws, state in
             var summaries: [IngestSummary] = []
             var journal: [JournalEntry.Batch] = []
             let firstSeq = state.lastSeq + 1
-            for var prepared in batches {
-                if prepared.planVersion != ws.plan.version { prepared = Self.prepare(prepared.batch, plan: ws.plan) }
+            // (Run again after the map grew: the batches taken so far come first.)
+            for i in 0... {
+                if i == group.count {
+                    guard let next = more() else { break }
+                    group.append(next)
+                }
+                var prepared = group[i]
+                if prepared.planVersion != ws.plan.version { prepared = PreparedBatch(prepared.batch, plan: ws.plan) }
                 ws.drift?.now = prepared.batch.now
                 let summary = try apply(prepared, ws, &state, txn)
                 summaries.append(summary)
@@ -97,11 +100,15 @@ extension Engine {
         func originalSeq(_ tid: ArraySlice<UInt8>) throws -> UInt64? {
             try txn.get(tid, in: store.transactions).map { Keys.readSeq($0) }
         }
-        let billing = prepared.billing
-        var accepted = AcceptedEvents(billing)
+        var accepted = AcceptedEvents()
+        var chunks: [PreparedChunk] = []
+        chunks.reserveCapacity(prepared.sliceCount)
         let window = Lateness.Window(now: now, maxLatenessDays: plan.catalog.maxLatenessDays)
         var index = 0
-        for (c, chunk) in prepared.chunks.enumerated() {
+        for c in 0..<prepared.sliceCount {
+            // Each slice as soon as it is prepared, while the later ones still are.
+            var chunk = prepared.slice(c)
+            accepted.take(&chunk)
             for slot in chunk.order {
                 let i = index  // the record itself is read only for dead letters and errors
                 index += 1
@@ -167,8 +174,9 @@ extension Engine {
                     throw IngestError.record(source: source, position: records[i].position, underlying: error)
                 }
             }
+            chunks.append(chunk)
         }
-        try accepted.apply(to: ws, self, &state, txn, chunks: prepared.chunks)
+        try accepted.apply(to: ws, self, &state, txn, chunks: chunks)
         if let checkpoint = prepared.batch.checkpoint {
             try store.saveCheckpoint(source: checkpoint.source, checkpoint.value, txn)
         }

@@ -3,29 +3,37 @@ import DaybookStore
 import LMDB
 
 /// The events of one prepared batch that the writer accepted, gathered per interned cell and
-/// customer day while the batch is admitted, then applied at once: one `by_day` entry per
-/// customer day and one contribution per (line item, day) cell, whatever the number of events.
+/// customer day while the batch is admitted, slice by slice, then applied at once: one `by_day`
+/// entry per customer day and one contribution per (line item, day) cell, whatever the number of
+/// events.
 ///
 /// Every aggregation stays exact: sums and counts add up, `max` keeps the largest value, and
 /// `unique_count` keeps each cell's distinct values (in first-seen order), each looked up once.
 struct AcceptedEvents {
-    private let billing: BatchBilling
+    /// The batch's customer days and cells, numbered as the slices are taken.
+    private var tables = BillingTables()
+    private var billing: BatchBilling {
+        _read { yield tables.billing }
+    }
     /// Per cell: the sum, count or maximum of its accepted contributions.
-    private var totals: [FixedDecimal]
-    private var touched: [Bool]
+    private var totals: [FixedDecimal] = []
+    private var touched: [Bool] = []
     /// Per `unique_count` cell: its distinct values, in the order first accepted.
     private var distinct: [Int32: (values: [String], seen: Set<String>)] = [:]
     /// Per customer day: the seqs of its accepted events, ascending.
-    private var seqs: [[UInt64]]
+    private var seqs: [[UInt64]] = []
     /// Accepted events whose type the day's contract bills (late events if the invoice is final).
     private var billed: [(seq: UInt64, chunk: Int32, event: Int32, customerDay: Int32)] = []
     private var lastDay: Day?
 
-    init(_ billing: BatchBilling) {
-        self.billing = billing
-        totals = Array(repeating: .zero, count: billing.cells.count)
-        touched = Array(repeating: false, count: billing.cells.count)
-        seqs = Array(repeating: [], count: billing.customerDays.count)
+    /// Numbers the customer days and cells of the batch's next slice in the batch's tables (the
+    /// maps are stored in the slice), before any of its events is added.
+    mutating func take(_ chunk: inout PreparedChunk) {
+        tables.take(&chunk)
+        let cells = tables.billing.cells.count
+        totals += repeatElement(.zero, count: cells - totals.count)
+        touched += repeatElement(false, count: cells - touched.count)
+        seqs += repeatElement([], count: tables.billing.customerDays.count - seqs.count)
     }
 
     /// Counts valid event `v` of `chunk` (the batch's chunk `number`), accepted and logged as `seq`.

@@ -3,19 +3,79 @@ import DaybookStore
 import Dispatch
 import Synchronization
 
-/// A batch after the pure part of ingest, with the catalog version it was evaluated against.
+/// A batch going through the pure part of ingest (parse, validate, evaluate metrics, encode the
+/// log record, intern the billing) on other cores, slice by slice, with the catalog version it is
+/// evaluated against.
 ///
-/// Billing is interned per batch: every (customer, day) and every (customer, day, product, group)
-/// cell the batch's events contribute to is numbered once, and each record refers to them by
-/// number. The writer thread then sums the contributions of the records it accepts per cell and
-/// applies one aggregated contribution per cell (issue 12), instead of one per event.
-struct PreparedBatch: Sendable {
-    var batch: IngestBatch
-    /// The records in input order, in the slices they were prepared in (never copied into one array).
-    var chunks: [PreparedChunk]
-    var planVersion: UInt32
-    /// The batch's customer days and cells; each chunk maps its own numbers to these.
-    var billing: BatchBilling
+/// Each slice is its own work item, and the writer takes a slice as soon as it is ready
+/// (``slice(_:)`` waits for it): it starts on the batch's first slice while the others are still
+/// being prepared, instead of after the last (issue 12). Slices are queued in order, so the
+/// first ones are ready first.
+///
+/// Billing is interned per slice: every (customer, day) and every (customer, day, product, group)
+/// cell a slice's events contribute to is numbered once, and each record refers to them by
+/// number. The writer numbers them again in the batch's tables as it takes each slice, sums the
+/// contributions of the records it accepts per cell, and applies one aggregated contribution per
+/// cell (``AcceptedEvents``), instead of one per event.
+final class PreparedBatch: Sendable {
+    let batch: IngestBatch
+    let planVersion: UInt32
+    private let slices: [Ready<PreparedChunk>]
+
+    /// Starts preparing `batch` against `plan`; `prepared` is called (on a preparing thread) as each
+    /// slice becomes ready.
+    init(_ batch: IngestBatch, plan: PricingPlan, prepared: @escaping @Sendable () -> Void = {}) {
+        self.batch = batch
+        planVersion = plan.version
+        let records = batch.records
+        let count = records.count < 2_048 ? 1 : Self.slicesPerBatch
+        let slices = (0..<count).map { _ in Ready<PreparedChunk>() }
+        self.slices = slices
+        let (source, now) = (batch.source, batch.now)
+        for (c, slot) in slices.enumerated() {
+            DispatchQueue.global().async {
+                let range = (records.count * c / count)..<(records.count * (c + 1) / count)
+                slot.fulfil(PreparedChunk(records[range], source: source, now: now, plan: plan))
+                prepared()
+            }
+        }
+    }
+
+    /// Slices of a batch of 2,048 records or more: enough that the writer soon has a first one,
+    /// few enough that numbering each slice's cells again stays small.
+    static let slicesPerBatch = 8
+
+    var sliceCount: Int { slices.count }
+
+    /// Slice `c`, waiting until it is prepared.
+    func slice(_ c: Int) -> PreparedChunk { slices[c].wait() }
+
+    /// Whether the writer can start on the batch: its first slice is prepared.
+    var isStarted: Bool { slices[0].isReady }
+
+    /// Whether every slice is prepared.
+    var isPrepared: Bool { slices.allSatisfy(\.isReady) }
+}
+
+/// A value produced once on one thread and read, any number of times, on others.
+final class Ready<Value: Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func fulfil(_ v: Value) {
+        value.withLock { $0 = v }
+        done.signal()
+    }
+
+    var isReady: Bool { value.withLock { $0 != nil } }
+
+    /// The value, waiting until it is there.
+    func wait() -> Value {
+        if let v = value.withLock({ $0 }) { return v }
+        done.wait()
+        done.signal()  // for the next reader
+        return value.withLock { $0 }!
+    }
 }
 
 /// Item `i`'s range in a list laid end to end, given where each item ends: it starts where item
@@ -66,34 +126,6 @@ struct BatchBilling: Sendable {
     var cells: [Cell] = []
     var aggregations: [Aggregation] = []
     var contributions: [(cell: Int32, value: MetricContribution)] = []
-}
-
-extension Engine {
-    /// The pure part of ingest, on every core: parse, validate, evaluate metrics, encode the log
-    /// record, intern the billing. The result remembers the catalog version it was evaluated with.
-    static func prepare(_ batch: IngestBatch, plan: PricingPlan) -> PreparedBatch {
-        let records = batch.records
-        let chunkCount = records.count < 2_048 ? 1 : 8
-        let results = Mutex<[PreparedChunk?]>(Array(repeating: nil, count: chunkCount))
-        let (source, now) = (batch.source, batch.now)
-        @Sendable func chunk(_ c: Int) -> PreparedChunk {
-            let range = (records.count * c / chunkCount)..<(records.count * (c + 1) / chunkCount)
-            return PreparedChunk(records[range], source: source, now: now, plan: plan)
-        }
-        var chunks: [PreparedChunk]
-        if chunkCount == 1 {
-            chunks = [chunk(0)]
-        } else {
-            DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
-                let prepared = chunk(c)
-                results.withLock { $0[c] = prepared }
-            }
-            chunks = results.withLock { $0.map { $0! } }
-        }
-        var billing = BillingTables()
-        for c in chunks.indices { billing.take(&chunks[c]) }
-        return PreparedBatch(batch: batch, chunks: chunks, planVersion: plan.version, billing: billing.billing)
-    }
 }
 
 /// Numbering tables: each customer day and each cell gets the next number the first time it is seen.

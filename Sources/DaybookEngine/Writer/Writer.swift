@@ -9,11 +9,13 @@ import Synchronization
 ///
 /// A producer submits a batch with its source and checkpoint and gets its summary back only
 /// after the durable commit that holds the batch's events *and* its checkpoint. Parsing,
-/// validation and metric evaluation run on other cores as soon as a batch is submitted; the
-/// writer thread does only the serial part. Batches that are ready together share one LMDB
-/// transaction (group commit), each applied in order with its own finalization check,
-/// checkpoint and summary; if such a shared transaction fails, its batches are retried one by
-/// one, so one failing batch never fails the others.
+/// validation and metric evaluation run on other cores as soon as a batch is submitted, slice by
+/// slice, and the writer thread starts on a batch's first prepared slice; it does only the serial
+/// part. Batches that are ready together share one LMDB transaction (group commit), and a batch
+/// whose first slice is ready when the writer reaches the end of the group joins it (within the
+/// group bounds), each applied in order with its own finalization check, checkpoint and summary;
+/// if such a shared transaction fails, its batches are retried one by one, so one failing batch
+/// never fails the others.
 ///
 /// ```swift
 /// let writer = try Writer(path: "./daybook-data")
@@ -128,23 +130,21 @@ private final class WriterCore: Sendable {
         var finished = false
     }
 
-    private final class Item: @unchecked Sendable {
-        // @unchecked: `prepared` is written once by the preparing thread and read by the writer
-        // thread, both under `queue`'s lock; the rest is immutable.
+    private struct Item: Sendable {
         let ticket: UInt64
         let work: Work
         /// The batch's raw record bytes (0 for an operation).
         let bytes: Int
-        var prepared: PreparedBatch?
         init(ticket: UInt64, work: Work) {
             self.ticket = ticket
             self.work = work
-            if case .batch(let batch, _) = work { bytes = batch.bytes } else { bytes = 0 }
+            if case .batch(let prepared, _) = work { bytes = prepared.batch.bytes } else { bytes = 0 }
         }
     }
 
     private enum Work: Sendable {
-        case batch(IngestBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)
+        /// A batch, being prepared on other cores from the moment it was submitted.
+        case batch(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)
         case operation(@Sendable (Engine) -> Void)
     }
 
@@ -154,24 +154,16 @@ private final class WriterCore: Sendable {
     /// commit (with its summary) or its failure. Batches of one producer commit in submission order.
     func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
         let plan = preparePlan.withLock { $0 }!
-        guard
-            let item = queue.withLock({ q -> Item? in
-                guard !q.closed else { return nil }
-                q.nextTicket += 1
-                let item = Item(ticket: q.nextTicket, work: .batch(batch, completion))
-                q.items.append(item)
-                return item
-            })
-        else {
-            completion(.failure(WriterError.closed))
-            return
+        let accepted = queue.withLock { q -> Bool in
+            guard !q.closed else { return false }
+            q.nextTicket += 1
+            // The pure part runs on other cores while the writer thread writes earlier batches;
+            // each prepared slice wakes the writer, which starts on the batch's first one.
+            let prepared = PreparedBatch(batch, plan: plan) { [wake] in wake.signal() }
+            q.items.append(Item(ticket: q.nextTicket, work: .batch(prepared, completion)))
+            return true
         }
-        // The pure part runs on other cores while the writer thread writes earlier batches.
-        DispatchQueue.global().async { [self] in
-            let prepared = Engine.prepare(batch, plan: plan)
-            queue.withLock { _ in item.prepared = prepared }
-            wake.signal()
-        }
+        if !accepted { completion(.failure(WriterError.closed)) }
     }
 
     func perform<R: Sendable>(_ body: @escaping @Sendable (Engine) throws -> R) throws -> R {
@@ -189,7 +181,9 @@ private final class WriterCore: Sendable {
     }
 
     var queuedAndPrepared: Int {
-        queue.withLock { q in q.items.filter { $0.prepared != nil }.count }
+        queue.withLock { q in
+            q.items.filter { if case .batch(let prepared, _) = $0.work { prepared.isPrepared } else { false } }.count
+        }
     }
 
     func close() {
@@ -232,8 +226,9 @@ private final class WriterCore: Sendable {
         case batches([(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)])
     }
 
-    /// The longest run of prepared batches at the head of the queue (up to `maxGroupRecords` and
-    /// `maxGroupBytes`), or the operation at the head; nil when the head is still being prepared.
+    /// The batch at the head of the queue once its first slice is prepared, with the run of fully
+    /// prepared batches after it (up to `maxGroupRecords` and `maxGroupBytes`), or the operation at
+    /// the head; nil when the head's first slice is still being prepared.
     private func takeReady() -> Ready? {
         queue.withLock { q -> Ready? in
             guard let head = q.items.first else { return nil }
@@ -245,14 +240,13 @@ private final class WriterCore: Sendable {
             var records = 0
             var bytes = 0
             for item in q.items {
-                guard case .batch(let batch, let completion) = item.work, let prepared = item.prepared else { break }
-                if !group.isEmpty
-                    && (records + batch.records.count > maxGroupRecords || bytes + item.bytes > maxGroupBytes)
-                {
-                    break
-                }
+                guard case .batch(let prepared, let completion) = item.work,
+                    group.isEmpty ? prepared.isStarted : prepared.isPrepared
+                else { break }
+                let count = prepared.batch.records.count
+                if !group.isEmpty && (records + count > maxGroupRecords || bytes + item.bytes > maxGroupBytes) { break }
                 group.append((prepared, completion))
-                records += batch.records.count
+                records += count
                 bytes += item.bytes
             }
             guard !group.isEmpty else { return nil }
@@ -261,12 +255,40 @@ private final class WriterCore: Sendable {
         }
     }
 
+    /// The batch at the head of the queue if the writer can start on it and it fits the group
+    /// (`records` and `bytes` so far, updated); nil otherwise.
+    private func takeStarted(
+        records: inout Int, bytes: inout Int
+    ) -> (PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)? {
+        queue.withLock { q in
+            guard let head = q.items.first, case .batch(let prepared, let completion) = head.work,
+                prepared.isStarted, records + prepared.batch.records.count <= maxGroupRecords,
+                bytes + head.bytes <= maxGroupBytes
+            else { return nil }
+            q.items.removeFirst()
+            records += prepared.batch.records.count
+            bytes += head.bytes
+            return (prepared, completion)
+        }
+    }
+
+    /// Commits `items` in one transaction, which takes along the batches that become ready at the
+    /// head of the queue meanwhile, when `extending` (within the group bounds).
     private func commit(
-        _ items: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)], _ engine: Engine
+        _ items: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)], _ engine: Engine,
+        extending: Bool = true
     ) {
+        var items = items
         do {
             let start = ContinuousClock.now
-            let summaries = try engine.write(items.map(\.0))
+            var records = items.reduce(0) { $0 + $1.0.batch.records.count }
+            var bytes = items.reduce(0) { $0 + $1.0.batch.bytes }
+            // Input that keeps coming joins the transaction: one commit for what is ready by its end.
+            let summaries = try engine.write(items.map(\.0)) {
+                guard extending, let next = takeStarted(records: &records, bytes: &bytes) else { return nil }
+                items.append(next)
+                return next.0
+            }
             let duration = ContinuousClock.now - start
             counters.withLock {
                 $0.transactions += 1
@@ -283,14 +305,16 @@ private final class WriterCore: Sendable {
             for (item, summary) in zip(items, summaries) { item.1(.success(summary)) }
             // Freeing a batch's records (tens of thousands of arrays) is not the writer's work:
             // the last reference goes to another thread.
-            DispatchQueue.global(qos: .utility).async { withExtendedLifetime(items) {} }
+            let done = items
+            DispatchQueue.global(qos: .utility).async { withExtendedLifetime(done) {} }
         } catch {
             guard items.count > 1 else {
                 items[0].1(.failure(error))
                 return
             }
-            // Nothing of the shared transaction committed: give each batch its own.
-            for item in items { commit([item], engine) }
+            // Nothing of the shared transaction committed: give each batch its own (taking no
+            // later batch along, which would commit it before the rest of these).
+            for item in items { commit([item], engine, extending: false) }
         }
     }
 }
