@@ -75,13 +75,25 @@ extension Metric {
 
     private func groupKey<E: EventProperties & ~Copyable>(any event: borrowing E) -> String {
         if groupBy.isEmpty { return "" }
+        func value(_ prop: String) -> String { percentEncodeGroupValue(event.property(prop)?.canonical ?? "") }
+        if groupBy.count == 1 {
+            // The usual key, sized exactly: no allocation when it fits a String's 15 inline bytes.
+            let prop = groupBy[0], v = value(prop)
+            var s = "{"
+            s.reserveCapacity(3 + prop.utf8.count + v.utf8.count)
+            s.append(prop)
+            s.append("=")
+            s.append(v)
+            s.append("}")
+            return s
+        }
         var s = "{"
         s.reserveCapacity(48)  // one allocation for the usual key, not one per piece
         for (i, prop) in groupBy.enumerated() {
             if i > 0 { s.append(",") }
             s.append(prop)
             s.append("=")
-            s.append(percentEncodeGroupValue(event.property(prop)?.canonical ?? ""))
+            s.append(value(prop))
         }
         s.append("}")
         return s
