@@ -107,7 +107,7 @@ extension Engine {
         var index = 0
         for c in 0..<prepared.sliceCount {
             // Each slice as soon as it is prepared, while the later ones still are.
-            var chunk = prepared.slice(c)
+            var chunk = try prepared.slice(c)
             accepted.take(&chunk)
             for slot in chunk.order {
                 let i = index  // the record itself is read only for dead letters and errors

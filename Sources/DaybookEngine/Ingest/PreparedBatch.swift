@@ -1,7 +1,6 @@
 import DaybookCore
 import DaybookStore
 import Dispatch
-import Synchronization
 
 /// A batch going through the pure part of ingest (parse, validate, evaluate metrics, encode the
 /// log record, intern the billing) on other cores, slice by slice, with the catalog version it is
@@ -20,7 +19,7 @@ import Synchronization
 final class PreparedBatch: Sendable {
     let batch: IngestBatch
     let planVersion: UInt32
-    private let slices: [Ready<PreparedChunk>]
+    private let slices: [Completion<PreparedChunk>]
 
     /// Starts preparing `batch` against `plan`; `prepared` is called (on a preparing thread) as each
     /// slice becomes ready.
@@ -29,13 +28,13 @@ final class PreparedBatch: Sendable {
         planVersion = plan.version
         let records = batch.records
         let count = records.count < 2_048 ? 1 : Self.slicesPerBatch
-        let slices = (0..<count).map { _ in Ready<PreparedChunk>() }
+        let slices = (0..<count).map { _ in Completion<PreparedChunk>() }
         self.slices = slices
         let (source, now) = (batch.source, batch.now)
         for (c, slot) in slices.enumerated() {
             DispatchQueue.global().async {
                 let range = (records.count * c / count)..<(records.count * (c + 1) / count)
-                slot.fulfil(PreparedChunk(records[range], source: source, now: now, plan: plan))
+                slot.fulfil(.success(PreparedChunk(records[range], source: source, now: now, plan: plan)))
                 prepared()
             }
         }
@@ -48,34 +47,13 @@ final class PreparedBatch: Sendable {
     var sliceCount: Int { slices.count }
 
     /// Slice `c`, waiting until it is prepared.
-    func slice(_ c: Int) -> PreparedChunk { slices[c].wait() }
+    func slice(_ c: Int) throws -> PreparedChunk { try slices[c].wait() }
 
     /// Whether the writer can start on the batch: its first slice is prepared.
-    var isStarted: Bool { slices[0].isReady }
+    var isStarted: Bool { slices[0].isFulfilled }
 
     /// Whether every slice is prepared.
-    var isPrepared: Bool { slices.allSatisfy(\.isReady) }
-}
-
-/// A value produced once on one thread and read, any number of times, on others.
-final class Ready<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-    private let done = DispatchSemaphore(value: 0)
-
-    func fulfil(_ v: Value) {
-        value.withLock { $0 = v }
-        done.signal()
-    }
-
-    var isReady: Bool { value.withLock { $0 != nil } }
-
-    /// The value, waiting until it is there.
-    func wait() -> Value {
-        if let v = value.withLock({ $0 }) { return v }
-        done.wait()
-        done.signal()  // for the next reader
-        return value.withLock { $0 }!
-    }
+    var isPrepared: Bool { slices.allSatisfy(\.isFulfilled) }
 }
 
 /// Item `i`'s range in a list laid end to end, given where each item ends: it starts where item

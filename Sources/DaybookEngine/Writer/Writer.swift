@@ -205,8 +205,8 @@ private final class WriterCore: Sendable {
                 switch group {
                 case .operation(let body):
                     body(engine)
-                case .batches(let items):
-                    commit(items, engine)
+                case .batch(let prepared, let completion):
+                    commit([(prepared, completion)], engine)
                 }
                 preparePlan.withLock { $0 = engine.plan }
             }
@@ -223,35 +223,24 @@ private final class WriterCore: Sendable {
 
     private enum Ready {
         case operation(@Sendable (Engine) -> Void)
-        case batches([(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)])
+        case batch(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)
     }
 
-    /// The batch at the head of the queue once its first slice is prepared, with the run of fully
-    /// prepared batches after it (up to `maxGroupRecords` and `maxGroupBytes`), or the operation at
-    /// the head; nil when the head's first slice is still being prepared.
+    /// The operation at the head of the queue, or the batch there once its first slice is
+    /// prepared; nil when the head's first slice is still being prepared. (The batches after it
+    /// join its transaction as it is written: ``takeStarted(records:bytes:)``.)
     private func takeReady() -> Ready? {
         queue.withLock { q -> Ready? in
             guard let head = q.items.first else { return nil }
-            if case .operation(let body) = head.work {
+            switch head.work {
+            case .operation(let body):
                 q.items.removeFirst()
                 return .operation(body)
+            case .batch(let prepared, let completion):
+                guard prepared.isStarted else { return nil }
+                q.items.removeFirst()
+                return .batch(prepared, completion)
             }
-            var group: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
-            var records = 0
-            var bytes = 0
-            for item in q.items {
-                guard case .batch(let prepared, let completion) = item.work,
-                    group.isEmpty ? prepared.isStarted : prepared.isPrepared
-                else { break }
-                let count = prepared.batch.records.count
-                if !group.isEmpty && (records + count > maxGroupRecords || bytes + item.bytes > maxGroupBytes) { break }
-                group.append((prepared, completion))
-                records += count
-                bytes += item.bytes
-            }
-            guard !group.isEmpty else { return nil }
-            q.items.removeFirst(group.count)
-            return .batches(group)
         }
     }
 
@@ -272,8 +261,9 @@ private final class WriterCore: Sendable {
         }
     }
 
-    /// Commits `items` in one transaction, which takes along the batches that become ready at the
-    /// head of the queue meanwhile, when `extending` (within the group bounds).
+    /// Commits `items` in one transaction. When `extending`, the transaction takes along each batch
+    /// whose first slice is ready at the head of the queue by the time the last one is written
+    /// (group commit, within the group bounds): batches ready together share one commit.
     private func commit(
         _ items: [(PreparedBatch, @Sendable (Result<IngestSummary, any Error>) -> Void)], _ engine: Engine,
         extending: Bool = true
@@ -355,7 +345,7 @@ public enum WriterError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A one-shot result handed from one thread to another.
+/// A one-shot result handed from one thread to others: fulfilled once, waited for any number of times.
 final class Completion<R: Sendable>: Sendable {
     private let result = Mutex<Result<R, any Error>?>(nil)
     private let done = DispatchSemaphore(value: 0)
@@ -365,8 +355,12 @@ final class Completion<R: Sendable>: Sendable {
         done.signal()
     }
 
+    var isFulfilled: Bool { result.withLock { $0 != nil } }
+
     func wait() throws -> R {
+        if let r = result.withLock({ $0 }) { return try r.get() }
         done.wait()
+        done.signal()  // for the next waiter
         return try result.withLock { $0 }!.get()
     }
 }
